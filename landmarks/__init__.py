@@ -1,0 +1,33 @@
+"""68-point facial landmarks (iBUG 300-W, 0-based) in an RGB image, plus drawing and coordinate helpers.
+
+    from landmarks import detect_landmarks
+    faces = detect_landmarks(rgb_uint8)          # list of (68, 2) float32 (x, y), largest face first
+    result = detect_faces(rgb_uint8)             # also says which backend ran, with scores and boxes
+"""
+
+from .detect import BACKENDS, DetectionResult, detect_faces, detect_landmarks, resolve_backend
+from .dlib_backend import DlibBackend
+from .draw import draw_arrows, draw_points
+from .face import NUM_POINTS, BackendUnavailable, Face
+from .fan_backend import FanBackend
+from .geometry import CropResize, crop_resize, gen_box_to_photo, gen_to_photo, photo_to_gen
+
+__all__ = [
+    "BACKENDS",
+    "NUM_POINTS",
+    "BackendUnavailable",
+    "CropResize",
+    "DetectionResult",
+    "DlibBackend",
+    "Face",
+    "FanBackend",
+    "crop_resize",
+    "detect_faces",
+    "detect_landmarks",
+    "draw_arrows",
+    "draw_points",
+    "gen_box_to_photo",
+    "gen_to_photo",
+    "photo_to_gen",
+    "resolve_backend",
+]

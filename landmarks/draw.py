@@ -1,0 +1,75 @@
+"""Drawing points and drag arrows on an image, for the app and the README pictures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .image import as_points, to_rgb_uint8
+
+HANDLE_COLOR = (255, 0, 0)  # Red, as in DragGAN's UI.
+TARGET_COLOR = (0, 0, 255)  # Blue.
+ARROW_COLOR = (255, 255, 255)
+LABEL_COLOR = (255, 255, 0)
+
+
+def _radius(image: Image.Image) -> int:
+    """Dot radius that stays visible at any resolution: 1/200 of the longer side, at least 2 px."""
+    return max(2, round(max(image.size) / 200))
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)  # Scalable since Pillow 10.1.
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def _dot(draw: ImageDraw.ImageDraw, x: float, y: float, radius: int, color: tuple[int, int, int]) -> None:
+    draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=color, outline=(0, 0, 0))
+
+
+def draw_points(
+    image: np.ndarray,
+    points: np.ndarray,
+    numbered: bool = False,
+    color: tuple[int, int, int] = HANDLE_COLOR,
+) -> np.ndarray:
+    """A copy of `image` (RGB uint8) with a dot at each (x, y) point, labelled with its index if `numbered`."""
+    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    points = as_points(points)
+    draw = ImageDraw.Draw(canvas)
+    radius = _radius(canvas)
+    font = _font(max(8, 3 * radius))
+    for index, (x, y) in enumerate(points):
+        _dot(draw, x, y, radius, color)
+        if numbered:
+            draw.text((x + radius + 1, y - radius), str(index), fill=LABEL_COLOR, font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    return np.asarray(canvas)
+
+
+def draw_arrows(image: np.ndarray, handles: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """A copy of `image` (RGB uint8) with an arrow from each handle (red) to its target (blue)."""
+    handles = as_points(handles, "handles")
+    targets = as_points(targets, "targets")
+    if handles.shape != targets.shape:
+        raise ValueError(f"handles {handles.shape} and targets {targets.shape} must have the same shape")
+    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    draw = ImageDraw.Draw(canvas)
+    radius = _radius(canvas)
+    width = max(1, radius // 2)
+    for (hx, hy), (tx, ty) in zip(handles, targets):
+        draw.line((hx, hy, tx, ty), fill=ARROW_COLOR, width=width)
+        length = math.hypot(tx - hx, ty - hy)
+        if length >= 1:
+            angle = math.atan2(ty - hy, tx - hx)
+            head = min(3 * radius, length / 2)
+            for side in (-1, 1):
+                wing = angle + math.pi - side * math.radians(25)
+                draw.line((tx, ty, tx + head * math.cos(wing), ty + head * math.sin(wing)), fill=ARROW_COLOR, width=width)
+    for (hx, hy), (tx, ty) in zip(handles, targets):
+        _dot(draw, hx, hy, radius, HANDLE_COLOR)
+        _dot(draw, tx, ty, radius, TARGET_COLOR)
+    return np.asarray(canvas)
