@@ -8,7 +8,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from . import dlib_backend, fan_backend
-from .face import BackendUnavailable, Face
+from .face import Face
 from .geometry import CropResize, crop_resize, gen_box_to_photo, gen_to_photo
 from .image import to_rgb_uint8
 

@@ -16,11 +16,12 @@ LABEL_COLOR = (255, 255, 0)
 
 
 def _radius(image: Image.Image) -> int:
-    """Dot radius that stays visible at any resolution: 1/200 of the longer side, at least 2 px."""
-    return max(2, round(max(image.size) / 200))
+    """Dot radius that stays visible at any resolution: 1/160 of the longer side, at least 3 px."""
+    return max(3, round(max(image.size) / 160))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def default_font(size: int) -> ImageFont.ImageFont:
+    """PIL's bundled font at `size` px where this Pillow can scale it."""
     try:
         return ImageFont.load_default(size=size)  # Scalable since Pillow 10.1.
     except TypeError:
@@ -42,7 +43,7 @@ def draw_points(
     points = as_points(points)
     draw = ImageDraw.Draw(canvas)
     radius = _radius(canvas)
-    font = _font(max(8, 3 * radius))
+    font = default_font(max(8, 3 * radius))
     for index, (x, y) in enumerate(points):
         _dot(draw, x, y, radius, color)
         if numbered:
