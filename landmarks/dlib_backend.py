@@ -18,6 +18,7 @@ import numpy as np
 from .face import BackendUnavailable, Face
 
 PREDICTOR_FILE = "models/shape_predictor_68_face_landmarks.dat"
+UPSAMPLE_BELOW = 800  # Longer image side (px) under which the detector upsamples once by default.
 
 
 def predictor_path() -> Path:
@@ -60,14 +61,18 @@ class DlibBackend:
     """Faces and landmarks from dlib, keeping only boxes the detector is fairly sure of."""
 
     name: ClassVar[str] = "dlib"
-    upsample: int = 1  # Times the detector doubles the image first; 1 finds faces down to ~40 px.
+    # Times the detector doubles the image first. dlib finds faces down to ~80 px, ~40 px after one
+    # doubling. None: double images whose longer side is under UPSAMPLE_BELOW px, so the smallest face
+    # found is 5-10 % of the image's side without paying 4x the time on images that are already large.
+    upsample: int | None = None
     # Detector score below which a box is dropped. dlib's own cut-off is 0; its known false
     # positives score around 0.1 and real frontal faces above 0.5, so 0.3 sits between them.
     min_score: float = 0.3
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         detector, predictor = _models()
-        boxes, scores, _ = detector.run(rgb, self.upsample, self.min_score)
+        upsample = self.upsample if self.upsample is not None else int(max(rgb.shape[:2]) < UPSAMPLE_BELOW)
+        boxes, scores, _ = detector.run(rgb, upsample, self.min_score)
         faces = []
         for box, score in zip(boxes, scores):
             shape = predictor(rgb, box)
