@@ -1,0 +1,11 @@
+"""StyleGAN2 generator and DragGAN editing.
+
+Loading: `load_generator(source, device=None)` reads an NVlabs .pkl, a rosinality .pt, this project's
+.safetensors or a registry name (`list_models()`, `REGISTRY`); `pick_device()` picks cuda, mps or cpu.
+Every loading failure is a `CheckpointError` (a ValueError) whose message names the file.
+"""
+from .errors import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, ModelNotAvailableError,
+                     UnsafeCheckpointError)
+from .loading import load_generator, pick_device, read_checkpoint, save_generator
+from .networks import Generator, GeneratorConfig
+from .registry import REGISTRY, ModelSpec, checkpoints_dir, list_models, resolve_source

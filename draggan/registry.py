@@ -1,0 +1,143 @@
+"""Named pretrained generators, and where their files come from.
+
+`REGISTRY` maps a name (`"ffhq-512"`) to a `ModelSpec`: Hugging Face repo, file name, resolution.
+`resolve_source(source)` turns what the user picked into a local file, first match wins:
+
+1. an existing path (any file `load_generator` reads);
+2. for a registry name, the environment variable `DRAGGAN_CHECKPOINT_<NAME>` (e.g.
+   `DRAGGAN_CHECKPOINT_FFHQ_512=/data/ffhq.pkl`);
+3. the checkpoints folder (`$DRAGGAN_CHECKPOINTS`, default `./checkpoints`): `<stem>.safetensors`
+   (converted with `python -m draggan.convert`, preferred: safe and fast) or the original `<filename>`;
+4. `huggingface_hub.hf_hub_download` into the Hub cache (works offline if already cached).
+
+If all of these fail, `ModelNotAvailableError` says which file to put where. The file names and
+repos come from the DragGAN project's public mirrors; sizes and hashes could not be checked offline,
+so the only check is a floor: a file smaller than the fp32 weights of its `G_ema` is a partial
+download or an LFS pointer. `list_models()` gives the app's dropdown choices.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import huggingface_hub
+import torch
+
+from .errors import CheckpointFormatError, CheckpointNotFoundError, ModelNotAvailableError
+from .networks import Generator, GeneratorConfig
+
+CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
+DEFAULT_REPO = "DragGan/DragGan-Models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str                  # Registry name, shown in the app's dropdown.
+    filename: str              # File name in the Hub repo, and in the checkpoints folder.
+    resolution: int            # Output image size in pixels.
+    description: str           # What the model draws.
+    repo_id: str = DEFAULT_REPO  # Hugging Face Hub repository holding `filename`.
+    tensorflow: bool = False   # A TensorFlow pickle: must be converted to PyTorch before we can read it.
+
+    @property
+    def env_var(self) -> str:
+        """Per-model override, e.g. `DRAGGAN_CHECKPOINT_FFHQ_512`."""
+        return "DRAGGAN_CHECKPOINT_" + "".join(c if c.isalnum() else "_" for c in self.name.upper())
+
+    @property
+    def converted_name(self) -> str:
+        """The file name `python -m draggan.convert` writes by default for this model."""
+        return Path(self.filename).stem + ".safetensors"
+
+    @property
+    def min_bytes(self) -> int:
+        """fp32 size of `G_ema` alone (channel_base 32768, channel_max 512): no real file is smaller."""
+        with torch.device("meta"):
+            G = Generator(GeneratorConfig(img_resolution=self.resolution))
+        return 4 * sum(t.numel() for t in G.state_dict().values())
+
+
+REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
+    ModelSpec("ffhq-512", "stylegan2-ffhq-512x512.pkl", 512, "FFHQ faces"),
+    ModelSpec("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", 1024, "FFHQ faces"),
+    ModelSpec("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", 512, "AFHQ cats"),
+    ModelSpec("lions-512", "stylegan2_lions_512_pytorch.pkl", 512, "lions (self-distilled)"),
+    ModelSpec("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", 1024, "dogs (self-distilled)"),
+    ModelSpec("horses-256", "stylegan2_horses_256_pytorch.pkl", 256, "horses (self-distilled)"),
+    ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "elephants (self-distilled)"),
+    ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "LSUN cars", tensorflow=True),
+    ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "LSUN cats", tensorflow=True),
+]}
+
+
+def checkpoints_dir() -> Path:
+    """Where local checkpoints live: `$DRAGGAN_CHECKPOINTS`, else `./checkpoints`."""
+    return Path(os.environ.get("DRAGGAN_CHECKPOINTS", "checkpoints")).expanduser()
+
+
+def _local_copy(spec: ModelSpec) -> Path | None:
+    override = os.environ.get(spec.env_var)
+    if override:
+        path = Path(override).expanduser()
+        if not path.is_file():
+            raise CheckpointNotFoundError(f"{spec.env_var}={override}: no such file")
+        return path
+    for name in (spec.converted_name, spec.filename):
+        path = checkpoints_dir() / name
+        if path.is_file():
+            return path
+    return None
+
+
+def _check_size(spec: ModelSpec, path: Path) -> Path:
+    size, floor = path.stat().st_size, spec.min_bytes
+    if size < floor:
+        raise CheckpointFormatError(f"{path}: only {size:,} bytes, but the weights of '{spec.name}' alone take "
+                                    f"{floor:,}; a partial download or an LFS pointer? Delete it and try again")
+    return path
+
+
+def resolve_checkpoint(spec: ModelSpec) -> Path:
+    """A local file for a registry model (see the module docstring for the order), downloading if needed."""
+    local = _local_copy(spec)
+    if local is not None:
+        return _check_size(spec, local)
+    where = (f"put {spec.converted_name} or {spec.filename} in {checkpoints_dir()}/ "
+             f"(or set DRAGGAN_CHECKPOINTS=/dir), or set {spec.env_var}=/path/to/the/file")
+    if spec.tensorflow:
+        raise ModelNotAvailableError(
+            f"'{spec.name}' ({spec.filename}) is a TensorFlow pickle, which we cannot read: convert it to a "
+            f"PyTorch pickle with NVlabs stylegan2-ada-pytorch's legacy.py, then `python -m draggan.convert "
+            f"converted.pkl {checkpoints_dir() / spec.converted_name}`; or {where}")
+    try:
+        downloaded = huggingface_hub.hf_hub_download(repo_id=spec.repo_id, filename=spec.filename)
+    except Exception as e:  # offline mode, no network, missing repo or file: all mean "not available"
+        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}".rstrip(": ")
+        raise ModelNotAvailableError(
+            f"'{spec.name}' is not on disk and could not be downloaded from huggingface.co/{spec.repo_id} "
+            f"({reason}). To use it offline, {where}") from e
+    return _check_size(spec, Path(downloaded))
+
+
+def resolve_source(source: str | os.PathLike) -> Path:
+    """A local file for a path or a registry name; `CheckpointNotFoundError` if it is neither."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path
+    if isinstance(source, str) and source in REGISTRY:
+        return resolve_checkpoint(REGISTRY[source])
+    if path.is_dir():
+        raise CheckpointNotFoundError(f"{path}: is a folder, not a checkpoint file")
+    raise CheckpointNotFoundError(f"{source}: no such file, and not a registry name ({', '.join(REGISTRY)})")
+
+
+def list_models() -> list[str]:
+    """Dropdown choices: the loadable registry names, then other checkpoint files in the checkpoints folder."""
+    folder = checkpoints_dir()
+    local = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES) \
+        if folder.is_dir() else []
+    known = {name for spec in REGISTRY.values() for name in (spec.filename, spec.converted_name)}
+    names = [spec.name for spec in REGISTRY.values()
+             if not spec.tensorflow or (folder / spec.converted_name).is_file() or os.environ.get(spec.env_var)]
+    return names + [str(p) for p in local if p.name not in known]
