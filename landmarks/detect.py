@@ -55,11 +55,12 @@ def detect_faces(image: np.ndarray, backend: str | Backend = "auto", max_side: i
     runner = BACKENDS[resolve_backend(backend)]() if isinstance(backend, str) else backend
 
     height, width = rgb.shape[:2]
-    factor = min(1.0, max_side / max(height, width))
-    small = CropResize.resize((width, height), (max(1, round(width * factor)), max(1, round(height * factor))))
-    faces = runner(crop_resize(rgb, small) if factor < 1 else rgb)
+    factor = max_side / max(height, width)
     if factor < 1:
-        faces = [_to_photo(face, small) for face in faces]
+        small = CropResize.resize((width, height), (max(1, round(width * factor)), max(1, round(height * factor))))
+        faces = [_to_photo(face, small) for face in runner(crop_resize(rgb, small))]
+    else:
+        faces = runner(rgb)
     faces.sort(key=lambda face: face.area, reverse=True)
     return DetectionResult(backend=runner.name, faces=tuple(faces))
 

@@ -168,6 +168,12 @@ def test_auto_prefers_face_alignment_with_cached_weights_even_offline(monkeypatc
     assert resolve_backend("auto") == "dlib"
 
 
+@pytest.mark.skipif(fan_backend.installed(), reason="face-alignment is installed here")
+def test_asking_for_missing_face_alignment_says_how_to_get_it(astronaut):
+    with pytest.raises(BackendUnavailable, match="pip install face-alignment"):
+        detect_faces(astronaut, backend="face_alignment")
+
+
 def test_weights_cached_looks_in_torch_hub_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setattr(fan_backend, "checkpoint_dir", lambda: tmp_path)
     assert not fan_backend.weights_cached()
