@@ -12,8 +12,9 @@
 
 If all of these fail, `ModelNotAvailableError` says which file to put where. The file names and
 repos come from the DragGAN project's public mirrors; sizes and hashes could not be checked offline,
-so the only check is a floor: a file smaller than the fp32 weights of its `G_ema` is a partial
-download or an LFS pointer. `list_models()` gives the app's dropdown choices.
+so the only check is a floor (`min_bytes`): a file smaller than the fp32 weights of its `G_ema`
+is a partial download or an LFS pointer (the Hub client itself checks what it downloads).
+`list_models()` gives the app's dropdown choices.
 """
 from __future__ import annotations
 
@@ -22,10 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import huggingface_hub
-import torch
 
 from .errors import CheckpointFormatError, CheckpointNotFoundError, ModelNotAvailableError
-from .networks import Generator, GeneratorConfig
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
 DEFAULT_REPO = "DragGan/DragGan-Models"
@@ -39,6 +38,7 @@ class ModelSpec:
     description: str           # What the model draws.
     repo_id: str = DEFAULT_REPO  # Hugging Face Hub repository holding `filename`.
     tensorflow: bool = False   # A TensorFlow pickle: must be converted to PyTorch before we can read it.
+    min_bytes: int = 120_000_000  # Floor: fp32 G_ema alone is 120.8 MB (256 px), 123.9 MB (512), 132.7 MB (1024).
 
     @property
     def env_var(self) -> str:
@@ -49,13 +49,6 @@ class ModelSpec:
     def converted_name(self) -> str:
         """The file name `python -m draggan.convert` writes by default for this model."""
         return Path(self.filename).stem + ".safetensors"
-
-    @property
-    def min_bytes(self) -> int:
-        """fp32 size of `G_ema` alone (channel_base 32768, channel_max 512): no real file is smaller."""
-        with torch.device("meta"):
-            G = Generator(GeneratorConfig(img_resolution=self.resolution))
-        return 4 * sum(t.numel() for t in G.state_dict().values())
 
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
