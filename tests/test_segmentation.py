@@ -1,0 +1,302 @@
+"""Behaviour of the segmentation package: palette, data, networks, metrics, checkpoints, predict, CLIs."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segmentation import CLASS_NAMES, PALETTE, load_model
+from segmentation.checkpoint import load_generator, load_state, save_generator
+from segmentation.data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
+from segmentation.evaluate import main as evaluate_main
+from segmentation.metrics import confusion, scores
+from segmentation.model import SegmentationModel, as_rgb
+from segmentation.networks import (EncoderDecoder, GeneratorConfig, PatchDiscriminator, UNet,
+                                   build_generator)
+from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
+from segmentation.train import main as train_main
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FACADES = SHARED / "datasets" / "facades" / "train"
+
+
+def synthetic_label_map(rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """Random rectangles of palette colours, JPEG-compressed like the real label maps."""
+    classes = np.zeros((size, size), np.int64)
+    for _ in range(12):
+        y, x = rng.integers(0, size - 8, 2)
+        h, w = rng.integers(6, size // 2, 2)
+        classes[y:y + h, x:x + w] = rng.integers(0, 12)
+    return classes
+
+
+def make_pair_folder(folder: Path, n: int, size: int = 64, seed: int = 0) -> Path:
+    """Side-by-side pairs: photo = a per-class gray level plus noise, label = palette colours."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        classes = synthetic_label_map(rng, size)
+        photo = np.repeat((classes * 20 + 10)[..., None], 3, -1) + rng.integers(0, 10, (size, size, 3))
+        pair = np.concatenate([photo.clip(0, 255).astype(np.uint8), PALETTE[classes]], axis=1)
+        Image.fromarray(pair).save(folder / f"{i + 1}.png")
+    return folder
+
+
+# --- palette -------------------------------------------------------------------------------
+
+
+def test_palette_has_twelve_distinct_named_colours():
+    assert PALETTE.shape == (12, 3) and PALETTE.dtype == np.uint8
+    assert len(CLASS_NAMES) == 12 and CLASS_NAMES[0] == "background" and CLASS_NAMES[-1] == "shop"
+    d = np.linalg.norm(PALETTE[:, None].astype(float) - PALETTE[None].astype(float), axis=-1)
+    assert d[~np.eye(12, dtype=bool)].min() > 50
+
+
+def test_derive_palette_recovers_colours_through_jpeg(tmp_path):
+    rng = np.random.default_rng(1)
+    maps = []
+    for i in range(6):
+        classes = synthetic_label_map(rng, 96)
+        classes[:8, :8 * 12] = np.repeat(np.arange(12), 8)[None]  # every class appears
+        path = tmp_path / f"{i}.jpg"
+        Image.fromarray(PALETTE[classes[:96, :96]]).save(path, quality=75)
+        maps.append(np.asarray(Image.open(path)))
+    derived = derive_palette(maps)
+    assert np.abs(derived.astype(int) - PALETTE.astype(int)).max() <= 10
+
+
+@pytest.mark.skipif(not FACADES.is_dir(), reason=f"facades data not found at {FACADES}")
+def test_derive_palette_on_facades_matches_the_constant():
+    files = list_pairs(FACADES)[::8]
+    derived = derive_palette(read_pair(f)[1] for f in files)
+    assert np.abs(derived.astype(int) - PALETTE.astype(int)).max() <= 6
+
+
+def test_quantise_snaps_blended_colours_to_nearest_class():
+    rgb = np.array([[[5, 3, 215], [250, 150, 10], [128, 128, 128]]], np.uint8)
+    classes = colours_to_classes(rgb)
+    assert classes.tolist() == [[0, 8, int(np.argmin(((PALETTE.astype(int) - 128) ** 2).sum(1)))]]
+    assert np.array_equal(quantise(PALETTE[None]), PALETTE[None])
+    assert np.array_equal(classes_to_colours(classes), PALETTE[classes])
+    with pytest.raises(ValueError, match="class indices"):
+        classes_to_colours(np.array([[12]]))
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+
+def test_scores_by_hand():
+    truth = np.array([[0, 0], [1, 1]])
+    pred = np.array([[0, 1], [1, 1]])
+    s = scores(confusion(truth, pred, 3))
+    assert s.pixel_accuracy == pytest.approx(0.75)
+    assert s.mean_class_accuracy == pytest.approx((0.5 + 1.0) / 2)
+    assert s.class_iou[:2] == pytest.approx([1 / 2, 2 / 3])
+    assert np.isnan(s.class_iou[2])  # absent class: left out of the mean
+    assert s.mean_iou == pytest.approx((1 / 2 + 2 / 3) / 2)
+    with pytest.raises(ValueError, match="shapes differ"):
+        confusion(truth, pred[:1], 3)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+def test_split_is_seeded_disjoint_and_ten_percent():
+    files = [Path(f"{i}.jpg") for i in range(1, 401)]
+    train, val = split_files(files, 0.1, seed=0)
+    assert len(val) == 40 and len(train) == 360 and not set(train) & set(val)
+    assert split_files(files, 0.1, seed=0) == (train, val)
+    assert split_files(files, 0.1, seed=1)[1] != val
+
+
+def test_training_augmentation_moves_photo_and_label_together(tmp_path):
+    folder = tmp_path / "same"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    half = PALETTE[synthetic_label_map(rng, 32)]
+    Image.fromarray(np.concatenate([half, half], 1)).save(folder / "1.png")
+    ds = PairedFolder(list_pairs(folder), PairedConfig(load_size=36, crop_size=32), train=True, seed=3)
+    crops = [ds[0] for _ in range(8)]
+    for x, y in crops:
+        assert x.shape == y.shape == (3, 32, 32)
+        assert torch.equal(x, y)  # same crop and flip on both halves
+    assert any(not torch.equal(crops[0][0], c[0]) for c in crops[1:])  # augmentation varies
+
+
+def test_direction_btoa_swaps_halves(tmp_path):
+    folder = make_pair_folder(tmp_path / "d", 1, 32)
+    a, b = read_pair(folder / "1.png")
+    x, y = PairedFolder(list_pairs(folder), PairedConfig("BtoA", 32, 32), train=False)[0]
+    assert torch.allclose(x, torch.from_numpy(b.copy()).permute(2, 0, 1).float() / 127.5 - 1)
+
+
+def test_odd_sized_and_non_image_files_are_named(tmp_path):
+    folder = make_pair_folder(tmp_path / "bad", 2, 32)
+    Image.fromarray(np.zeros((32, 50, 3), np.uint8)).save(folder / "3.png")
+    with pytest.raises(ValueError, match=r"3\.png.*twice as wide"):
+        PairedFolder(list_pairs(folder))
+    (folder / "3.png").unlink()
+    Image.fromarray(np.zeros((16, 32, 3), np.uint8)).save(folder / "4.png")
+    with pytest.raises(ValueError, match=r"4\.png.*16x16"):
+        PairedFolder(list_pairs(folder))
+    (folder / "4.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"4\.png.*not a readable image"):
+        read_pair(folder / "4.png")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        list_pairs(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        list_pairs(tmp_path / "missing")
+
+
+# --- networks ------------------------------------------------------------------------------
+
+
+def test_encoder_decoder_is_the_earlier_network():
+    g = EncoderDecoder()
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(3, 8), (8, 16), (16, 32), (32, 64), (64, 128)]
+    assert all(c.kernel_size == (4, 4) and c.stride == (2, 2) and c.padding == (1, 1) for c in convs)
+    y = g(torch.randn(2, 3, 64, 64))
+    assert y.shape == (2, 3, 64, 64) and y.abs().max() <= 1
+
+
+def test_unet_width_and_shape():
+    small, wide = UNet(ngf=8, depth=5), UNet(ngf=16, depth=5)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert 3.5 < count(wide) / count(small) < 4.5  # parameters grow with width squared
+    y = small(torch.randn(1, 3, 64, 64))
+    assert y.shape == (1, 3, 64, 64) and y.abs().max() <= 1
+    with pytest.raises(ValueError, match="not divisible"):
+        build_generator(GeneratorConfig(depth=7, image_size=96))
+
+
+def test_patchgan_sees_70_pixels_and_needs_matching_pairs():
+    d = PatchDiscriminator(ndf=8, norm="batch").eval()  # eval batch norm: no image-wide statistics
+    x = torch.zeros(1, 3, 256, 256, requires_grad=True)
+    out = d(x, torch.zeros(1, 3, 256, 256))
+    assert out.shape == (1, 1, 30, 30)
+    out[0, 0, 15, 15].backward()
+    rows = torch.nonzero(x.grad.abs().sum((0, 1, 3)))
+    assert rows.max() - rows.min() + 1 == 70
+    with pytest.raises(ValueError, match="equal input and label shapes"):
+        d(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 32, 32))
+
+
+# --- checkpoints and predict ---------------------------------------------------------------
+
+
+def tiny_model(tmp_path: Path) -> Path:
+    cfg = GeneratorConfig(ngf=4, depth=4, image_size=32)
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.safetensors"
+    save_generator(path, build_generator(cfg), cfg, {"note": "test"})
+    return path
+
+
+def test_checkpoint_round_trip_gives_same_predictions(tmp_path):
+    path = tiny_model(tmp_path)
+    g, cfg, info = load_generator(path)
+    g2, _, _ = load_generator(path)
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.equal(g(x), g2(x)) and cfg.ngf == 4 and info["meta"]["note"] == "test"
+
+
+def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path):
+    path = tiny_model(tmp_path)
+    info = json.loads(path.with_suffix(".json").read_text())
+    info["generator"]["ngf"] = 8
+    path.with_suffix(".json").write_text(json.dumps(info))
+    with pytest.raises(ValueError, match="shape"):
+        load_generator(path)
+    path.write_bytes(b"garbage" * 10)
+    with pytest.raises(ValueError, match="not a readable safetensors"):
+        load_generator(path)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(FileNotFoundError, match="tiny.json"):
+        load_generator(path)
+
+
+def test_resume_state_refuses_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps({"generator": Evil(), "config": "{}"}))
+    with pytest.raises(ValueError, match="not a readable training checkpoint"):
+        load_state(bad)
+
+
+def test_predict_any_size_and_bad_inputs(tmp_path):
+    g, cfg, _ = load_generator(tiny_model(tmp_path))
+    m = SegmentationModel(g, cfg.image_size, device="cpu")
+    rng = np.random.default_rng(0)
+    for shape in [(50, 70, 3), (33, 20), (40, 40, 4), (300, 17, 1)]:
+        out = m.predict(rng.integers(0, 255, shape, dtype=np.uint8))
+        assert out.shape == shape[:2] + (3,) and out.dtype == np.uint8
+        assert set(map(tuple, out.reshape(-1, 3))) <= set(map(tuple, PALETTE))
+    shares = m.class_shares(m.predict_classes(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)))
+    assert list(shares) == list(CLASS_NAMES) and sum(shares.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 8 px"):
+        m.predict(np.zeros((4, 100, 3), np.uint8))
+    with pytest.raises(ValueError, match="at most"):
+        as_rgb(np.zeros((7000, 7000), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        m.predict(np.zeros((32, 32, 3), np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        m.predict(np.zeros((32, 32, 2), np.uint8))
+
+
+def test_shipped_model_loads_by_default():
+    m = load_model(device="cpu")
+    assert m.image_size >= 128 and np.array_equal(m.palette, PALETTE)
+    assert sum(p.numel() for p in m.generator.parameters()) * 4 <= 20e6
+
+
+@pytest.mark.skipif(not FACADES.is_dir(), reason=f"facades data not found at {FACADES}")
+def test_shipped_model_segments_held_out_facades():
+    from segmentation.evaluate import evaluate
+
+    val = split_files(list_pairs(FACADES), 0.1, seed=0)[1][:8]
+    s = evaluate(load_model(device="cpu"), val)
+    assert s.pixel_accuracy > 0.5 and s.mean_iou > 0.2
+
+
+# --- CLIs ----------------------------------------------------------------------------------
+
+
+def test_train_resume_and_evaluate_cli(tmp_path, capsys):
+    data = make_pair_folder(tmp_path / "pairs", 10, 32)
+    common = ["--data", str(data), "--ngf", "4", "--depth", "4", "--ndf", "4", "--load-size", "36",
+              "--crop-size", "32", "--val-every", "4", "--log-every", "2", "--threads", "1"]
+    out = tmp_path / "run"
+    train_main(common + ["--out", str(out), "--iters", "4"])
+    for name in ["best.safetensors", "best.json", "best.pt", "last.pt", "loss_curves.png", "samples_000004.png"]:
+        assert (out / name).is_file(), name
+    train_main(common + ["--out", str(out), "--iters", "8", "--resume", str(out / "last.pt")])
+    hist = json.loads((out / "history.json").read_text())
+    assert [h["iter"] for h in hist["train"]] == [2, 4, 6, 8]
+    assert {"g_rec", "g_adv", "d_real", "d_fake"} <= set(hist["train"][-1])
+    s = evaluate_main(["--weights", str(out / "best.safetensors"), "--data", str(data), "--split", "all",
+                       "--json", str(tmp_path / "s.json")])
+    saved = json.loads((tmp_path / "s.json").read_text())
+    assert saved["n"] == 10 and saved["mean_iou"] == pytest.approx(s.mean_iou) and 0 <= s.mean_iou <= 1
+    assert "mIoU" in capsys.readouterr().out
+
+
+def test_l1_training_learns_the_mapping(tmp_path):
+    """A few dozen L1-only steps must beat the untrained network on its own training pairs."""
+    data = make_pair_folder(tmp_path / "pairs", 4, 32)
+    out = tmp_path / "l1"
+    train_main(["--data", str(data), "--out", str(out), "--ngf", "8", "--depth", "4", "--lambda-adv", "0",
+                "--load-size", "32", "--crop-size", "32", "--iters", "60", "--val-every", "60",
+                "--log-every", "10", "--val-fraction", "0.25", "--lr", "2e-3", "--threads", "1"])
+    hist = json.loads((out / "history.json").read_text())["train"]
+    assert hist[-1]["g_rec"] < 0.5 * hist[0]["g_rec"]
+    assert "d_real" not in hist[-1]  # L1 only: no discriminator
