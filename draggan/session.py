@@ -1,0 +1,380 @@
+"""DragSession: DragGAN (Pan et al., SIGGRAPH 2023) on a StyleGAN2 generator, one optimiser step at a time.
+
+A step is one forward pass of the synthesis up to the feature block (b128 for real models), point
+tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
+first W+ layers. The full image is rendered only when a frame is asked for; every step can show a
+preview for free: the skip architecture's running RGB at the feature block, up-scaled.
+
+A drag is a run of steps toward fixed targets. It starts on `start_drag`, or on `step(handles,
+targets, mask)` whenever those differ from the running drag (the app feeds back `result.handles`,
+which continues it). The session remembers what the paper fixes at the start of a drag: the feature
+map F0 (for the mask term) and each handle's feature f_i = F0(p_i) (for tracking).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import export
+from .features import feature_block_index, sample_features
+from .motion import MASK_WEIGHT, fixed_region_loss, fixed_weight, motion_radius, motion_supervision_loss
+from .networks import Generator
+from .tracking import tracking_radius, track_points
+
+STOP_DISTANCE_512 = {True: 1.0, False: 2.0}  # d at 512 px: 1 px for up to 5 points, 2 px for more.
+MAX_POINTS_FOR_FINE_STOP = 5
+# Full renders use the unfused modulated conv: same image, and measured about 2.5x faster on CPU
+# (benchmarks/bench_drag.py prints both).
+RENDER_FUSED_MODCONV = False
+
+
+def stop_distance(image_height: int, num_points: int) -> float:
+    """d in pixels: the paper's 1 px (<= 5 points) or 2 px at 512, scaled with the image.
+
+    Never below 1 px: tracking moves handles in whole pixels, so a smaller d would demand an exact hit.
+    """
+    base = STOP_DISTANCE_512[num_points <= MAX_POINTS_FOR_FINE_STOP]
+    return max(1.0, base * image_height / 512)
+
+
+@dataclass
+class DragConfig:
+    """Optimiser settings, read when a drag starts."""
+    lr: float = 2e-3                 # Adam learning rate (the paper's FFHQ value).
+    w_plus: bool = True              # Optimise the layers separately (W+) or one shared w (W).
+    num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
+    mask_weight: float = MASK_WEIGHT  # lambda of the fixed-region term.
+    frame_every: int = 10            # `drag()` renders the full frame every this many steps.
+    max_frames: int = 600            # Frames kept for export per drag; later ones are not recorded.
+
+
+@dataclass
+class StepResult:
+    """What one step (or the end of a drag) reports, in pixel coordinates (x right, y down)."""
+    handles: list[tuple[float, float]]  # Tracked handle positions.
+    done: bool                          # Every handle is within the stop distance of its target.
+    step: int                           # Steps taken in this drag.
+    distances: list[float]              # Per-handle distance to its target, px.
+    loss: float | None                  # The loss minimised in this step (None if no update ran).
+    ms: float                           # Wall time of the step.
+    frame: np.ndarray | None = None     # Full-resolution H x W x 3 uint8, when rendered.
+    preview: np.ndarray | None = None   # Feature-block skip RGB up-scaled to H x W x 3 uint8.
+    message: str = ""                   # Why the drag stopped early (NaN, stop request), else "".
+
+
+@dataclass
+class DragRecord:
+    """One drag of the handle history: where it started, where it aimed, where the handles went."""
+    handles: np.ndarray                 # [P, 2] at the start.
+    targets: np.ndarray                 # [P, 2].
+    trajectory: list[np.ndarray] = field(default_factory=list)  # [P, 2] after each step.
+
+
+@dataclass
+class _Drag:
+    """The running drag: the start latent, the optimised offset and what the paper freezes at the start."""
+    start_ws: torch.Tensor
+    offset: torch.nn.Parameter
+    optimizer: torch.optim.Optimizer
+    handles: torch.Tensor
+    targets: torch.Tensor
+    mask: np.ndarray | None
+    fixed: torch.Tensor | None
+    stop_distance: float
+    record: DragRecord
+    feat0: torch.Tensor | None = None
+    initial_features: torch.Tensor | None = None
+    steps: int = 0
+
+    def ws(self, num_optimized: int) -> torch.Tensor:
+        head = self.start_ws[:, :num_optimized] + self.offset
+        return torch.cat([head, self.start_ws[:, num_optimized:]], dim=1)
+
+
+class DragSession:
+    """Drag editing of one generated image: latent state, undo history, steps and recorded frames.
+
+    `G` is switched to eval mode with gradients off for its parameters (only the latent is optimised);
+    the session runs on G's device.
+    """
+
+    def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = 0.7, lr: float = 2e-3,
+                 w_plus: bool = True, frame_every: int = 10):
+        self.G = G.eval().requires_grad_(False)
+        self.device = next(G.parameters()).device
+        self.config = DragConfig(lr=lr, w_plus=w_plus, frame_every=frame_every)
+        res = G.img_resolution
+        self.image_size = (res, res)
+        self.feature_index = feature_block_index(res)
+        self.r1, self.r2 = motion_radius(res), tracking_radius(res)
+        z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).to(self.device)
+        with torch.no_grad():
+            self.w0 = G.mapping(z, truncation_psi=truncation_psi).detach()
+        self._w = self.w0.clone()
+        self._undo: list[torch.Tensor] = []
+        self.history: list[DragRecord] = []
+        self.frames: list[np.ndarray] = []
+        self._drag: _Drag | None = None
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ latent and rendering
+
+    @property
+    def ws(self) -> torch.Tensor:
+        """The current W+ latent [1, num_ws, w_dim] (a copy)."""
+        return self._w.clone()
+
+    def render(self) -> np.ndarray:
+        """The full-resolution image of the current latent, H x W x 3 uint8."""
+        with torch.inference_mode():
+            return export.to_uint8(self.G.synthesis(self._w, fused_modconv=RENDER_FUSED_MODCONV))
+
+    def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
+        """Replace the current latent (undoable), e.g. with one saved earlier."""
+        ws = torch.as_tensor(np.asarray(ws, dtype=np.float32) if not isinstance(ws, torch.Tensor) else ws)
+        expected = (1, self.G.num_ws, self.G.w_dim)
+        if tuple(ws.shape) != expected:
+            raise ValueError(f"latent must have shape {list(expected)}, got {list(ws.shape)}")
+        self._end_drag()
+        self._undo.append(self._w.clone())
+        self.history.append(DragRecord(np.zeros((0, 2)), np.zeros((0, 2))))
+        self._w = ws.detach().to(self.device, torch.float32).clone()
+
+    def save_latent(self, path: str | Path) -> Path:
+        return export.save_latent(self._w, path)
+
+    def load_latent(self, path: str | Path) -> None:
+        self.set_latent(export.load_latent(path, self.G.num_ws, self.G.w_dim))
+
+    def save_png(self, path: str | Path) -> Path:
+        return export.save_png(self.render(), path)
+
+    def export_video(self, path: str | Path, fps: float = 10.0) -> Path:
+        """The frames recorded in the last drag as MP4 or GIF (by extension)."""
+        return export.export_video(self.frames, path, fps)
+
+    # ------------------------------------------------------------------ history
+
+    def undo(self) -> bool:
+        """Return to the latent from before the last drag; False when there is nothing to undo."""
+        self._end_drag()
+        if not self._undo:
+            return False
+        self._w = self._undo.pop()
+        self.history.pop()
+        return True
+
+    def reset(self) -> None:
+        """Back to the seed's latent w0, with an empty history."""
+        self._end_drag()
+        self._w = self.w0.clone()
+        self._undo.clear()
+        self.history.clear()
+        self.frames.clear()
+
+    def stop(self) -> None:
+        """Ask a running `drag()` to stop after its current step (safe to call from another thread)."""
+        self._stop.set()
+
+    def _end_drag(self) -> None:
+        self._drag = None
+
+    # ------------------------------------------------------------------ input checks
+
+    def _points(self, points: Sequence, name: str) -> torch.Tensor:
+        height, width = self.image_size
+        try:
+            arr = np.asarray(points, dtype=np.float64).reshape(-1, 2) if len(points) else np.zeros((0, 2))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be a list of (x, y) pixel pairs: {exc}") from exc
+        if arr.shape[0] != len(points):
+            raise ValueError(f"{name} must be a list of (x, y) pixel pairs, got shape {np.shape(points)}")
+        for i, (x, y) in enumerate(arr):
+            if not (np.isfinite(x) and np.isfinite(y) and 0 <= x <= width - 1 and 0 <= y <= height - 1):
+                raise ValueError(f"{name[:-1]} {i} at ({x:g}, {y:g}) is outside the {width}x{height} image "
+                                 f"(x in [0, {width - 1}], y in [0, {height - 1}])")
+        return torch.from_numpy(arr).to(self.device, torch.float32)
+
+    def _mask(self, mask) -> np.ndarray | None:
+        """Binary H x W flexible-region mask from bool, 0/1 or 0-255 values (1 = may change)."""
+        if mask is None:
+            return None
+        arr = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        if arr.shape != self.image_size:
+            raise ValueError(f"mask must have shape (H, W) = {self.image_size}, got {arr.shape}")
+        if arr.dtype == bool:
+            return arr
+        arr = arr.astype(np.float32)
+        return arr > (127.5 if arr.max() > 1 else 0.5)
+
+    # ------------------------------------------------------------------ dragging
+
+    def start_drag(self, handles: Sequence, targets: Sequence, mask=None) -> None:
+        """Begin a drag: handles snap to the nearest pixel (tracking moves on the pixel grid)."""
+        p, t = self._points(handles, "handles"), self._points(targets, "targets")
+        if len(p) != len(t):
+            raise ValueError(f"got {len(p)} handles but {len(t)} targets; they must pair up")
+        if len(p) == 0:
+            raise ValueError("a drag needs at least one handle and target")
+        binary = self._mask(mask)
+        feature_size = tuple(self.G.synthesis.blocks[self.feature_index].resolution for _ in range(2))
+        fixed = None
+        if binary is not None:
+            fixed = fixed_weight(torch.from_numpy(binary).to(self.device), feature_size)
+        k = self.config.num_optimized_ws
+        offset = torch.nn.Parameter(torch.zeros(1, k if self.config.w_plus else 1, self.G.w_dim, device=self.device))
+        p = p.round()
+        self._undo.append(self._w.clone())
+        record = DragRecord(p.cpu().numpy(), t.cpu().numpy())
+        self.history.append(record)
+        self.frames = []
+        self._drag = _Drag(start_ws=self._w.clone(), offset=offset,
+                           optimizer=torch.optim.Adam([offset], lr=self.config.lr), handles=p, targets=t,
+                           mask=binary, fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)),
+                           record=record)
+
+    def _continues(self, handles, targets, mask) -> bool:
+        d = self._drag
+        if d is None:
+            return False
+        p, t = self._points(handles, "handles"), self._points(targets, "targets")
+        binary = self._mask(mask)
+        same_mask = (binary is None) == (d.mask is None) and (binary is None or np.array_equal(binary, d.mask))
+        return (p.shape == d.handles.shape and t.shape == d.targets.shape and bool(torch.equal(p.round(), d.handles))
+                and bool(torch.equal(t, d.targets)) and same_mask)
+
+    def step(self, handles: Sequence | None = None, targets: Sequence | None = None, mask=None,
+             preview: bool = True, frame: bool = False) -> StepResult:
+        """One DragGAN step. With handles and targets, starts a new drag unless they continue the running one.
+
+        Order within a step (one forward pass): features of the current latent -> track the handles
+        (the first step of a drag records F0 and f_i instead) -> stop if all are close enough -> loss,
+        backward, Adam. `result.handles`, the preview and the frame all show the latent the features
+        came from.
+        """
+        t_start = time.perf_counter()
+        if handles is not None or targets is not None:
+            if handles is None or targets is None:
+                raise ValueError("pass both handles and targets, or neither to continue the running drag")
+            if not self._continues(handles, targets, mask):
+                self.start_drag(handles, targets, mask)
+        if self._drag is None:
+            raise ValueError("no drag is running: pass handles and targets")
+        d, k = self._drag, self.config.num_optimized_ws
+        ws = d.ws(k)
+        img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
+                                      fused_modconv=False, rgb=preview)
+        feat = feats[-1]
+        if d.feat0 is None:
+            d.feat0 = feat.detach()
+            d.initial_features = sample_features(d.feat0, d.handles, self.image_size)
+        else:
+            d.handles = track_points(feat.detach(), d.handles, d.initial_features, self.r2, self.image_size)
+        d.record.trajectory.append(d.handles.cpu().numpy())
+        distances = (d.targets - d.handles).norm(dim=1)
+        done = bool((distances <= d.stop_distance).all())
+        shown_ws = ws.detach()
+        loss_value, message = None, ""
+        if not done:
+            loss_value, message = self._update(d, feat)
+        result = StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()], done=done, step=d.steps,
+                            distances=distances.cpu().tolist(), loss=loss_value, ms=0.0, message=message)
+        if preview:
+            with torch.no_grad():
+                up = F.interpolate(img.detach(), size=self.image_size, mode="bilinear", align_corners=False)
+            result.preview = export.to_uint8(up)
+        if frame:
+            result.frame = self._record_frame(shown_ws)
+        result.ms = (time.perf_counter() - t_start) * 1000
+        return result
+
+    def _update(self, d: _Drag, feat: torch.Tensor) -> tuple[float | None, str]:
+        """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one."""
+        loss = motion_supervision_loss(feat, d.handles, d.targets, self.r1, self.image_size)
+        if d.fixed is not None:
+            loss = loss + fixed_region_loss(feat, d.feat0, d.fixed, self.config.mask_weight)
+        value = float(loss.detach())
+        if not np.isfinite(value):
+            self._end_drag()
+            return value, f"stopped at step {d.steps + 1}: the loss is {value}; kept the last good latent"
+        if not loss.requires_grad:
+            return value, ""
+        good = d.offset.detach().clone()
+        d.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        d.optimizer.step()
+        if not bool(torch.isfinite(d.offset).all()):
+            with torch.no_grad():
+                d.offset.copy_(good)
+            self._end_drag()
+            return value, f"stopped at step {d.steps + 1}: the latent became non-finite; kept the last good latent"
+        d.steps += 1
+        self._w = d.ws(self.config.num_optimized_ws).detach()
+        return value, ""
+
+    def _record_frame(self, ws: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            frame = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+        if len(self.frames) < self.config.max_frames:
+            self.frames.append(frame)
+        return frame
+
+    def finish(self) -> StepResult:
+        """Render the current latent in full and track the handles on it: the closing result of a drag."""
+        d = self._drag
+        if d is None:
+            raise ValueError("no drag is running")
+        t_start = time.perf_counter()
+        with torch.inference_mode():
+            img, feats = self.G.synthesis(self._w, return_features=True, fused_modconv=RENDER_FUSED_MODCONV)
+            if d.initial_features is not None:
+                d.handles = track_points(feats[self.feature_index], d.handles, d.initial_features, self.r2,
+                                         self.image_size).clone()
+        frame = export.to_uint8(img)
+        if len(self.frames) < self.config.max_frames:
+            self.frames.append(frame)
+        distances = (d.targets - d.handles).norm(dim=1)
+        return StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()],
+                          done=bool((distances <= d.stop_distance).all()), step=d.steps,
+                          distances=distances.cpu().tolist(), loss=None,
+                          ms=(time.perf_counter() - t_start) * 1000, frame=frame)
+
+    def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int = 200,
+             frame_every: int | None = None, stop: threading.Event | None = None) -> Iterator[StepResult]:
+        """Run a drag to the end, yielding every step (with a preview) and the full frame every k steps.
+
+        Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
+        `stop` event, or on a NaN; the last result carries a full frame of the final latent.
+        """
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        every = frame_every or self.config.frame_every
+        if every < 1:
+            raise ValueError(f"frame_every must be >= 1, got {every}")
+        self._stop.clear()
+        self.start_drag(handles, targets, mask)
+        last, message = None, f"reached max_steps={max_steps} before the targets"
+        for i in range(max_steps):
+            if self._stop.is_set() or (stop is not None and stop.is_set()):
+                message = f"stopped on request after {i} steps"
+                break
+            last = self.step(frame=(i + 1) % every == 0)
+            if last.message:  # NaN: the drag has ended with the last good latent
+                yield last
+                return
+            if last.done:  # no update ran, so the current latent is the one shown
+                if last.frame is None:
+                    last.frame = self._record_frame(self._w)
+                yield last
+                return
+            yield last
+        final = self.finish()
+        final.message = "" if final.done else message
+        yield final
