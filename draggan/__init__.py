@@ -9,3 +9,4 @@ from .errors import (CheckpointError, CheckpointFormatError, CheckpointNotFoundE
 from .loading import load_generator, pick_device, read_checkpoint, save_generator
 from .networks import Generator, GeneratorConfig
 from .registry import REGISTRY, ModelSpec, checkpoints_dir, list_models, resolve_source
+from .session import DragSession
