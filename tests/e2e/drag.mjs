@@ -1,0 +1,109 @@
+// Browser end-to-end test of app.py, driven by playwright-core on Debian's /usr/bin/chromium.
+//
+//   node tests/e2e/drag.mjs <app url> <screenshot.png> [chromium path]
+//
+// The app must run with the untrained demo generator (python app.py --demo). The script:
+//   1. presses Start with no points            -> a visible "Start needs points" message;
+//   2. presses "Detect landmarks" and a preset -> a visible "No face found" message (the demo
+//      generator draws colour blobs, not faces);
+//   3. uploads a text file as a facade photo   -> a visible error, and the page keeps working;
+//   4. clicks a handle and a target on the image, presses Start, and waits until the step
+//      counter advances and the image changes; then presses Stop mid-run;
+//   5. saves a screenshot.
+// Any failed expectation exits non-zero with a message that says which step failed.
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [url, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+if (!url || !screenshot) {
+  console.error('usage: node drag.mjs <app url> <screenshot.png> [chromium path]');
+  process.exit(2);
+}
+const TIMEOUT = 60_000;
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+async function waitForText(page, selector, pattern, what) {
+  try {
+    await page.locator(selector).filter({ hasText: pattern }).first().waitFor({ timeout: TIMEOUT });
+  } catch {
+    const shown = await page.locator(selector).first().innerText().catch(() => '(missing)');
+    throw new Error(`${what}: expected ${selector} to show ${pattern}, it shows ${JSON.stringify(shown)}`);
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+const pageErrors = [];
+page.on('pageerror', (err) => pageErrors.push(String(err)));
+try {
+  await page.goto(url, { waitUntil: 'domcontentloaded', timeout: TIMEOUT });
+  const status = '#drag-status';
+  const image = page.locator('#drag-image img').first();
+  await waitForText(page, status, /New image/, 'page load renders the first image');
+  await image.waitFor({ state: 'visible', timeout: TIMEOUT });
+
+  // 1. Start with no points.
+  await page.locator('#start').click();
+  await waitForText(page, status, /Start needs points/, 'Start with no points');
+
+  // 2. Landmarks and a preset on an image with no face.
+  await page.locator('#detect').click();
+  await waitForText(page, status, /No face found/, 'Detect landmarks on the demo image');
+  await page.locator('#preset-smile').click();
+  await waitForText(page, status, /No face found/, 'Smile preset on the demo image');
+
+  // 3. A non-image "photo" in the segmentation tab.
+  await page.getByRole('tab', { name: 'Segmentation' }).click();
+  const junk = join(mkdtempSync(join(tmpdir(), 'e2e-')), 'not-an-image.png');
+  writeFileSync(junk, 'this is text, not a PNG\n');
+  await page.locator('#seg-photo input[type=file]').setInputFiles(junk);
+  await waitForText(page, '#seg-status', /not-an-image.png' is not a readable image/,
+    'uploading a non-image');
+  await page.getByRole('tab', { name: 'Drag' }).click();
+  await image.waitFor({ state: 'visible', timeout: TIMEOUT });
+
+  // 4. A handle and a target, then Start: the step counter advances and the image changes.
+  const box = await image.boundingBox();
+  check(box && box.width > 50, `the drag image is not laid out: ${JSON.stringify(box)}`);
+  await image.click({ position: { x: box.width * 0.40, y: box.height * 0.50 } });
+  await waitForText(page, status, /Added a handle/, 'first click adds a handle');
+  await image.click({ position: { x: box.width * 0.62, y: box.height * 0.42 } });
+  await waitForText(page, status, /Added a target/, 'second click adds a target');
+  const before = await image.getAttribute('src');
+
+  await page.locator('#start').click();
+  await waitForText(page, status, /step [1-9]\d*\//, 'Start streams a first step');
+  const firstStep = Number((await page.locator(status).innerText()).match(/step (\d+)\//)[1]);
+  await page.waitForFunction(
+    ([sel, first]) => {
+      const m = document.querySelector(sel)?.innerText.match(/step (\d+)\//);
+      return m && Number(m[1]) >= first + 2;
+    },
+    [status, firstStep], { timeout: TIMEOUT });
+  const during = await image.getAttribute('src');
+  check(during !== before, 'the image did not change while dragging');
+  const counter = (await page.locator(status).innerText()).trim();
+  check(/distance [\d.]+ px · \d+ ms\/step/.test(counter), `status lacks distance and ms/step: ${counter}`);
+
+  await page.locator('#stop').click();
+  await waitForText(page, status, /— (stopped on request|reached the targets|reached max_steps)/,
+    'Stop ends the drag');
+  await page.screenshot({ path: screenshot, fullPage: true });
+  check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
+  console.log(`ok: ${counter}; screenshot ${screenshot}`);
+} catch (err) {
+  await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-failed.png', fullPage: true }).catch(() => {});
+  console.error(`e2e failed: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
