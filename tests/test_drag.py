@@ -1,0 +1,221 @@
+"""DragGAN drag engine on tiny random generators: sampling, motion, tracking, masks, history, bad input."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import draggan.session as session_module
+from draggan.features import feature_block_index, sample_features, sample_upsampled
+from draggan.full_resolution import full_resolution_drag
+from draggan.motion import disc_offsets, motion_radius
+from draggan.networks import Generator, GeneratorConfig
+from draggan.session import DragSession, stop_distance
+from draggan.tracking import track_points, tracking_radius, window_pixels
+
+LR = 1e-2  # tiny random generators move slowly at the paper's 2e-3
+
+
+def tiny_generator(res: int = 64, seed: int = 0) -> Generator:
+    torch.manual_seed(seed)
+    return Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=res, mapping_kwargs={"num_layers": 2},
+                                     synthesis_kwargs={"channel_base": 1024, "channel_max": 32, "conv_clamp": 256}))
+
+
+@pytest.fixture(scope="module")
+def G():
+    return tiny_generator()
+
+
+def block_features(G, ws, index):
+    with torch.no_grad():
+        return G.synthesis(ws, return_features=True)[1][index]
+
+
+def test_low_res_sampling_equals_the_upsampled_map():
+    torch.manual_seed(1)
+    feat = torch.randn(1, 5, 16, 16)
+    up = F.interpolate(feat, size=(64, 64), mode="bilinear", align_corners=False)
+    ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    pixels = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=-1)
+    torch.testing.assert_close(sample_features(feat, pixels, (64, 64)), up[0].reshape(5, -1).t(), atol=1e-5, rtol=0)
+    # Sub-pixel reads match the reference's bilinear read of the up-sampled map (pixel centres at corners).
+    points = torch.rand(50, 2) * 63
+    grid = (points / 63 * 2 - 1)[None, None]
+    expected = F.grid_sample(up, grid, mode="bilinear", align_corners=True)[0, :, 0].t()
+    torch.testing.assert_close(sample_upsampled(feat, points, (64, 64)), expected, atol=1e-5, rtol=0)
+
+
+def test_radii_stop_distance_and_feature_block_scale_with_resolution():
+    assert [motion_radius(h) for h in (64, 256, 512, 1024)] == [1, 2, 3, 6]
+    assert [tracking_radius(h) for h in (64, 256, 512, 1024)] == [2, 6, 12, 24]
+    assert stop_distance(512, 5) == 1 and stop_distance(512, 6) == 2 and stop_distance(1024, 1) == 2
+    assert stop_distance(64, 1) == 1  # floor: tracking moves in whole pixels
+    assert len(disc_offsets(3)) == 29 and (disc_offsets(3).norm(dim=1) <= 3).all()
+    assert [feature_block_index(r) for r in (64, 256, 512, 1024)] == [3, 5, 5, 5]
+    with pytest.raises(ValueError, match="at least 32 px"):
+        feature_block_index(16)
+
+
+def test_drag_moves_the_handles_toward_their_targets(G):
+    s = DragSession(G, seed=0, lr=LR)
+    handles, targets = [(26, 32), (40, 20)], [(38, 32), (40, 30)]
+    start = np.linalg.norm(np.subtract(targets, handles), axis=1)
+    r = s.step(handles, targets)
+    for _ in range(24):
+        r = s.step(r.handles, targets)
+        if r.done:
+            break
+    assert r.step > 5 and len(s._undo) == 1  # feeding back r.handles continued one drag
+    assert np.all(np.array(r.distances) < 0.6 * start), (r.distances, start)
+    assert s.history[-1].trajectory[-1].tolist() == [list(h) for h in r.handles]
+
+
+def test_fast_path_follows_the_full_resolution_trajectory():
+    G = tiny_generator(256, seed=1)
+    s = DragSession(G, seed=3, lr=LR)
+    handles, targets = [(100, 120), (150, 60)], [(120, 128), (140, 80)]
+    fast = [s.step(handles, targets).handles]
+    fast += [s.step().handles for _ in range(5)]
+    slow = [p.tolist() for p, _ in full_resolution_drag(G, s.w0, torch.tensor(handles, dtype=torch.float32),
+                                                        torch.tensor(targets, dtype=torch.float32), 6, lr=LR)]
+    assert len(slow) == len(fast)
+    assert np.abs(np.array(fast) - np.array(slow)).max() <= 1
+    assert np.abs(np.array(fast[-1]) - np.array(handles)).max() >= 3  # the handles really moved
+
+
+def test_mask_keeps_features_outside_the_flexible_region(G):
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    fixed = torch.ones(32, 32, dtype=torch.bool)
+    fixed[8:24, 8:24] = False
+    change = {}
+    for name, m in (("free", None), ("masked", mask)):
+        s = DragSession(G, seed=0, lr=LR)
+        f0 = block_features(G, s.ws, s.feature_index)
+        r = s.step([(26, 32)], [(38, 32)], mask=m)
+        for _ in range(8):
+            r = s.step(r.handles, [(38, 32)], mask=m)
+        diff = (block_features(G, s.ws, s.feature_index) - f0).abs().mean(dim=1)[0]
+        change[name] = (diff[fixed].mean().item(), diff[~fixed].mean().item(), f0.abs().mean().item())
+    outside_free, _, scale = change["free"]
+    outside_masked, inside_masked, _ = change["masked"]
+    assert outside_masked < 0.3 * outside_free, change
+    assert outside_masked < 0.03 * scale, change
+    assert inside_masked > 1.5 * outside_masked, change  # the flexible region still changes
+
+
+def test_handles_at_the_border_and_corners(G):
+    s = DragSession(G, seed=2, lr=LR)
+    handles, targets = [(0, 0), (63, 63), (63, 0), (0, 40)], [(8, 6), (55, 58), (56, 5), (6, 40)]
+    r = s.step(handles, targets)
+    for _ in range(5):
+        r = s.step(r.handles, targets)
+        assert all(0 <= x <= 63 and 0 <= y <= 63 for x, y in r.handles)
+    # The clipped window is exactly the in-image part of the square.
+    window = window_pixels(torch.tensor([[1.0, 62.0]]), 3, (64, 64))[0]
+    assert {tuple(p) for p in window.long().tolist()} == {(x, y) for x in range(0, 5) for y in range(59, 64)}
+
+
+def test_tracking_finds_the_nearest_feature_in_its_window():
+    torch.manual_seed(0)
+    feat = torch.randn(1, 8, 32, 32)
+    up = F.interpolate(feat, size=(64, 64), mode="bilinear", align_corners=False)
+    f_i = up[0, :, 35, 43][None]  # the feature at pixel (x=43, y=35)
+    assert track_points(feat, torch.tensor([[40.0, 38.0]]), f_i, 4, (64, 64)).tolist() == [[43.0, 35.0]]
+    # Out of reach: the best pixel inside the window, never past it.
+    far = track_points(feat, torch.tensor([[30.0, 30.0]]), f_i, 2, (64, 64))
+    assert (far - torch.tensor([[30.0, 30.0]])).abs().max() <= 2
+
+
+def test_undo_restores_the_exact_latent_and_reset_returns_to_w0(G):
+    s = DragSession(G, seed=0, lr=LR)
+    before = s.ws
+    r = s.step([(26, 32)], [(38, 32)])
+    for _ in range(3):
+        r = s.step(r.handles, [(38, 32)])
+    after_first = s.ws
+    assert not torch.equal(after_first, before)
+    r = s.step([(20, 20)], [(10, 20)])  # a different target: a second drag
+    for _ in range(2):
+        r = s.step(r.handles, [(10, 20)])
+    assert len(s.history) == 2
+    assert s.undo() and torch.equal(s.ws, after_first)
+    assert s.undo() and torch.equal(s.ws, before)
+    assert not s.undo()
+    s.step([(26, 32)], [(38, 32)])
+    s.step()
+    s.reset()
+    assert torch.equal(s.ws, s.w0) and s.history == []
+
+
+def test_w_plus_moves_only_the_first_six_layers_and_w_mode_moves_them_together(G):
+    for w_plus in (True, False):
+        s = DragSession(G, seed=0, lr=LR, w_plus=w_plus)
+        s.step([(26, 32)], [(38, 32)])
+        s.step()
+        ws, w0 = s.ws[0], s.w0[0]
+        assert torch.equal(ws[6:], w0[6:])
+        assert not torch.equal(ws[:6], w0[:6])
+        assert torch.equal(ws[:6], ws[:1].expand(6, -1)) == (not w_plus)
+
+
+def test_drag_yields_previews_every_step_and_frames_every_k(G):
+    s = DragSession(G, seed=0, lr=LR)
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every=2))
+    assert all(r.preview is not None and r.preview.shape == (64, 64, 3) and r.preview.dtype == np.uint8
+               for r in results[:-1])
+    assert [r.frame is not None for r in results] == [False, True, False, True, False, True]
+    assert results[-1].frame.shape == (64, 64, 3) and "max_steps" in results[-1].message
+    assert len(s.frames) == 3 and all(r.ms > 0 for r in results)
+    # The closing frame is the current latent, and its handles are tracked on it.
+    np.testing.assert_array_equal(results[-1].frame, s.render())
+
+
+def test_stop_request_ends_a_drag(G):
+    s = DragSession(G, seed=0, lr=LR)
+    stop = threading.Event()
+    results = []
+    for r in s.drag([(26, 32)], [(50, 32)], max_steps=50, stop=stop):
+        results.append(r)
+        if len(results) == 2:
+            stop.set()
+    assert len(results) == 3 and "stopped on request after 2 steps" in results[-1].message
+    assert results[-1].frame is not None
+    s.stop()  # the session's own flag is cleared when the next drag starts
+    assert len(list(s.drag([(26, 32)], [(50, 32)], max_steps=2))) == 3
+
+
+def test_bad_input_raises_clear_errors(G):
+    s = DragSession(G, seed=0)
+    with pytest.raises(ValueError, match="2 handles but 1 targets"):
+        s.step([(1, 1), (2, 2)], [(3, 3)])
+    with pytest.raises(ValueError, match=r"target 1 at \(70, 3\) is outside the 64x64 image"):
+        s.step([(1, 1), (2, 2)], [(3, 3), (70, 3)])
+    with pytest.raises(ValueError, match="handle 0 at"):
+        s.step([(-1, 5)], [(3, 3)])
+    with pytest.raises(ValueError, match="handle 0 at"):
+        s.step([(float("nan"), 5)], [(3, 3)])
+    with pytest.raises(ValueError, match=r"mask must have shape \(H, W\) = \(64, 64\), got \(32, 32\)"):
+        s.step([(1, 1)], [(3, 3)], mask=np.ones((32, 32)))
+    with pytest.raises(ValueError, match="no drag is running"):
+        s.step()
+    with pytest.raises(ValueError, match="pairs"):
+        s.step([(1, 2, 3)], [(3, 3)])
+    assert s.history == []  # nothing half-started
+
+
+def test_nan_loss_stops_the_drag_and_keeps_the_last_good_latent(G, monkeypatch):
+    s = DragSession(G, seed=0, lr=LR)
+    r = s.step([(26, 32)], [(38, 32)])
+    r = s.step(r.handles, [(38, 32)])
+    good = s.ws
+    real_loss = session_module.motion_supervision_loss
+    monkeypatch.setattr(session_module, "motion_supervision_loss",
+                        lambda *args: real_loss(*args) * float("nan"))
+    r = s.step(r.handles, [(38, 32)])
+    assert "loss is nan" in r.message and "kept the last good latent" in r.message
+    assert torch.equal(s.ws, good)
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5))
+    assert len(results) == 1 and "nan" in results[0].message and torch.equal(s.ws, good)
