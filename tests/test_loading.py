@@ -337,3 +337,15 @@ def test_reader_handles_numpy_values_in_the_snapshot(nvlabs, tmp_path):
     assert snapshot["G_ema"].class_name == "Generator"
     assert isinstance(snapshot["G_ema"].state["_modules"]["mapping"].state["_modules"]["fc0"].state["weight_gain"],
                       float)
+
+
+def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    from draggan import pick_device
+    assert pick_device("cpu") == torch.device("cpu") and pick_device(torch.device("meta")).type == "meta"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device() == torch.device("cuda")
