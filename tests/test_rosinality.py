@@ -168,3 +168,15 @@ def test_incomplete_or_foreign_rosinality_files_name_the_key(tmp_path):
     sd["convs.0.conv.extra_scale"] = torch.ones(1)
     with pytest.raises(CheckpointFormatError, match=r"b\.pt: unexpected rosinality keys \['convs\.0\.conv\.extra_scale'\]"):
         load_generator(save_checkpoint(tmp_path / "b.pt", sd))
+
+
+def test_convert_cli_turns_a_rosinality_checkpoint_into_safetensors(tmp_path, capsys):
+    from draggan.convert import main as convert_main
+    pt = save_checkpoint(tmp_path / "ros.pt", random_rosinality_g_ema(seed=2), latent_avg=torch.zeros(STYLE_DIM))
+    assert convert_main([str(pt), str(tmp_path / "out" / "ros.safetensors")]) == 0
+    assert "32x32, 8 ws" in capsys.readouterr().out
+    direct, converted = load_generator(pt), load_generator(tmp_path / "out" / "ros.safetensors")
+    assert converted.config == direct.config
+    ws = direct.mapping(torch.randn(1, STYLE_DIM), truncation_psi=0.5)
+    with torch.no_grad():
+        torch.testing.assert_close(converted.synthesis(ws), direct.synthesis(ws), atol=0, rtol=0)
