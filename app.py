@@ -289,6 +289,13 @@ class DragTab:
         more = f" (the largest of {len(faces)} faces)" if len(faces) > 1 else ""
         return self.view(state), f"Found 68 landmarks{more}. Press a preset to fill the points."
 
+    def preset(self, name: str):
+        """The click handler of one preset button."""
+        def apply(state: DragState, strength: float):
+            return self.apply_preset(name, state, strength)
+        apply.__name__ = "preset_" + name.replace(" ", "_")
+        return apply
+
     def apply_preset(self, name: str, state: DragState, strength: float):
         """Handles and targets from the landmarks (detected first if needed) for the named expression."""
         if state.session is None:
@@ -519,7 +526,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                     image = gr.Image(label="Click: handle (red), then target (blue)", type="numpy",
                                      interactive=False, format="png", elem_id="drag-image",
                                      buttons=["download", "fullscreen"])
-                    status = gr.Markdown("Loading…", elem_id="drag-status")
+                    status = gr.Markdown("Loading…", label="status", elem_id="drag-status")
                     with gr.Row():
                         start = gr.Button("Start", variant="primary", elem_id="start")
                         stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -536,10 +543,10 @@ def build_app(config: AppConfig) -> gr.Blocks:
                         model = gr.Dropdown(choices, value=first_model, label="Model",
                                             info="Registry names and files in checkpoints/")
                         with gr.Row():
-                            seed = gr.Number(0, label="Seed", precision=0, minimum=0)
+                            seed = gr.Number(0, label="Seed", precision=0)
                             space = gr.Radio(["W+", "W"], value="W+", label="Latent space")
                         psi = gr.Slider(0.0, 1.5, 0.7, step=0.05, label="Truncation ψ")
-                        lr = gr.Number(2e-3, label="Learning rate", minimum=0, maximum=0.1, step=1e-3)
+                        lr = gr.Number(2e-3, label="Learning rate", step=1e-3)
                         max_steps = gr.Slider(1, 2000, 200, step=1, label="Max steps")
                         new_image = gr.Button("New image")
                     with gr.Accordion("Landmarks and presets", open=True):
@@ -575,8 +582,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             reset_mask.click(drag.reset_mask, state, [editor, image, status], api_visibility="private")
             detect.click(drag.detect, state, [image, status], api_name="detect_landmarks")
             for name, button in preset_buttons.items():
-                button.click(lambda s, k, name=name: drag.apply_preset(name, s, k), [state, strength], view,
-                             api_name="preset_" + name.replace(" ", "_"))
+                button.click(drag.preset(name), [state, strength], view, api_name="preset_" + name.replace(" ", "_"))
             start.click(drag.start, [state, *settings, table, editor], view, api_name="start",
                         concurrency_limit=config.max_drags, concurrency_id="drag")
             stop.click(drag.stop, state, status, api_name="stop", concurrency_limit=None)
@@ -596,7 +602,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                 with gr.Column(scale=2):
                     opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
                     seg_status = gr.Markdown(seg.notice or "Upload a facade photo or pick an example.",
-                                             elem_id="seg-status")
+                                             label="status", elem_id="seg-status")
                     if EXAMPLES:
                         gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo,
                                     label="Example facades (CMP Facade Database, research use)")

@@ -1,0 +1,226 @@
+"""The app through its HTTP API (gradio_client), as a script or another Space would use it.
+
+The app runs in this process on a free port with the untrained demo generator (fast on CPU) and,
+when the shipped facades checkpoint is missing, a small random segmentation checkpoint.
+Each gradio_client.Client is one browser session with its own gr.State.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from gradio_client import Client, handle_file
+
+import app
+from segmentation import CLASS_NAMES, PALETTE
+from segmentation.checkpoint import save_generator
+from segmentation.networks import GeneratorConfig, build_generator
+
+DEMO = app.DEMO_MODEL
+EXAMPLE = app.EXAMPLES[0] if app.EXAMPLES else None
+RESOLUTION = 128  # The demo generator's image size.
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def segmentation_weights(tmp_path_factory):
+    """The shipped checkpoint if present, else a small random one (the wiring is what is tested)."""
+    shipped = app.segmentation.model.DEFAULT_WEIGHTS
+    if shipped.is_file():
+        return shipped
+    path = tmp_path_factory.mktemp("seg") / "tiny.safetensors"
+    config = GeneratorConfig(arch="unet", ngf=4, depth=5, image_size=32)
+    torch.manual_seed(0)
+    save_generator(path, build_generator(config), config)
+    return path
+
+
+@pytest.fixture(scope="module")
+def server(segmentation_weights):
+    config = app.AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
+    demo = app.build_app(config)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield demo, f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def url(server):
+    return server[1]
+
+
+def client(url: str) -> Client:
+    return Client(url, verbose=False)
+
+
+def table(*pairs) -> dict:
+    return {"headers": app.POINT_COLUMNS, "data": [list(p) for p in pairs]}
+
+
+def start_args(max_steps=8, seed=0, points=((40, 64, 70, 64),), lr=2e-3, space="W+"):
+    return (DEMO, seed, 0.7, lr, max_steps, space, table(*points), None)
+
+
+def read(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def small(path) -> np.ndarray:
+    """The generator-resolution image inside a 3x enlarged view (the centre pixel of each block)."""
+    return read(path)[1::3, 1::3]
+
+
+def steps_in(status: str) -> int:
+    match = re.search(r"step (\d+)/", status)
+    assert match, f"no step counter in {status!r}"
+    return int(match.group(1))
+
+
+# ----------------------------------------------------------------------------- segmentation tab
+
+@pytest.mark.skipif(EXAMPLE is None, reason="no example photos in assets/examples")
+def test_segment_example_gives_label_map_overlay_and_legend(url):
+    labels_path, overlay_path, legend, status = client(url).predict(
+        handle_file(str(EXAMPLE)), 0.5, api_name="/segment")
+    photo = read(EXAMPLE)
+    labels, overlay = read(labels_path), read(overlay_path)
+    assert labels.shape == photo.shape and overlay.shape == photo.shape
+    colours = {tuple(c) for c in labels.reshape(-1, 3)}
+    assert colours <= {tuple(c) for c in PALETTE}, "label map holds colours outside the palette"
+    expected = (photo.astype(np.float32) + labels) / 2
+    assert np.abs(overlay - expected).max() <= 1.0
+    shares = [float(v) for v in re.findall(r"([\d.]+) %", legend)]
+    assert len(shares) == len(CLASS_NAMES)
+    assert sum(shares) == pytest.approx(100, abs=0.1 * len(CLASS_NAMES))
+    assert all(name in legend for name in CLASS_NAMES)
+    assert f"Segmented a {photo.shape[1]}×{photo.shape[0]} photo" in status
+
+
+def test_segment_rejects_a_file_that_is_not_an_image(url, tmp_path):
+    junk = tmp_path / "notes.png"
+    junk.write_text("not an image")
+    labels, overlay, legend, status = client(url).predict(handle_file(str(junk)), 0.5, api_name="/segment")
+    assert labels is None and overlay is None and legend == ""
+    assert "'notes.png' is not a readable image" in status
+
+
+# ----------------------------------------------------------------------------- drag tab
+
+def test_new_image_renders_the_seed(url):
+    c = client(url)
+    first, status, points, _ = c.predict(DEMO, 3, 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    again, *_ = c.predict(DEMO, 3, 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    other, *_ = c.predict(DEMO, 4, 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    assert "New image: seed 3" in status
+    assert not any(any(v is not None for v in row) for row in points["data"])
+    assert read(first).shape == (384, 384, 3)  # 128 px shown 3x enlarged
+    np.testing.assert_array_equal(read(first), read(again))
+    assert not np.array_equal(read(first), read(other))
+
+
+def test_start_streams_steps_and_changes_the_image(url):
+    c = client(url)
+    before, *_ = c.predict(DEMO, 0, 0.7, 2e-3, 8, "W+", api_name="/new_image")
+    job = c.submit(*start_args(max_steps=8), api_name="/start")
+    outputs = list(job)
+    statuses = [o[1] for o in outputs]
+    counted = [steps_in(s) for s in statuses]
+    assert len(outputs) >= 3 and counted == sorted(counted) and counted[-1] > counted[0]
+    assert re.search(r"step \d+/8 · distance [\d.]+ px · \d+ ms/step — ", statuses[-1])
+    assert not np.array_equal(read(before), read(outputs[-1][0])), "the drag did not change the image"
+    final_table = outputs[-1][2]["data"]
+    assert len(final_table) == 1 and final_table[0][2:] == [70, 64]  # the target stays; the handle moves
+
+
+def test_bad_input_gives_messages_not_errors(url):
+    c = client(url)
+    *_, status, _ = c.predict(*start_args(points=()), api_name="/start")
+    assert "Start needs points" in status
+    *_, status, _ = c.predict(*start_args(points=((300, 10, 20, 20),)), api_name="/start")
+    assert "Invalid points" in status and "handles.0" in status and "outside the 128x128 image" in status
+    *_, status, _ = c.predict(*start_args(points=((10, 10, "left", 20),)), api_name="/start")
+    assert "'left' is not a number" in status
+    _, status, _, _ = c.predict(DEMO, -1, 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    assert "Invalid settings" in status and "seed" in status
+    *_, status, _ = c.predict(DEMO, 0, 0.7, 0.5, 50, "W+", (table((1, 1, 2, 2))), None, api_name="/start")
+    assert "Invalid settings" in status and "lr" in status
+    _, status = c.predict(api_name="/detect_landmarks")
+    assert "No face found" in status  # the demo generator draws colour blobs
+    _, status, _ = c.predict(0.7, api_name="/preset_smile")
+    assert "No face found" in status
+
+
+def test_sessions_do_not_see_each_other(url):
+    a, b = client(url), client(url)
+    original, *_ = b.predict(DEMO, 0, 0.7, 2e-3, 6, "W+", api_name="/new_image")
+    *_, (dragged, _, a_points) = list(a.submit(*start_args(max_steps=6), api_name="/start"))
+    assert not np.array_equal(read(original), read(dragged))
+    # B still sees its own image of the same seed, undragged and without points; A keeps its pair.
+    b_image, _, b_points = b.predict(api_name="/undo_point")
+    np.testing.assert_array_equal(read(b_image), read(original))
+    assert not any(any(v is not None for v in row) for row in b_points["data"])
+    assert len(a_points["data"]) == 1
+    files, _ = a.predict(api_name="/export")
+    png = next(f for f in files if f.endswith(".png"))
+    assert not np.array_equal(read(png), small(original))
+
+
+def test_two_drags_run_at_once_and_stop_ends_one_mid_run(url):
+    a, b = client(url), client(url)
+    long_job = a.submit(*start_args(max_steps=2000, points=((30, 30, 100, 100),)), api_name="/start")
+    short_job = b.submit(*start_args(max_steps=5), api_name="/start")
+    deadline = time.time() + 60
+    while not any("step" in (o[1] or "") for o in long_job.outputs()):
+        assert time.time() < deadline, "the long drag never reported a step"
+        time.sleep(0.1)
+    assert "Stopping" in a.predict(api_name="/stop")
+    final = long_job.result(timeout=60)
+    assert "stopped on request" in final[1] and steps_in(final[1]) < 2000
+    assert steps_in(short_job.result(timeout=60)[1]) <= 5
+
+
+def test_undo_reset_and_export(url):
+    c = client(url)
+    original, *_ = c.predict(DEMO, 1, 0.7, 2e-3, 6, "W+", api_name="/new_image")
+    list(c.submit(*start_args(seed=1, max_steps=6), api_name="/start"))
+    files, status = c.predict(api_name="/export")
+    by_ext = {os.path.splitext(f)[1]: f for f in files}
+    assert set(by_ext) == {".png", ".npy", ".mp4", ".gif"}, files
+    latent = np.load(by_ext[".npy"])
+    assert latent.shape[0] == 1 and latent.shape[2] == 64 and np.isfinite(latent).all()
+    with Image.open(by_ext[".gif"]) as gif:
+        assert gif.n_frames >= 2
+    assert os.path.getsize(by_ext[".mp4"]) > 1000 and "Exported" in status
+    final = read(by_ext[".png"])
+    assert final.shape == (RESOLUTION, RESOLUTION, 3) and not np.array_equal(final, small(original))
+
+    _, status, points = c.predict(api_name="/undo_drag")
+    assert "Undid the last drag" in status and points["data"] == [[40, 64, 70, 64]]  # the points before it
+    _, status, _ = c.predict(api_name="/undo_drag")
+    assert "Nothing to undo" in status
+    reset, status, points, _ = c.predict(api_name="/reset_image")
+    assert "original image" in status
+    assert not any(any(v is not None for v in row) for row in points["data"])
+    np.testing.assert_array_equal(read(reset), read(original))
+
+
+def test_queue_bounds_drags_and_lets_stop_through(server):
+    demo, _ = server
+    deps = {fn.api_name: fn for fn in demo.fns.values()}
+    assert deps["start"].concurrency_limit == app.AppConfig().max_drags
+    assert deps["stop"].concurrency_limit is None  # Stop never waits behind a running drag.
