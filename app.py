@@ -526,7 +526,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                     image = gr.Image(label="Click: handle (red), then target (blue)", type="numpy",
                                      interactive=False, format="png", elem_id="drag-image",
                                      buttons=["download", "fullscreen"])
-                    status = gr.Markdown("Loading…", label="status", elem_id="drag-status")
+                    status = gr.Markdown("Loading…", label="drag status", elem_id="drag-status")
                     with gr.Row():
                         start = gr.Button("Start", variant="primary", elem_id="start")
                         stop = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -602,7 +602,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                 with gr.Column(scale=2):
                     opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
                     seg_status = gr.Markdown(seg.notice or "Upload a facade photo or pick an example.",
-                                             label="status", elem_id="seg-status")
+                                             label="segmentation status", elem_id="seg-status")
                     if EXAMPLES:
                         gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo,
                                     label="Example facades (CMP Facade Database, research use)")

@@ -1,0 +1,166 @@
+"""The app's boundary checks and per-session helpers, without a server."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pydantic import ValidationError
+
+import app
+import landmarks
+from app_state import (
+    DragPoints,
+    DragSettings,
+    DragState,
+    Point,
+    blend,
+    display_scale,
+    enlarge,
+    explain,
+    legend_html,
+    mask_from_editor,
+    points_from_table,
+    points_table,
+)
+
+
+def settings(**changes) -> dict:
+    return {"model": "m", "seed": 0, "truncation_psi": 0.7, "lr": 2e-3, "max_steps": 10, "latent_space": "W+",
+            **changes}
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("seed", -1, "seed: Input should be greater than or equal to 0 (got -1)"),
+    ("seed", 1.5, "seed: Input should be a valid integer"),
+    ("truncation_psi", 2.0, "truncation_psi: Input should be less than or equal to 1.5"),
+    ("lr", 0.0, "lr: Input should be greater than 0"),
+    ("lr", float("nan"), "lr: Input should be a finite number"),
+    ("max_steps", 0, "max_steps: Input should be greater than or equal to 1"),
+    ("latent_space", "Z", "latent_space: Input should be 'W' or 'W+'"),
+    ("model", "", "model: String should have at least 1 character"),
+])
+def test_settings_errors_name_the_field(field, value, words):
+    with pytest.raises(ValidationError) as info:
+        DragSettings.model_validate(settings(**{field: value}))
+    assert words in explain(info.value, "settings")
+
+
+def test_settings_accept_the_panel_values():
+    s = DragSettings.model_validate(settings(seed=3.0, latent_space="W"))
+    assert s.seed == 3 and not s.w_plus
+
+
+def test_points_must_lie_inside_the_image_and_pair_up():
+    size = {"size": (128, 96)}
+    assert Point.model_validate({"x": 127, "y": 95}, context=size).x == 127
+    with pytest.raises(ValidationError, match="outside the 128x96 image"):
+        Point.model_validate({"x": 10, "y": 96}, context=size)
+    with pytest.raises(ValidationError) as info:
+        DragPoints.model_validate({"handles": [{"x": 1, "y": 1}, {"x": 200, "y": 1}],
+                                   "targets": [{"x": 2, "y": 2}, {"x": 3, "y": 3}]}, context=size)
+    assert "handles.1: (200.0, 1.0) lies outside the 128x96 image" in explain(info.value, "points")
+    with pytest.raises(ValidationError, match="2 handles but 1 targets"):
+        DragPoints.model_validate({"handles": [{"x": 1, "y": 1}, {"x": 5, "y": 5}], "targets": [{"x": 2, "y": 2}]})
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        DragPoints.model_validate({"handles": [], "targets": []})
+
+
+def test_points_table_round_trip_and_errors():
+    clicks = [(1.0, 2.0), (3.0, 4.0), (5.0, 6.0)]
+    rows = points_table(clicks)
+    assert rows == [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, None, None]]
+    assert points_from_table({"data": rows}) == clicks
+    assert points_from_table([[None, None, None, None]]) == []
+    with pytest.raises(ValueError, match="row 1: 'x' is not a number"):
+        points_from_table([["x", 1, 2, 3]])
+    with pytest.raises(ValueError, match="row 2: the target needs both x and y"):
+        points_from_table([[1, 1, 2, 2], [1, 1, 2, None]])
+
+
+def test_state_pairs_ignore_a_lone_last_handle():
+    state = DragState(points=[(1, 2), (3, 4), (5, 6)])
+    handles, targets = state.pairs()
+    assert handles.tolist() == [[1, 2]] and targets.tolist() == [[3, 4]]
+    state.set_pairs(np.array([[7, 8]]), np.array([[9, 10]]))
+    assert state.points == [(7.0, 8.0), (9.0, 10.0)]
+
+
+def test_mask_from_a_painted_editor_layer_is_scaled_to_the_image():
+    layer = np.zeros((384, 384, 4), np.uint8)
+    layer[:192, :, 3] = 255  # top half painted, on a 3x enlarged canvas
+    mask = mask_from_editor({"background": None, "layers": [layer], "composite": None}, (128, 128))
+    assert mask.shape == (128, 128) and mask[:64].all() and not mask[64:].any()
+    assert mask_from_editor({"layers": [np.zeros((8, 8, 4), np.uint8)]}, (8, 8)) is None
+    assert mask_from_editor(None, (8, 8)) is None
+
+
+def test_enlarged_view_keeps_pixel_centres():
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    scale = display_scale(3, 2)
+    big = enlarge(image, scale)
+    assert scale == 128 and big.shape == (256, 384, 3)
+    np.testing.assert_array_equal(big[scale // 2::scale, scale // 2::scale], image)
+    assert display_scale(512, 512) == 1
+
+
+def test_blend_and_legend():
+    photo = np.full((2, 2, 3), 100, np.uint8)
+    labels = np.full((2, 2, 3), 200, np.uint8)
+    assert blend(photo, labels, 0.25)[0, 0, 0] == 125
+    with pytest.raises(ValueError, match="same shape"):
+        blend(photo, labels[:1], 0.5)
+    html = legend_html(("wall", "door"), np.array([[255, 0, 0], [0, 0, 255]]), {"wall": 0.25, "door": 0.75})
+    assert html.index("door") < html.index("wall") and "75.0 %" in html and "#0000ff" in html
+
+
+# ----------------------------------------------------------------------------- handlers without a browser
+
+@pytest.fixture(scope="module")
+def tab():
+    return app.DragTab(app.ModelCache(torch.device("cpu")))
+
+
+def fresh_state(tab) -> DragState:
+    state = DragState()
+    tab.new_image(state, app.DEMO_MODEL, 0, 0.7, 2e-3, 10, "W+")
+    return state
+
+
+def test_preset_fills_handles_and_targets_from_landmarks(tab):
+    """With landmarks (here those of a real photo, scaled to the 128 px image) a preset gives point pairs."""
+    from skimage import data
+    faces = landmarks.detect_landmarks(data.astronaut(), backend="dlib")
+    assert faces, "dlib found no face on the astronaut"
+    state = fresh_state(tab)
+    state.landmarks = faces[0] * (128 / 512)
+    image, status, rows = tab.apply_preset("smile", state, 1.0)
+    handles, targets = state.pairs()
+    assert "Preset **smile**" in status and len(rows) == len(handles) >= 2
+    assert np.abs(targets - handles).max() > 0.5  # the corners move
+    assert image.shape == (384, 384, 3)
+
+
+def click(tab, state, x, y):
+    return tab.add_point(state, app.gr.SelectData(None, {"index": [x, y], "value": None}))
+
+
+def test_clicks_alternate_handle_and_target(tab):
+    state = fresh_state(tab)
+    _, status, rows = click(tab, state, 31, 61)
+    assert "Added a handle (red) at (10, 20)" in status and rows == [[10.0, 20.0, None, None]]
+    _, status, rows = click(tab, state, 91, 61)
+    assert "Added a target (blue) at (30, 20)" in status and rows == [[10.0, 20.0, 30.0, 20.0]]
+    # A click outside the 384 px view (3x the 128 px image) is refused with a message; the pair stays.
+    _, status, _ = click(tab, state, 400, 10)
+    assert "outside the 128x128 image" in status and state.points == [(10.0, 20.0), (30.0, 20.0)]
+
+
+def test_startup_offline_names_the_missing_checkpoint(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path))
+    demo = app.build_app(app.AppConfig(device=torch.device("cpu"), model="ffhq-512"))
+    notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
+    assert "'ffhq-512' is not available" in notice.value
+    assert "stylegan2-ffhq-512x512.pkl" in notice.value and "untrained demo generator" in notice.value
+    dropdown = next(b for b in demo.blocks.values() if isinstance(b, app.gr.Dropdown))
+    assert dropdown.value == app.DEMO_MODEL
