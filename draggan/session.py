@@ -75,6 +75,7 @@ class DragRecord:
     handles: np.ndarray                 # [P, 2] at the start.
     targets: np.ndarray                 # [P, 2].
     trajectory: list[np.ndarray] = field(default_factory=list)  # [P, 2] after each step.
+    # A loaded latent is undoable too; its record has no handles.
 
 
 @dataclass
@@ -107,6 +108,8 @@ class DragSession:
 
     def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = 0.7, lr: float = 2e-3,
                  w_plus: bool = True, frame_every: int = 10):
+        if lr <= 0 or frame_every < 1:
+            raise ValueError(f"lr must be > 0 and frame_every >= 1, got lr={lr}, frame_every={frame_every}")
         self.G = G.eval().requires_grad_(False)
         self.device = next(G.parameters()).device
         self.config = DragConfig(lr=lr, w_plus=w_plus, frame_every=frame_every)
@@ -114,7 +117,8 @@ class DragSession:
         self.image_size = (res, res)
         self.feature_index = feature_block_index(res)
         self.r1, self.r2 = motion_radius(res), tracking_radius(res)
-        z = torch.from_numpy(np.random.RandomState(seed).randn(1, G.z_dim)).to(self.device)
+        z = np.random.RandomState(seed).randn(1, G.z_dim)  # the reference's seed -> z
+        z = torch.from_numpy(z.astype(np.float32)).to(self.device)  # float32 first: MPS has no float64
         with torch.no_grad():
             self.w0 = G.mapping(z, truncation_psi=truncation_psi).detach()
         self._w = self.w0.clone()
@@ -352,6 +356,7 @@ class DragSession:
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
+        Bad input raises here, before the first step.
         """
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
@@ -360,6 +365,9 @@ class DragSession:
             raise ValueError(f"frame_every must be >= 1, got {every}")
         self._stop.clear()
         self.start_drag(handles, targets, mask)
+        return self._run(max_steps, every, stop)
+
+    def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
         for i in range(max_steps):
             if self._stop.is_set() or (stop is not None and stop.is_set()):

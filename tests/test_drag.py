@@ -203,6 +203,8 @@ def test_bad_input_raises_clear_errors(G):
         s.step()
     with pytest.raises(ValueError, match="pairs"):
         s.step([(1, 2, 3)], [(3, 3)])
+    with pytest.raises(ValueError, match="target 0 at"):
+        s.drag([(1, 1)], [(64, 1)])  # raised at the call, before any step
     assert s.history == []  # nothing half-started
 
 
