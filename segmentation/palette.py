@@ -77,12 +77,13 @@ def derive_palette(
     flat = np.concatenate(pixels)
     if len(flat) == 0:
         raise ValueError("derive_palette found no uniform label regions")
-    bins = flat // 8
-    keys, counts = np.unique(bins, axis=0, return_counts=True)
-    order = np.argsort(-counts, kind="stable")
+    bins = flat // 8                                    # 32 levels per channel
+    counts = np.bincount((bins[:, 0] * 32 + bins[:, 1]) * 32 + bins[:, 2], minlength=32 ** 3)
     centres: list[np.ndarray] = []
-    for idx in order:
-        c = keys[idx] * 8 + 4
+    for key in np.argsort(-counts, kind="stable"):
+        if counts[key] == 0:
+            break
+        c = np.array([key // 1024, key // 32 % 32, key % 32]) * 8 + 4
         if all(np.linalg.norm(c - p) >= min_distance for p in centres):
             centres.append(c)
             if len(centres) == num_classes:

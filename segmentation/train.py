@@ -216,6 +216,7 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
             D.requires_grad_(False)
             g_adv = gan_loss(D(x, fake), True, cfg.gan_mode)
             D.requires_grad_(True)
+            logs["g_adv"] = g_adv.item()
         else:
             g_adv = torch.zeros((), device=device)
         g_rec = (fake - y).abs().mean()
@@ -226,7 +227,7 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
         sched_g.step()
         if sched_d:
             sched_d.step()
-        logs.update(g_rec=g_rec.item(), g_adv=g_adv.item())
+        logs["g_rec"] = g_rec.item()
         for k, v in logs.items():
             sums[k] = sums.get(k, 0.0) + v
         n_sum += 1

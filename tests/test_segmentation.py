@@ -20,6 +20,7 @@ from segmentation.model import SegmentationModel, as_rgb
 from segmentation.networks import (EncoderDecoder, GeneratorConfig, PatchDiscriminator, UNet,
                                    build_generator)
 from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
+from segmentation.report import main as report_main
 from segmentation.train import main as train_main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -127,6 +128,9 @@ def test_training_augmentation_moves_photo_and_label_together(tmp_path):
         assert x.shape == y.shape == (3, 32, 32)
         assert torch.equal(x, y)  # same crop and flip on both halves
     assert any(not torch.equal(crops[0][0], c[0]) for c in crops[1:])  # augmentation varies
+    labelled = PairedFolder(list_pairs(folder), PairedConfig(load_size=36, crop_size=32), palette=PALETTE)
+    colours = {tuple(c) for c in ((labelled[0][1] + 1) * 127.5).round().permute(1, 2, 0).reshape(-1, 3).tolist()}
+    assert colours <= {tuple(float(v) for v in p) for p in PALETTE}  # nearest resize keeps class colours
 
 
 def test_direction_btoa_swaps_halves(tmp_path):
@@ -288,6 +292,12 @@ def test_train_resume_and_evaluate_cli(tmp_path, capsys):
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["n"] == 10 and saved["mean_iou"] == pytest.approx(s.mean_iou) and 0 <= s.mean_iou <= 1
     assert "mIoU" in capsys.readouterr().out
+    report_main(["--data", str(data), "--runs", str(out), "--out", str(tmp_path / "report"), "--grid-rows", "2"])
+    rows = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.startswith("| run | ")]
+    assert len(rows) == 2 and rows[1][2].strip() in ("4", "8")  # header, then the run's best iteration
+    assert 0 <= float(rows[1][5]) <= 1
+    assert (tmp_path / "report" / "loss_curves.png").is_file()
+    assert Image.open(tmp_path / "report" / "result_grid.png").size == (4 * 128, 2 * 128)
 
 
 def test_l1_training_learns_the_mapping(tmp_path):
@@ -299,4 +309,4 @@ def test_l1_training_learns_the_mapping(tmp_path):
                 "--log-every", "10", "--val-fraction", "0.25", "--lr", "2e-3", "--threads", "1"])
     hist = json.loads((out / "history.json").read_text())["train"]
     assert hist[-1]["g_rec"] < 0.5 * hist[0]["g_rec"]
-    assert "d_real" not in hist[-1]  # L1 only: no discriminator
+    assert not {"d_real", "d_fake", "g_adv"} & set(hist[-1])  # L1 only: no discriminator
