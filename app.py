@@ -187,20 +187,22 @@ class DragTab:
         return None
 
     def new_image(self, state: DragState, model, seed, psi, lr, max_steps, space):
-        """Render the image of (model, seed, ψ) for this visitor; forgets points, mask and history."""
+        """Render the image of (model, seed, ψ) for this visitor; forgets points, mask and history.
+
+        Returns (image, status, points table, mask editor, model dropdown)."""
         if state.running:
-            return gr.skip(), BUSY, gr.skip(), gr.skip()
+            return gr.skip(), BUSY, gr.skip(), gr.skip(), gr.skip()
         try:
             settings = parse_settings(model, seed, psi, lr, max_steps, space)
         except ValidationError as err:
-            return gr.skip(), explain(err, "settings"), gr.skip(), gr.skip()
+            return gr.skip(), explain(err, "settings"), gr.skip(), gr.skip(), gr.skip()
         problem = self._build_session(state, settings)
-        if problem:
+        if problem:  # Keep the current image, and put the dropdown back on its model.
             gr.Warning(problem)
-            return gr.skip(), problem, gr.skip(), gr.skip()
+            return gr.skip(), problem, gr.skip(), gr.skip(), state.model or gr.skip()
         message = (f"New image: seed {settings.seed}, ψ {settings.truncation_psi:g}, {settings.latent_space}. "
                    "Click the image to add a handle (red), click again for its target (blue).")
-        return self.view(state), message, points_table(state.points), self.mask_background(state)
+        return self.view(state), message, points_table(state.points), self.mask_background(state), gr.skip()
 
     # --- points
 
@@ -276,18 +278,29 @@ class DragTab:
 
     # --- landmarks and presets
 
+    @staticmethod
+    def find_landmarks(state: DragState) -> str:
+        """Detect the largest face's landmarks into the state; returns the status message."""
+        state.landmarks = None
+        try:
+            faces = landmarks.detect_landmarks(state.session.render())
+        except landmarks.BackendUnavailable as err:
+            return f"⚠️ Landmark detection cannot run here: {err}"
+        if not faces:
+            gr.Warning("No face found in this image.")
+            return NO_FACE
+        state.landmarks = faces[0]
+        more = f" (the largest of {len(faces)} faces)" if len(faces) > 1 else ""
+        return f"Found 68 landmarks{more}."
+
     def detect(self, state: DragState):
         """68 landmarks of the largest face in the current image, drawn in yellow."""
         if state.session is None:
             return gr.skip(), NO_IMAGE
-        faces = landmarks.detect_landmarks(state.session.render())
-        if not faces:
-            state.landmarks = None
-            gr.Warning("No face found in this image.")
-            return self.view(state), NO_FACE
-        state.landmarks = faces[0]
-        more = f" (the largest of {len(faces)} faces)" if len(faces) > 1 else ""
-        return self.view(state), f"Found 68 landmarks{more}. Press a preset to fill the points."
+        message = self.find_landmarks(state)
+        if state.landmarks is not None:
+            message += " Press a preset to fill the points."
+        return self.view(state), message
 
     def preset(self, name: str):
         """The click handler of one preset button."""
@@ -303,11 +316,9 @@ class DragTab:
         if state.running:
             return gr.skip(), BUSY, gr.skip()
         if state.landmarks is None:
-            faces = landmarks.detect_landmarks(state.session.render())
-            if not faces:
-                gr.Warning("No face found in this image.")
-                return self.view(state), NO_FACE, gr.skip()
-            state.landmarks = faces[0]
+            message = self.find_landmarks(state)
+            if state.landmarks is None:
+                return self.view(state), message, gr.skip()
         try:
             handles, targets = PRESETS[name](state.landmarks, strength=float(strength))
         except ValueError as err:
@@ -355,6 +366,7 @@ class DragTab:
             yield gr.skip(), explain(err, "points"), gr.skip()
             return
         handles, targets = checked.as_arrays()
+        state.landmarks = None  # They belong to the image before the drag.
         if editor is not None:
             state.mask = mask_from_editor(editor, size)
         session = state.session
@@ -488,7 +500,6 @@ class SegmentationTab:
 # ----------------------------------------------------------------------------- the app
 
 CSS = """
-#drag-image img { image-rendering: pixelated; }
 .legend td, .legend th { padding: 2px 8px; }
 """
 
@@ -524,7 +535,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     image = gr.Image(label="Click: handle (red), then target (blue)", type="numpy",
-                                     interactive=False, format="png", elem_id="drag-image",
+                                     interactive=False, format="webp", elem_id="drag-image",
                                      buttons=["download", "fullscreen"])
                     status = gr.Markdown("Loading…", label="drag status", elem_id="drag-status")
                     with gr.Row():
@@ -571,8 +582,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
 
             settings = [model, seed, psi, lr, max_steps, space]
             view = [image, status, table]
-            gr.on([demo.load, new_image.click, model.change, seed.submit, psi.release],
-                  drag.new_image, [state, *settings], [*view, editor], api_name="new_image")
+            gr.on([demo.load, new_image.click, model.input, seed.submit, psi.release],
+                  drag.new_image, [state, *settings], [*view, editor, model], api_name="new_image")
             image.select(drag.add_point, state, view, api_visibility="private")
             table.input(drag.edit_points, [state, table], view, api_visibility="private")
             undo_point.click(drag.undo_point, state, view, api_name="undo_point")
@@ -601,7 +612,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
             with gr.Row():
                 with gr.Column(scale=2):
                     opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
-                    seg_status = gr.Markdown(seg.notice or "Upload a facade photo or pick an example.",
+                    seg_status = gr.Markdown("Upload a facade photo or pick an example.",
                                              label="segmentation status", elem_id="seg-status")
                     if EXAMPLES:
                         gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-DISPLAY_MIN_SIDE = 384    # Small (demo) images are shown enlarged by an integer factor to at least this.
+DISPLAY_MIN_SIDE = 512    # Small (demo) images are shown enlarged by an integer factor to at least this.
 POINT_COLUMNS = ["handle x", "handle y", "target x", "target y"]
 
 
@@ -190,8 +191,11 @@ def display_scale(width: int, height: int) -> int:
 
 
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
-    """Nearest-neighbour enlargement by an integer factor (crisp pixels, exact coordinate mapping)."""
-    return image if scale == 1 else np.repeat(np.repeat(image, scale, axis=0), scale, axis=1)
+    """Bicubic enlargement by an integer factor: image pixel (x, y) lands at (x + 0.5) * scale - 0.5."""
+    if scale == 1:
+        return image
+    height, width = image.shape[:2]
+    return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray | None:

@@ -86,21 +86,23 @@ def test_state_pairs_ignore_a_lone_last_handle():
 
 
 def test_mask_from_a_painted_editor_layer_is_scaled_to_the_image():
-    layer = np.zeros((384, 384, 4), np.uint8)
-    layer[:192, :, 3] = 255  # top half painted, on a 3x enlarged canvas
+    layer = np.zeros((512, 512, 4), np.uint8)
+    layer[:256, :, 3] = 255  # top half painted, on a 4x enlarged canvas
     mask = mask_from_editor({"background": None, "layers": [layer], "composite": None}, (128, 128))
     assert mask.shape == (128, 128) and mask[:64].all() and not mask[64:].any()
     assert mask_from_editor({"layers": [np.zeros((8, 8, 4), np.uint8)]}, (8, 8)) is None
     assert mask_from_editor(None, (8, 8)) is None
 
 
-def test_enlarged_view_keeps_pixel_centres():
-    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+def test_enlarged_view_is_an_integer_multiple():
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[1, 2] = 255
     scale = display_scale(3, 2)
     big = enlarge(image, scale)
-    assert scale == 128 and big.shape == (256, 384, 3)
-    np.testing.assert_array_equal(big[scale // 2::scale, scale // 2::scale], image)
-    assert display_scale(512, 512) == 1
+    assert scale == 171 and big.shape == (342, 513, 3)
+    # The bright pixel (2, 1) is brightest around its block centre ((x + 0.5) * scale - 0.5).
+    assert big[int(1.5 * scale), int(2.5 * scale)].min() == 255 and big[0, 0].max() == 0
+    assert display_scale(512, 512) == 1 and enlarge(image, 1) is image
 
 
 def test_blend_and_legend():
@@ -137,7 +139,7 @@ def test_preset_fills_handles_and_targets_from_landmarks(tab):
     handles, targets = state.pairs()
     assert "Preset **smile**" in status and len(rows) == len(handles) >= 2
     assert np.abs(targets - handles).max() > 0.5  # the corners move
-    assert image.shape == (384, 384, 3)
+    assert image.shape == (512, 512, 3)
 
 
 def click(tab, state, x, y):
@@ -146,12 +148,12 @@ def click(tab, state, x, y):
 
 def test_clicks_alternate_handle_and_target(tab):
     state = fresh_state(tab)
-    _, status, rows = click(tab, state, 31, 61)
+    _, status, rows = click(tab, state, 41.5, 81.5)
     assert "Added a handle (red) at (10, 20)" in status and rows == [[10.0, 20.0, None, None]]
-    _, status, rows = click(tab, state, 91, 61)
+    _, status, rows = click(tab, state, 121.5, 81.5)
     assert "Added a target (blue) at (30, 20)" in status and rows == [[10.0, 20.0, 30.0, 20.0]]
-    # A click outside the 384 px view (3x the 128 px image) is refused with a message; the pair stays.
-    _, status, _ = click(tab, state, 400, 10)
+    # A click outside the 512 px view (4x the 128 px image) is refused with a message; the pair stays.
+    _, status, _ = click(tab, state, 530, 10)
     assert "outside the 128x128 image" in status and state.points == [(10.0, 20.0), (30.0, 20.0)]
 
 

@@ -1,0 +1,55 @@
+// README screenshots of a running app (python app.py --demo --port 7860):
+//
+//   node tests/e2e/screenshot.mjs http://127.0.0.1:7860 assets/screenshot.png [assets/screenshot_segmentation.png]
+//
+// The drag tab mid-drag (seed 4 of the demo generator, two handle -> target pairs), and, when a
+// second path is given, the segmentation tab on the first example facade.
+import { chromium } from 'playwright-core';
+
+const [url, dragShot, segShot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+if (!url || !dragShot) {
+  console.error('usage: node screenshot.mjs <app url> <drag.png> [segmentation.png] [chromium path]');
+  process.exit(2);
+}
+const browser = await chromium.launch({
+  executablePath,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+const status = page.locator('#drag-status');
+const image = page.locator('#drag-image img').first();
+try {
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
+  await status.filter({ hasText: /New image/ }).waitFor({ timeout: 60_000 });
+  await page.getByLabel('Seed').fill('4');
+  await page.getByLabel('Seed').press('Enter');
+  await status.filter({ hasText: /seed 4/ }).waitFor({ timeout: 60_000 });
+  await page.getByLabel('Learning rate').fill('0.05');
+  await page.getByLabel('Max steps').last().fill('60');
+  await page.getByLabel('Max steps').last().press('Enter');
+  const box = await image.boundingBox();
+  const clicks = [[0.30, 0.35], [0.45, 0.25], [0.65, 0.70], [0.55, 0.80]];
+  for (const [fx, fy] of clicks) {
+    await image.click({ position: { x: box.width * fx, y: box.height * fy } });
+    await page.waitForTimeout(400);
+  }
+  await status.filter({ hasText: /2 handle → target pairs/ }).waitFor({ timeout: 30_000 });
+  await page.locator('#start').click();
+  await status.filter({ hasText: /step (2\d|[3-9]\d)\// }).waitFor({ timeout: 120_000 });
+  await page.locator('#stop').click();
+  await status.filter({ hasText: / — / }).waitFor({ timeout: 60_000 });
+  await page.screenshot({ path: dragShot });
+  console.log(`drag tab: ${(await status.innerText()).trim()} -> ${dragShot}`);
+
+  if (segShot) {
+    await page.getByRole('tab', { name: 'Segmentation' }).click();
+    await page.locator('.gallery-item, button.gallery-item, [data-testid="examples"] button, table.examples-table td').first().click();
+    await page.locator('#seg-status').filter({ hasText: /Segmented|not available/ }).waitFor({ timeout: 60_000 });
+    await page.waitForTimeout(1000);
+    await page.screenshot({ path: segShot });
+    console.log(`segmentation tab: ${(await page.locator('#seg-status').innerText()).trim()} -> ${segShot}`);
+  }
+} finally {
+  await browser.close();
+}
