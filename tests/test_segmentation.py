@@ -297,7 +297,7 @@ def test_train_resume_and_evaluate_cli(tmp_path, capsys):
     assert len(rows) == 2 and rows[1][2].strip() in ("4", "8")  # header, then the run's best iteration
     assert 0 <= float(rows[1][5]) <= 1
     assert (tmp_path / "report" / "loss_curves.png").is_file()
-    assert Image.open(tmp_path / "report" / "result_grid.png").size == (4 * 128, 2 * 128)
+    assert Image.open(tmp_path / "report" / "result_grid.png").size == (3 * 128, 1 * 128)  # 1 val pair
 
 
 def test_l1_training_learns_the_mapping(tmp_path):
