@@ -513,6 +513,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
     notice = ""
     first_model = DEMO_MODEL if config.demo else config.model
     if not config.demo:
+        print(f"Loading the drag model '{first_model}' (a registry model downloads once, ~360 MB)…", flush=True)
         try:
             models.get(first_model)
         except CheckpointError as err:
@@ -615,7 +616,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                     seg_status = gr.Markdown("Upload a facade photo or pick an example.",
                                              label="segmentation status", elem_id="seg-status")
                     if EXAMPLES:
-                        gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo,
+                        gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
                                     label="Example facades (CMP Facade Database, research use)")
                 legend = gr.HTML(elem_id="seg-legend")
             photo.change(seg.segment, [photo, opacity], [labels, overlay, legend, seg_status, kept],

@@ -237,3 +237,24 @@ def test_queue_bounds_drags_and_lets_stop_through(server):
     deps = {fn.api_name: fn for fn in demo.fns.values()}
     assert deps["start"].concurrency_limit == app.AppConfig().max_drags
     assert deps["stop"].concurrency_limit is None  # Stop never waits behind a running drag.
+
+
+def test_a_painted_mask_holds_the_rest_of_the_image(url, tmp_path):
+    """The brush layer of the mask editor reaches the drag: unpainted parts change much less."""
+    layer = np.zeros((512, 512, 4), np.uint8)
+    layer[:, :320] = 255  # left 80 of the 128 px columns may move (the view is 4x enlarged)
+    Image.fromarray(layer, "RGBA").save(tmp_path / "layer.png")
+    Image.fromarray(np.zeros((512, 512, 3), np.uint8)).save(tmp_path / "background.png")
+    editor = {"background": handle_file(str(tmp_path / "background.png")),
+              "layers": [handle_file(str(tmp_path / "layer.png"))], "composite": None}
+    change_on_the_right = []
+    for mask in (None, editor):
+        c = client(url)
+        args = list(start_args(max_steps=8))
+        args[-1] = mask
+        *_, (_, status, _) = list(c.submit(*args, api_name="/start"))
+        assert "step 8/8" in status or "reached the targets" in status, status
+        png = next(f for f in c.predict(api_name="/export")[0] if f.endswith(".png"))
+        change_on_the_right.append(np.abs(read(png).astype(int) - seed_image(0))[:, 96:].mean())
+    unmasked, masked = change_on_the_right
+    assert masked < unmasked / 2, change_on_the_right

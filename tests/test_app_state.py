@@ -166,3 +166,12 @@ def test_startup_offline_names_the_missing_checkpoint(monkeypatch, tmp_path):
     assert "stylegan2-ffhq-512x512.pkl" in notice.value and "untrained demo generator" in notice.value
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, app.gr.Dropdown))
     assert dropdown.value == app.DEMO_MODEL
+
+
+def test_typed_points_replace_the_clicks_when_valid(tab):
+    state = fresh_state(tab)
+    _, status, rows = tab.edit_points(state, {"data": [[10, 12, 30, 12], [50, 60, None, None]]})
+    assert state.points == [(10, 12), (30, 12), (50, 60)] and "1 handle → target pair" in status
+    _, status, _ = tab.edit_points(state, {"data": [[10, 12, 300, 12]]})
+    assert "Invalid point 2" in status and "outside the 128x128 image" in status
+    assert state.points == [(10, 12), (30, 12), (50, 60)]  # unchanged by the bad edit

@@ -6,7 +6,7 @@
 //   1. presses Start with no points            -> a visible "Start needs points" message;
 //   2. presses "Detect landmarks" and a preset -> a visible "No face found" message (the demo
 //      generator draws colour blobs, not faces);
-//   3. uploads a text file as a facade photo   -> a visible error, and the page keeps working;
+//   3. uploads a text file as a facade photo   -> a visible error; an example facade still segments;
 //   4. clicks a handle and a target on the image, presses Start, and waits until the step
 //      counter advances and the image changes; then presses Stop mid-run;
 //   5. saves a screenshot.
@@ -68,6 +68,11 @@ try {
   await page.locator('#seg-photo input[type=file]').setInputFiles(junk);
   await waitForText(page, '#seg-status', /not-an-image.png' is not a readable image/,
     'uploading a non-image');
+  // ...and the tab still works: an example facade gets a label map and a legend (or, where the
+  // checkpoint is missing, the message that says so).
+  await page.locator('#seg-examples button').first().click();
+  await waitForText(page, '#seg-status', /Segmented a 256×256 photo|segmentation model is not available/,
+    'segmenting an example after the bad upload');
   await page.getByRole('tab', { name: 'Drag' }).click();
   await image.waitFor({ state: 'visible', timeout: TIMEOUT });
 

@@ -44,7 +44,7 @@ try {
 
   if (segShot) {
     await page.getByRole('tab', { name: 'Segmentation' }).click();
-    await page.locator('.gallery-item, button.gallery-item, [data-testid="examples"] button, table.examples-table td').first().click();
+    await page.locator('#seg-examples button').first().click();
     await page.locator('#seg-status').filter({ hasText: /Segmented|not available/ }).waitFor({ timeout: 60_000 });
     await page.waitForTimeout(1000);
     await page.screenshot({ path: segShot });
