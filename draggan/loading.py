@@ -39,7 +39,6 @@ CONFIG_METADATA_KEY = "draggan_config"
 # Legacy (pre-zip) torch.save files open with a pickled 10-byte magic number.
 _LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 # Generator arguments that stylegan3-codebase pickles store at the top level instead of in synthesis_kwargs.
-_GENERATOR_KEYS = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "mapping_kwargs", "synthesis_kwargs"}
 
 
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:
@@ -72,17 +71,8 @@ def detect_format(path: Path) -> str:
 
 
 def normalize_init_kwargs(init_kwargs: dict) -> dict:
-    """Plain-dict init kwargs with synthesis arguments under `synthesis_kwargs`.
-
-    stylegan3-codebase generators (DragGAN's own) take `**synthesis_kwargs`, so their pickles store
-    `channel_base`, `conv_clamp`, ... at the top level; moving them keeps `conv_clamp` from being lost.
-    """
-    kwargs = json.loads(json.dumps(init_kwargs, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
-    synthesis = dict(kwargs.get("synthesis_kwargs") or {})
-    for key in [k for k in kwargs if k not in _GENERATOR_KEYS]:
-        synthesis.setdefault(key, kwargs.pop(key))
-    kwargs["synthesis_kwargs"] = synthesis
-    return kwargs
+    """Init kwargs as plain JSON values (numpy scalars and EasyDicts from pickles become int/float/dict)."""
+    return json.loads(json.dumps(init_kwargs, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
 
 
 def _read_safetensors(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -328,7 +328,10 @@ class GeneratorConfig:
         kwargs = dict(kwargs)
         if kwargs.get("c_dim", 0):
             raise ValueError(f"conditional generators (c_dim={kwargs['c_dim']}) are not supported")
-        synthesis = dict(kwargs.get("synthesis_kwargs", {}))
+        # stylegan3-codebase generators (DragGAN's own) take **synthesis_kwargs, so their pickles keep
+        # channel_base, conv_clamp, ... at the top level: read them from both places.
+        synthesis = {k: v for k, v in kwargs.items() if k in cls.SYNTHESIS_KEYS + ("architecture",)}
+        synthesis.update(kwargs.get("synthesis_kwargs") or {})
         architecture = synthesis.pop("architecture", "skip")
         if architecture != "skip":
             raise ValueError(f"only the 'skip' synthesis architecture is supported, got {architecture!r}")
