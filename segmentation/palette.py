@@ -5,7 +5,7 @@ images, so colours near class borders are blended. ``derive_palette`` recovers t
 class colours from the data (pure function), and ``PALETTE`` hard-codes what it
 found on ``shared/datasets/facades/train`` (all 400 label maps):
 
-    python -m segmentation.palette ../shared/datasets/facades/train
+    python -m segmentation.derive_palette ../shared/datasets/facades/train
 
 The colours form a jet-like ramp from dark blue to dark red. The class order
 follows that ramp and the CMP class list (Tyleček and Šára, GCPR 2013):
@@ -14,8 +14,6 @@ background is the darkest blue, shop the darkest red.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
 from typing import Iterable
 
 import numpy as np
@@ -130,20 +128,3 @@ def classes_to_colours(classes: np.ndarray, palette: np.ndarray = PALETTE) -> np
 def quantise(rgb: np.ndarray, palette: np.ndarray = PALETTE) -> np.ndarray:
     """Snap every pixel to its nearest palette colour."""
     return classes_to_colours(colours_to_classes(rgb, palette), palette)
-
-
-def _main() -> None:
-    parser = argparse.ArgumentParser(description="Derive the label palette of a paired folder.")
-    parser.add_argument("folder", type=Path, help="side-by-side pairs, labels on the right")
-    parser.add_argument("--num-classes", type=int, default=12)
-    args = parser.parse_args()
-    from .data import read_pair
-
-    files = sorted(args.folder.glob("*.jpg")) + sorted(args.folder.glob("*.png"))
-    palette = derive_palette(read_pair(f)[1] for f in files)
-    for rgb in palette:
-        print(list(int(v) for v in rgb))
-
-
-if __name__ == "__main__":
-    _main()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from segmentation import CLASS_NAMES, PALETTE, load_model
+from segmentation import CLASS_NAMES, PALETTE, load_model, read_image
 from segmentation.checkpoint import load_generator, load_state, save_generator
 from segmentation.data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from segmentation.evaluate import main as evaluate_main
@@ -255,6 +255,11 @@ def test_predict_any_size_and_bad_inputs(tmp_path):
         m.predict(np.zeros((32, 32, 3), np.float32))
     with pytest.raises(ValueError, match="shape"):
         m.predict(np.zeros((32, 32, 2), np.uint8))
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(ValueError, match=r"notes\.png: not a readable image"):
+        read_image(tmp_path / "notes.png")
+    Image.fromarray(np.full((20, 30, 4), 200, np.uint8)).save(tmp_path / "rgba.png")
+    assert m.predict(read_image(tmp_path / "rgba.png")).shape == (20, 30, 3)
 
 
 def test_shipped_model_loads_by_default():
