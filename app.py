@@ -138,7 +138,7 @@ class DragTab:
         """The image (enlarged when small) with the mask tint, landmarks, points and arrows drawn on."""
         if state.session is None:
             return None
-        image = state.session.render() if frame is None else frame
+        image = state.image if frame is None else frame
         height, width = image.shape[:2]
         if state.show_mask and state.mask is not None and state.mask.shape == (height, width):
             image = tint_outside(image, state.mask)
@@ -166,9 +166,10 @@ class DragTab:
         lone = " Click again for the target (blue) of the last handle." if len(state.points) % 2 else ""
         return f"{k} handle → target pair{'s' * (k != 1)}.{lone}"
 
-    def mask_background(self, state: DragState) -> dict:
+    @staticmethod
+    def mask_background(state: DragState) -> dict:
         """An empty mask editor over the current image (enlarged like the main view)."""
-        image = state.session.render()
+        image = state.image
         return {"background": enlarge(image, display_scale(image.shape[1], image.shape[0])),
                 "layers": [], "composite": None}
 
@@ -184,6 +185,7 @@ class DragTab:
                                     lr=settings.lr, w_plus=settings.w_plus)
         state.model = settings.model
         state.new_image()
+        state.rendered()
         return None
 
     def new_image(self, state: DragState, model, seed, psi, lr, max_steps, space):
@@ -283,7 +285,7 @@ class DragTab:
         """Detect the largest face's landmarks into the state; returns the status message."""
         state.landmarks = None
         try:
-            faces = landmarks.detect_landmarks(state.session.render())
+            faces = landmarks.detect_landmarks(state.image)
         except landmarks.BackendUnavailable as err:
             return f"⚠️ Landmark detection cannot run here: {err}"
         if not faces:
@@ -386,6 +388,7 @@ class DragTab:
             return
         finally:
             state.running = False
+            state.rendered()
         if result.done:
             outcome = "reached the targets"
         else:
@@ -405,6 +408,7 @@ class DragTab:
         if state.running:
             return gr.skip(), BUSY, gr.skip()
         undone = state.session.undo()
+        state.rendered()
         if undone:
             state.landmarks = None
             if state.undo_points:
@@ -418,6 +422,7 @@ class DragTab:
         if state.running:
             return gr.skip(), BUSY, gr.skip(), gr.skip()
         state.session.reset()
+        state.rendered()
         state.new_image()
         return self.view(state), "Back to the original image.", points_table(state.points), \
             self.mask_background(state)
@@ -431,8 +436,8 @@ class DragTab:
         folder = EXPORT_DIR / uuid.uuid4().hex
         folder.mkdir(parents=True)
         session = state.session
-        frames = session.frames or [session.render()]
-        files = [save_png(session.render(), folder / "drag_final.png"),
+        frames = session.frames or [state.image]
+        files = [save_png(state.image, folder / "drag_final.png"),
                  session.save_latent(folder / "drag_latent.npy"),
                  export_video(frames, folder / "drag.mp4"), export_video(frames, folder / "drag.gif")]
         message = (f"Exported the final image, {len(frames)} frame{'s' * (len(frames) != 1)} of the last drag "

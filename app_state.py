@@ -98,6 +98,7 @@ def explain(err: ValidationError, what: str) -> str:
 class DragState:
     """One visitor's drag editing: their session on the shared generator, clicks, mask and history."""
     session: Any = None                     # draggan DragSession (its own latent; the generator is shared).
+    image: np.ndarray | None = None         # The session's current image, rendered once per latent change.
     model: str = ""                         # Dropdown value the session was built from.
     points: list[tuple[float, float]] = field(default_factory=list)  # Clicks: handle, target, handle, ...
     landmarks: np.ndarray | None = None     # (68, 2) of the current image, once detected.
@@ -105,6 +106,11 @@ class DragState:
     show_mask: bool = False
     undo_points: list[list[tuple[float, float]]] = field(default_factory=list)  # Points before each drag.
     running: bool = False                   # A drag of this session is streaming.
+
+    def rendered(self) -> np.ndarray:
+        """Render the session's latent once, for every view until it changes again."""
+        self.image = self.session.render()
+        return self.image
 
     @property
     def handles(self) -> list[tuple[float, float]]:
