@@ -7,7 +7,9 @@ trains with DistributedDataParallel (gloo on CPU, nccl on CUDA), multi-node incl
 Rank 0 validates, plots and writes checkpoints:
 
 - ``OUT/best.safetensors`` + ``best.json``: the generator with the best validation mIoU;
-- ``OUT/best.pt`` and ``OUT/last.pt``: full resume states (``--resume`` takes either);
+- ``OUT/best.pt`` and ``OUT/last.pt``: resume states (``--resume`` takes either): weights,
+  optimisers, lr schedule, history; the augmentation stream restarts. A resumed run may set a
+  new ``--iters`` / ``--decay-start`` (the schedule is a function of the iteration);
 - ``OUT/history.json``, ``OUT/loss_curves.png``, ``OUT/samples_<iter>.png``.
 ``--lambda-adv 0`` trains with L1 only (no discriminator).
 """
@@ -175,12 +177,9 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
         start_it, best = int(state["iter"]), float(state["best_miou"])
         history, val_hist = json.loads(state["history"]), json.loads(state["val"])
         torch.set_rng_state(state["torch_rng"])
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, _lr_factor(cfg), last_epoch=start_it - 1) \
-        if start_it else torch.optim.lr_scheduler.LambdaLR(opt_g, _lr_factor(cfg))
-    sched_d = None
-    if use_gan:
-        sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, _lr_factor(cfg), last_epoch=start_it - 1) \
-            if start_it else torch.optim.lr_scheduler.LambdaLR(opt_d, _lr_factor(cfg))
+    # last_epoch = start_it - 1 puts a resumed schedule where it stopped (initial_lr comes from opt state).
+    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, _lr_factor(cfg), last_epoch=start_it - 1)
+    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, _lr_factor(cfg), last_epoch=start_it - 1) if use_gan else None
     G_train = DDP(G) if distributed else G
     D_train = DDP(D) if distributed and use_gan else D
 

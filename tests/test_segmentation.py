@@ -291,6 +291,7 @@ def test_train_resume_and_evaluate_cli(tmp_path, capsys):
     train_main(common + ["--out", str(out), "--iters", "8", "--resume", str(out / "last.pt")])
     hist = json.loads((out / "history.json").read_text())
     assert [h["iter"] for h in hist["train"]] == [2, 4, 6, 8]
+    assert hist["train"][2]["lr"] == pytest.approx(1e-4)  # resumed schedule: decay 4 -> 8, halfway at 6
     assert {"g_rec", "g_adv", "d_real", "d_fake"} <= set(hist["train"][-1])
     s = evaluate_main(["--weights", str(out / "best.safetensors"), "--data", str(data), "--split", "all",
                        "--json", str(tmp_path / "s.json")])
