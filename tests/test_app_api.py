@@ -51,14 +51,15 @@ def segmentation_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(segmentation_weights, tmp_path_factory):
-    # No checkpoints anywhere: registry models are unavailable (HF_HUB_OFFLINE is set in conftest).
-    pytest.MonkeyPatch().setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-    config = app.AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
-    demo = app.build_app(config)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield demo, f"http://127.0.0.1:{port}/"
-    demo.close()
+    with pytest.MonkeyPatch.context() as env:
+        # No checkpoints anywhere: registry models are unavailable (HF_HUB_OFFLINE is set in conftest).
+        env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        config = app.AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
+        demo = app.build_app(config)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield demo, f"http://127.0.0.1:{port}/"
+        demo.close()
 
 
 @pytest.fixture(scope="module")
