@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -59,6 +61,7 @@ DEMO_SEED = 2023          # Fixed init of the demo generator: the same "model" o
 FRAME_EVERY = 4           # A full frame is shown and kept for export every this many steps (previews between).
 MAX_CACHED_MODELS = 2     # Generators kept in memory at once (a 512 px FFHQ model is ~120 MB).
 EXPORT_DIR = Path(tempfile.gettempdir()) / "gan-editor-exports"
+EXPORT_TTL_S = 3600       # Export folders older than this are deleted (gradio serves its own copies).
 
 NO_IMAGE = "No image yet: press **New image**."
 NO_POINTS = ("**Start needs points.** Click the image once for a handle (red), then once for its target "
@@ -124,6 +127,16 @@ def parse_settings(model, seed, psi, lr, max_steps, space) -> DragSettings:
     """The settings panel's values, checked (a pydantic ValidationError names each bad field)."""
     return DragSettings.model_validate({"model": model or "", "seed": seed, "truncation_psi": psi, "lr": lr,
                                         "max_steps": max_steps, "latent_space": space})
+
+
+def remove_old_exports() -> None:
+    """Delete export folders older than EXPORT_TTL_S, so a long-running Space does not fill its disk."""
+    if not EXPORT_DIR.is_dir():
+        return
+    cutoff = time.time() - EXPORT_TTL_S
+    for folder in EXPORT_DIR.iterdir():
+        if folder.is_dir() and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 class DragTab:
@@ -433,6 +446,7 @@ class DragTab:
         """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy."""
         if state.session is None:
             return None, NO_IMAGE
+        remove_old_exports()
         folder = EXPORT_DIR / uuid.uuid4().hex
         folder.mkdir(parents=True)
         session = state.session

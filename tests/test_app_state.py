@@ -175,3 +175,15 @@ def test_typed_points_replace_the_clicks_when_valid(tab):
     _, status, _ = tab.edit_points(state, {"data": [[10, 12, 300, 12]]})
     assert "Invalid point 2" in status and "outside the 128x128 image" in status
     assert state.points == [(10, 12), (30, 12), (50, 60)]  # unchanged by the bad edit
+
+
+def test_old_export_folders_are_removed(monkeypatch, tmp_path):
+    monkeypatch.setattr(app, "EXPORT_DIR", tmp_path)
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "drag.gif").write_bytes(b"GIF89a")
+    stale = app.time.time() - app.EXPORT_TTL_S - 60
+    app.os.utime(old, (stale, stale))
+    app.remove_old_exports()
+    assert not old.exists() and (new / "drag.gif").is_file()
