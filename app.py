@@ -575,7 +575,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                             info="Registry names and files in checkpoints/")
                         with gr.Row():
                             seed = gr.Number(0, label="Seed", precision=0)
-                            space = gr.Radio(["W+", "W"], value="W+", label="Latent space")
+                            space = gr.Radio(["W+", "W"], value="W+", label="Latent space", info="read at Start")
                         psi = gr.Slider(0.0, 1.5, 0.7, step=0.05, label="Truncation ψ")
                         lr = gr.Number(2e-3, label="Learning rate", step=1e-3)
                         max_steps = gr.Slider(1, 2000, 200, step=1, label="Max steps")
