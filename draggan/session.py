@@ -30,9 +30,9 @@ from .tracking import tracking_radius, track_points
 
 STOP_DISTANCE_512 = {True: 1.0, False: 2.0}  # d at 512 px: 1 px for up to 5 points, 2 px for more.
 MAX_POINTS_FOR_FINE_STOP = 5
-# Full renders use the unfused modulated conv: same image, and measured about 2.5x faster on CPU
-# (benchmarks/bench_drag.py prints both).
-RENDER_FUSED_MODCONV = False
+# Full renders keep NVlabs' fused modulated conv: on CPU the unfused one measured no faster for a
+# forward pass alone (benchmarks/bench_drag.py prints both); it only pays off in the backward pass.
+RENDER_FUSED_MODCONV = True
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -146,6 +146,8 @@ class DragSession:
         expected = (1, self.G.num_ws, self.G.w_dim)
         if tuple(ws.shape) != expected:
             raise ValueError(f"latent must have shape {list(expected)}, got {list(ws.shape)}")
+        if not bool(torch.isfinite(ws).all()):
+            raise ValueError("latent holds NaN or infinite values")
         self._end_drag()
         self._undo.append(self._w.clone())
         self.history.append(DragRecord(np.zeros((0, 2)), np.zeros((0, 2))))

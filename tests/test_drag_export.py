@@ -59,6 +59,8 @@ def test_latent_round_trips_and_wrong_shapes_are_named(dragged, tmp_path):
     save_latent(np.zeros((1, 3, 32), np.float32), tmp_path / "small.npy")
     with pytest.raises(ValueError, match=r"has shape \[1, 3, 32\], expected \[1, 10, 32\]"):
         fresh.load_latent(tmp_path / "small.npy")
+    with pytest.raises(ValueError, match="NaN"):
+        fresh.set_latent(torch.full((1, 10, 32), float("nan")))
     (tmp_path / "junk.npy").write_bytes(b"not a numpy file")
     with pytest.raises(ValueError, match="not a readable .npy latent"):
         load_latent(tmp_path / "junk.npy", 10, 32)
