@@ -76,8 +76,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
     `fused` folds the styles into per-sample weights and runs one grouped conv (NVlabs' inference
     path). Unfused scales the activations before and after a conv with the shared weight instead: the
-    same maths, but its backward pass needs no per-sample weight gradient, which roughly halves the
-    cost of a gradient with respect to the latent (what DragGAN optimises).
+    same maths, but its backward pass needs no per-sample weight gradient, so a gradient with respect
+    to the latent (what DragGAN optimises) is cheaper: 1.2-1.3x on CPU in `benchmarks/bench_drag.py --ablations`.
     With `up`, the conv is a stride-2 transposed convolution followed by the [1,3,3,1] FIR filter,
     the sequence of NVlabs `conv2d_resample(up=2, padding=1)`.
     """
