@@ -97,7 +97,7 @@ def steps_in(status: str) -> int:
 # ----------------------------------------------------------------------------- segmentation tab
 
 @pytest.mark.skipif(EXAMPLE is None, reason="no example photos in assets/examples")
-def test_segment_example_gives_label_map_overlay_and_legend(url):
+def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_weights):
     labels_path, overlay_path, legend, status = client(url).predict(
         handle_file(str(EXAMPLE)), 0.5, api_name="/segment")
     photo = read(EXAMPLE)
@@ -112,6 +112,10 @@ def test_segment_example_gives_label_map_overlay_and_legend(url):
     assert sum(shares) == pytest.approx(100, abs=0.1 * len(CLASS_NAMES))
     assert all(name in legend for name in CLASS_NAMES)
     assert f"Segmented a {photo.shape[1]}×{photo.shape[0]} photo" in status
+    if segmentation_weights == app.segmentation.model.DEFAULT_WEIGHTS:
+        # The shipped model sees a facade: its largest classes (the legend's first rows) are facade and window.
+        largest = re.findall(r"<td>(\w+)</td>", legend)[:2]
+        assert set(largest) == {"facade", "window"}, largest
 
 
 def test_segment_rejects_a_file_that_is_not_an_image(url, tmp_path):
