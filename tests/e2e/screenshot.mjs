@@ -2,7 +2,7 @@
 //
 //   node tests/e2e/screenshot.mjs http://127.0.0.1:7860 assets/screenshot.png [assets/screenshot_segmentation.png]
 //
-// The drag tab mid-drag (seed 4 of the demo generator, two handle -> target pairs), and, when a
+// The drag tab after a 60-step drag (seed 4 of the demo generator, two handle -> target pairs), and, when a
 // second path is given, the segmentation tab on the first example facade.
 import { chromium } from 'playwright-core';
 
@@ -36,9 +36,9 @@ try {
   }
   await status.filter({ hasText: /2 handle → target pairs/ }).waitFor({ timeout: 30_000 });
   await page.locator('#start').click();
-  await status.filter({ hasText: /step (2\d|[3-9]\d)\// }).waitFor({ timeout: 120_000 });
-  await page.locator('#stop').click();
-  await status.filter({ hasText: / — / }).waitFor({ timeout: 60_000 });
+  await status.filter({ hasText: / — / }).waitFor({ timeout: 180_000 });
+  await page.mouse.move(0, 0);
+  await page.waitForTimeout(500);
   await page.screenshot({ path: dragShot });
   console.log(`drag tab: ${(await status.innerText()).trim()} -> ${dragShot}`);
 
