@@ -187,3 +187,15 @@ def test_old_export_folders_are_removed(monkeypatch, tmp_path):
     app.os.utime(old, (stale, stale))
     app.remove_old_exports()
     assert not old.exists() and (new / "drag.gif").is_file()
+
+
+def test_a_local_checkpoint_is_offered_and_loads(monkeypatch, tmp_path):
+    """A generator file in the checkpoints folder shows up in the dropdown and runs without a notice."""
+    from draggan import save_generator
+    monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path))
+    path = save_generator(app.demo_generator(), tmp_path / "my-model.safetensors")
+    demo = app.build_app(app.AppConfig(device=torch.device("cpu"), model=str(path)))
+    dropdown = next(b for b in demo.blocks.values() if isinstance(b, app.gr.Dropdown))
+    notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
+    assert dropdown.value == str(path) and str(path) in [value for _, value in dropdown.choices]
+    assert not notice.visible
