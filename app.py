@@ -336,7 +336,7 @@ class DragTab:
                 return self.view(state), message, gr.skip()
         try:
             handles, targets = PRESETS[name](state.landmarks, strength=float(strength))
-        except ValueError as err:
+        except (TypeError, ValueError) as err:  # e.g. a strength outside [0, 1] from an API client
             return gr.skip(), f"Preset '{name}': {err}", gr.skip()
         width, height = self.size(state)
         state.set_pairs(np.clip(handles, 0, [width - 1, height - 1]), np.clip(targets, 0, [width - 1, height - 1]))

@@ -140,6 +140,8 @@ def test_preset_fills_handles_and_targets_from_landmarks(tab):
     assert "Preset **smile**" in status and len(rows) == len(handles) >= 2
     assert np.abs(targets - handles).max() > 0.5  # the corners move
     assert image.shape == (512, 512, 3)
+    _, status, _ = tab.apply_preset("smile", state, 1.5)
+    assert "strength must be in [0, 1], got 1.5" in status
 
 
 def click(tab, state, x, y):
