@@ -173,6 +173,7 @@ def test_startup_offline_names_the_missing_checkpoint(monkeypatch, tmp_path):
 def test_typed_points_replace_the_clicks_when_valid(tab):
     state = fresh_state(tab)
     _, status, rows = tab.edit_points(state, {"data": [[10, 12, 30, 12], [50, 60, None, None]]})
+    assert rows == [[10, 12, 30, 12], [50, 60, None, None]]
     assert state.points == [(10, 12), (30, 12), (50, 60)] and "1 handle → target pair" in status
     _, status, _ = tab.edit_points(state, {"data": [[10, 12, 300, 12]]})
     assert "Invalid point 2" in status and "outside the 128x128 image" in status
