@@ -1,11 +1,14 @@
 """Milliseconds per DragGAN step: our low-resolution path against the full-resolution reference path.
 
-Both run the same drag (seed 0, lr 2e-3, one handle 30 px at 512 from its target, scaled with the
-image) on randomly initialised generators with the real 512 and 1024 architectures. The two drags
-advance in turn, one step each, in one process, so that both see the same load on a shared machine.
-Peak memory (max RSS, or CUDA max allocated) comes from a separate process per path that runs only
-that path. Reported: median ms per step, the ratio, peak memory, and the largest difference between
-the two handle trajectories (px, either axis) over the steps.
+"ours" is DragSession as the app runs it: without a mask, its backward pass goes through the two
+highest blocks only on windows around the handles (draggan/cropped.py). "ours, full backward" is the
+same session with that cropping off, the path a masked drag takes. All three run the same drag
+(seed 0, lr 2e-3, one handle 30 px at 512 from its target, scaled with the image) on randomly
+initialised generators with the real 512 and 1024 architectures. The drags advance in turn, one step
+each, in one process, so that all see the same load on a shared machine. Peak memory (max RSS, or
+CUDA max allocated) comes from a separate process per path that runs only that path. Reported:
+median ms per step, the speed-up of ours over the full-resolution path, peak memory, and the largest
+difference between each of our trajectories and the full-resolution one (px, either axis).
 
     python benchmarks/bench_drag.py                       # 512 with 20 steps, 1024 with 5
     python benchmarks/bench_drag.py --sizes 512 --steps 20 --ablations
@@ -28,9 +31,11 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from draggan.cropped import features_for_loss, loss_windows, split_synthesis  # noqa: E402
 from draggan.features import feature_block_index  # noqa: E402
 from draggan.full_resolution import full_resolution_drag  # noqa: E402
 from draggan.networks import Generator, GeneratorConfig  # noqa: E402
+from draggan.motion import motion_radius  # noqa: E402
 from draggan.session import DragSession  # noqa: E402
 
 LR = 2e-3
@@ -72,6 +77,17 @@ def fast_drag(session: DragSession, handles: list, targets: list, steps: int):
             return
 
 
+class FullBackwardSession(DragSession):
+    """DragSession with the cropped backward pass off: every step back-propagates the whole map."""
+
+    def _crops_pay_off(self, d) -> bool:
+        return False
+
+
+def uncropped_drag(session: DragSession, handles: list, targets: list, steps: int):
+    return fast_drag(FullBackwardSession(session.G, seed=SEED, lr=LR), handles, targets, steps)
+
+
 def full_drag(session: DragSession, handles: list, targets: list, steps: int):
     device = session.device
     for p, _ in full_resolution_drag(session.G, session.w0, torch.tensor(handles, dtype=torch.float32, device=device),
@@ -79,7 +95,7 @@ def full_drag(session: DragSession, handles: list, targets: list, steps: int):
         yield p.tolist()
 
 
-IMPLEMENTATIONS = {"fast": fast_drag, "full": full_drag}
+IMPLEMENTATIONS = {"fast": fast_drag, "uncropped": uncropped_drag, "full": full_drag}
 
 
 def timed(runs: dict, device: str) -> dict:
@@ -101,7 +117,7 @@ def timed(runs: dict, device: str) -> dict:
 
 
 def worker(impl: str, res: int, steps: int, device: str) -> dict:
-    """`both`: interleaved timing and trajectories; `fast` or `full` alone: that path's peak memory."""
+    """`both`: interleaved timing and trajectories; one implementation alone: that path's peak memory."""
     G = build_generator(res, device)
     handles, targets = drag_points(res)
     model_mb = peak_memory_mb(device)
@@ -129,6 +145,16 @@ def ablations(res: int, device: str, reps: int) -> list[tuple[str, float]]:
     ws0 = DragSession(G, seed=SEED).w0
     idx = feature_block_index(res)
 
+    def cropped_step(fused_high):
+        w = ws0[:, :6].clone().requires_grad_(True)
+        ws = torch.cat([w, ws0[:, 6:]], dim=1)
+        split = split_synthesis(G.synthesis, ws, idx, rgb=True, fused_high=fused_high)
+        handle = torch.full((1, 2), res / 2, device=ws.device)  # a central handle, as `step` reads the centre
+        windows = loss_windows(handle, handle + 30, motion_radius(res), (res, res), tuple(split.feat.shape[-2:]))
+        feat = features_for_loss(G.synthesis, ws, split, idx, windows)
+        (w,) = windows
+        feat[:, :, w.y0:w.y1, w.x0:w.x1].abs().mean().backward()
+
     def step(last_block, fused, rgb, upsample=False):
         w = ws0[:, :6].clone().requires_grad_(True)
         ws = torch.cat([w, ws0[:, 6:]], dim=1)
@@ -143,7 +169,9 @@ def ablations(res: int, device: str, reps: int) -> list[tuple[str, float]]:
         "full synthesis, fused, + up-sampled features (reference)": lambda: step(None, True, True, upsample=True),
         "full synthesis, fused": lambda: step(None, True, True),
         "up to the feature block, fused, with ToRGB": lambda: step(idx, True, True),
-        "up to the feature block, unfused, with ToRGB (ours, with preview)": lambda: step(idx, False, True),
+        "up to the feature block, unfused, with ToRGB (ours with a mask: full backward)": lambda: step(idx, False, True),
+        "cropped backward, high blocks' no-grad pass unfused": lambda: cropped_step(False),
+        "cropped backward, high blocks' no-grad pass fused (ours without a mask)": lambda: cropped_step(True),
         "up to the feature block, unfused, no ToRGB": lambda: step(idx, False, False),
     }
     if device == "cpu":
@@ -183,32 +211,35 @@ def main() -> None:
     parser.add_argument("--ablations", action="store_true", help="also time the network variants at the first size")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per ablation variant")
     parser.add_argument("--memory-steps", type=int, default=3, help="steps of each path alone, for peak memory")
-    parser.add_argument("--worker", choices=["both", "fast", "full"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["both", *IMPLEMENTATIONS], help=argparse.SUPPRESS)
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.worker:
         print(json.dumps(worker(args.worker, args.sizes[0], args.steps[0], devices[0])))
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, lr {LR}, seed {SEED}")
-    print("| device | res | steps | ours ms/step | full-res ms/step | speed-up | ours peak MB | full-res peak MB "
-          "| max trajectory diff px | render fused / unfused ms |")
+    print("| device | res | steps | ours ms/step | ours, full backward ms/step | full-res ms/step | speed-up "
+          "| ours / full backward / full-res peak MB | max trajectory diff px (ours, full backward) "
+          "| render fused / unfused ms |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for device in devices:
         for i, res in enumerate(args.sizes):
             steps = args.steps[min(i, len(args.steps) - 1)]
             both = run_worker("both", res, steps, device)
-            fast, full = both["fast"], both["full"]
-            memory = {name: run_worker(name, res, args.memory_steps, device) for name in IMPLEMENTATIONS}
-            n = min(len(fast["trajectory"]), len(full["trajectory"]))
-            diff = np.abs(np.array(fast["trajectory"][:n]) - np.array(full["trajectory"][:n])).max()
-            f_ms, r_ms = statistics.median(fast["ms"]), statistics.median(full["ms"])
+            runs = {name: both[name] for name in IMPLEMENTATIONS}
+            memory = {name: run_worker(name, res, args.memory_steps, device)["peak_mb"] for name in IMPLEMENTATIONS}
+            n = min(len(run["trajectory"]) for run in runs.values())
+            full = np.array(runs["full"]["trajectory"][:n])
+            diff = {name: np.abs(np.array(runs[name]["trajectory"][:n]) - full).max() for name in ("fast", "uncropped")}
+            ms = {name: statistics.median(run["ms"]) for name, run in runs.items()}
             render = (f"{statistics.median(both['render_ms_fused']):.0f} / "
                       f"{statistics.median(both['render_ms_unfused']):.0f}")
-            print(f"| {device} | {res} | {n} | {f_ms:.0f} | {r_ms:.0f} | {r_ms / f_ms:.1f}x "
-                  f"| {memory['fast']['peak_mb']:.0f} | {memory['full']['peak_mb']:.0f} | {diff:.0f} | {render} |",
-                  flush=True)
-            print(f"<!-- {device} {res}: handle {fast['trajectory'][0]} -> {fast['trajectory'][n - 1]} (ours), "
-                  f"{full['trajectory'][n - 1]} (full-res); generator alone {both['model_mb']:.0f} MB -->", flush=True)
+            print(f"| {device} | {res} | {n} | {ms['fast']:.0f} | {ms['uncropped']:.0f} | {ms['full']:.0f} "
+                  f"| {ms['full'] / ms['fast']:.1f}x | {memory['fast']:.0f} / {memory['uncropped']:.0f} / "
+                  f"{memory['full']:.0f} | {diff['fast']:.0f}, {diff['uncropped']:.0f} | {render} |", flush=True)
+            print(f"<!-- {device} {res}: handle {runs['fast']['trajectory'][0]} -> {runs['fast']['trajectory'][n - 1]} "
+                  f"(ours), {runs['full']['trajectory'][n - 1]} (full-res); generator alone {both['model_mb']:.0f} MB "
+                  f"-->", flush=True)
     if args.ablations:
         for device in devices:
             print(f"\nAblation at {args.sizes[0]} px on {device}: forward + backward of the network part, "

@@ -2,8 +2,10 @@
 
 A step is one forward pass of the synthesis up to the feature block (b128 for real models), point
 tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
-first W+ layers. The full image is rendered only when a frame is asked for; every step can show a
-preview for free: the skip architecture's running RGB at the feature block, up-scaled.
+first W+ layers. Without a mask the backward pass runs through the two highest blocks only on small
+windows around the handles (`cropped.py`); with a mask, whose term reads the whole map, it runs in
+full. The full image is rendered only when a frame is asked for; every step can show a preview for
+free: the skip architecture's running RGB at the feature block, up-scaled.
 
 A drag is a run of steps toward fixed targets. It starts on `start_drag`, or on `step(handles,
 targets, mask)` whenever those differ from the running drag (the app feeds back `result.handles`,
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from . import export
+from .cropped import MAX_WINDOW_SHARE, features_for_loss, loss_windows, split_synthesis, windows_share
 from .features import feature_block_index, sample_features
 from .motion import MASK_WEIGHT, fixed_region_loss, fixed_weight, motion_radius, motion_supervision_loss
 from .networks import Generator
@@ -33,6 +36,9 @@ MAX_POINTS_FOR_FINE_STOP = 5
 # Full renders keep NVlabs' fused modulated conv: on CPU the unfused one measured no faster for a
 # forward pass alone (benchmarks/bench_drag.py prints both); it only pays off in the backward pass.
 RENDER_FUSED_MODCONV = True
+# The no-grad pass of the two highest blocks in a cropped step (see cropped.py); measured in
+# benchmarks/bench_drag.py --ablations.
+HIGH_BLOCKS_FUSED_MODCONV = True
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -230,10 +236,9 @@ class DragSession:
         if len(p) == 0:
             raise ValueError("a drag needs at least one handle and target")
         binary = self._mask(mask)
-        feature_size = tuple(self.G.synthesis.blocks[self.feature_index].resolution for _ in range(2))
         fixed = None
         if binary is not None:
-            fixed = fixed_weight(torch.from_numpy(binary).to(self.device), feature_size)
+            fixed = fixed_weight(torch.from_numpy(binary).to(self.device), self._feature_size)
         k = self.config.num_optimized_ws
         offset = torch.nn.Parameter(torch.zeros(1, k if self.config.w_plus else 1, self.G.w_dim, device=self.device))
         p = p.round()
@@ -275,9 +280,15 @@ class DragSession:
             raise ValueError("no drag is running: pass handles and targets")
         d, k = self._drag, self.config.num_optimized_ws
         ws = d.ws(k)
-        img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
-                                      fused_modconv=False, rgb=preview)
-        feat = feats[-1]
+        split = None
+        if self._crops_pay_off(d):
+            split = split_synthesis(self.G.synthesis, ws, self.feature_index, rgb=preview,
+                                    fused_high=HIGH_BLOCKS_FUSED_MODCONV)
+            img, feat = split.img, split.feat
+        else:
+            img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
+                                          fused_modconv=False, rgb=preview)
+            feat = feats[-1]
         if d.feat0 is None:
             d.feat0 = feat.detach()
             d.initial_features = sample_features(d.feat0, d.handles, self.image_size)
@@ -289,6 +300,9 @@ class DragSession:
         shown_ws = ws.detach()
         loss_value, message = None, ""
         if not done:
+            if split is not None:  # recompute the high blocks with autograd on the loss's windows only
+                windows = loss_windows(d.handles, d.targets, self.r1, self.image_size, self._feature_size)
+                feat = features_for_loss(self.G.synthesis, ws, split, self.feature_index, windows)
             loss_value, message = self._update(d, feat)
         result = StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()], done=done, step=d.steps,
                             distances=distances.cpu().tolist(), loss=loss_value, ms=0.0, message=message)
@@ -300,6 +314,19 @@ class DragSession:
             result.frame = self._record_frame(shown_ws)
         result.ms = (time.perf_counter() - t_start) * 1000
         return result
+
+    @property
+    def _feature_size(self) -> tuple[int, int]:
+        res = self.G.synthesis.blocks[self.feature_index].resolution
+        return res, res
+
+    def _crops_pay_off(self, d: _Drag) -> bool:
+        """Cropped backward: only without a mask, and only while the windows (grown by the tracking
+        radius, which bounds how far tracking moves a handle this step) cover a small part of the map."""
+        if d.fixed is not None:
+            return False
+        windows = loss_windows(d.handles, d.targets, self.r1, self.image_size, self._feature_size, slack=self.r2)
+        return windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE
 
     def _update(self, d: _Drag, feat: torch.Tensor) -> tuple[float | None, str]:
         """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one."""

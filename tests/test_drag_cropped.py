@@ -1,0 +1,169 @@
+"""The cropped backward pass (draggan/cropped.py) against the full pass on tiny random generators."""
+import numpy as np
+import pytest
+import torch
+
+import draggan.session as session_module
+from draggan.cropped import (Window, features_for_loss, loss_windows, split_synthesis, window_features,
+                             windows_share)
+from draggan.features import feature_block_index
+from draggan.motion import motion_radius, motion_supervision_loss
+from draggan.networks import Generator, GeneratorConfig
+from draggan.session import DragSession
+
+NUM_OPTIMIZED = 6
+
+
+def tiny_generator(res: int, seed: int = 0) -> Generator:
+    """Random weights, with noise switched on so that a mis-sliced noise map would show."""
+    torch.manual_seed(seed)
+    G = Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=res, mapping_kwargs={"num_layers": 2},
+                                  synthesis_kwargs={"channel_base": 2048, "channel_max": 32, "conv_clamp": 256}))
+    for name, p in G.synthesis.named_parameters():
+        if name.endswith("noise_strength"):
+            p.data.fill_(0.3)
+    return G.eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def G256():
+    return tiny_generator(256)
+
+
+def latent(G, seed):
+    torch.manual_seed(seed)
+    ws = G.mapping(torch.randn(1, G.z_dim), truncation_psi=0.7)
+    return ws, 0.1 * torch.randn(1, NUM_OPTIMIZED, G.w_dim)
+
+
+def with_offset(ws, offset):
+    return torch.cat([ws[:, :NUM_OPTIMIZED] + offset, ws[:, NUM_OPTIMIZED:]], dim=1)
+
+
+CASES = {
+    "corners": ([(0, 0), (255, 255)], [(6, 4), (249, 250)]),
+    "edges": ([(0, 131), (200, 255), (255, 7)], [(5, 128), (203, 249), (250, 12)]),
+    "far apart": ([(20, 30), (230, 220)], [(30, 30), (220, 215)]),
+    "overlapping": ([(100, 100), (103, 102), (150, 60)], [(110, 100), (110, 108), (150, 70)]),
+    "random": None,
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_cropped_gradient_equals_the_full_pass(G256, case):
+    res, index = 256, feature_block_index(256)
+    if CASES[case] is None:
+        gen = np.random.RandomState(7)
+        handles = gen.randint(0, res, size=(4, 2)).astype(np.float32)
+        targets = np.clip(handles + gen.randint(-12, 13, size=(4, 2)), 0, res - 1).astype(np.float32)
+    else:
+        handles, targets = (np.array(a, np.float32) for a in CASES[case])
+    handles, targets = torch.from_numpy(handles), torch.from_numpy(targets)
+    ws0, offset = latent(G256, seed=len(case))
+    r1 = motion_radius(res)
+
+    full_offset = offset.clone().requires_grad_(True)
+    _, feats = G256.synthesis(with_offset(ws0, full_offset), return_features=True, last_block=index,
+                              fused_modconv=False, rgb=False)
+    full_loss = motion_supervision_loss(feats[index], handles, targets, r1, (res, res))
+    full_loss.backward()
+
+    crop_offset = offset.clone().requires_grad_(True)
+    ws = with_offset(ws0, crop_offset)
+    split = split_synthesis(G256.synthesis, ws, index, rgb=True)
+    windows = loss_windows(handles, targets, r1, (res, res), (128, 128))
+    assert 0 < windows_share(windows, (128, 128)) < 0.1
+    for window in windows:  # the recomputed windows are the full map's features there
+        crop = window_features(G256.synthesis, ws, split.low, index, window)
+        torch.testing.assert_close(crop, feats[index][:, :, window.y0:window.y1, window.x0:window.x1],
+                                   rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(split.feat, feats[index].detach(), rtol=1e-4, atol=1e-4)  # fused vs unfused
+    crop_loss = motion_supervision_loss(features_for_loss(G256.synthesis, ws, split, index, windows), handles,
+                                        targets, r1, (res, res))
+    crop_loss.backward()
+
+    torch.testing.assert_close(crop_loss, full_loss, rtol=1e-5, atol=1e-7)
+    scale = full_offset.grad.abs().max()
+    assert scale > 0
+    torch.testing.assert_close(crop_offset.grad, full_offset.grad, rtol=1e-5, atol=1e-5 * float(scale))
+
+
+def test_cropped_features_match_on_a_small_generator():
+    """At 64 px the feature block is b32 and the windows run through b16 and b32."""
+    G = tiny_generator(64, seed=3)
+    index = feature_block_index(64)
+    ws, offset = latent(G, seed=1)
+    ws = with_offset(ws, offset)
+    _, feats = G.synthesis(ws, return_features=True, last_block=index, fused_modconv=False, rgb=False)
+    split = split_synthesis(G.synthesis, ws, index, fused_high=False)
+    for window in (Window(0, 4, 0, 5), Window(10, 17, 20, 32), Window(0, 32, 0, 32)):
+        torch.testing.assert_close(window_features(G.synthesis, ws, split.low, index, window),
+                                   feats[index][:, :, window.y0:window.y1, window.x0:window.x1], rtol=1e-5, atol=1e-5)
+
+
+def test_loss_windows_cover_the_discs_merge_overlaps_and_skip_handles_at_their_targets():
+    image, feature = (512, 512), (128, 128)
+    handles = torch.tensor([[256.0, 256.0], [259.0, 258.0], [0.0, 511.0], [100.0, 100.0]])
+    targets = torch.tensor([[280.0, 256.0], [280.0, 258.0], [10.0, 500.0], [100.5, 100.0]])
+    windows = loss_windows(handles, targets, 3, image, feature)
+    assert len(windows) == 2  # the first two overlap and merge; the last handle is at its target
+    merged, corner = sorted(windows, key=lambda w: w.x0, reverse=True)
+    # Pixels 251..264 (disc, unit step, bilinear neighbour) sit at feature rows/columns 62.4..66.0.
+    assert merged.x0 <= 62 and merged.x1 >= 67 and merged.y0 <= 62 and merged.y1 >= 66
+    assert corner.x0 == 0 and corner.y1 == 128 and corner.area < 40
+    assert windows_share(windows, feature) < 0.01
+    grown = loss_windows(handles[:1], targets[:1], 3, image, feature, slack=12)
+    assert grown[0].area > merged.area
+
+
+class FullBackwardSession(DragSession):
+    def _crops_pay_off(self, d) -> bool:
+        return False
+
+
+def count_cropped_steps(monkeypatch):
+    calls = []
+    real = session_module.features_for_loss
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(session_module, "features_for_loss", spy)
+    return calls
+
+
+def test_cropped_session_takes_the_same_steps_as_the_full_backward(G256, monkeypatch):
+    calls = count_cropped_steps(monkeypatch)
+    handles, targets = [(100, 120), (250, 3)], [(120, 128), (240, 20)]
+    sessions = [DragSession(G256, seed=3, lr=1e-2), FullBackwardSession(G256, seed=3, lr=1e-2)]
+    results = [[s.step(handles, targets, preview=True)] + [s.step(preview=True) for _ in range(4)] for s in sessions]
+    assert len(calls) == 5  # every step of the first session, none of the second
+    for cropped, full in zip(*results):
+        assert cropped.handles == full.handles
+        np.testing.assert_allclose(cropped.preview.astype(int), full.preview.astype(int), atol=1)
+        assert cropped.loss == pytest.approx(full.loss, rel=1e-4)
+    torch.testing.assert_close(sessions[0].ws, sessions[1].ws, rtol=1e-4, atol=1e-5)
+    assert (sessions[0].ws - sessions[0].w0).abs().max() > 1e-3  # the latent really moved
+
+
+def test_a_mask_or_many_handles_take_the_full_backward(G256, monkeypatch):
+    calls = count_cropped_steps(monkeypatch)
+    s = DragSession(G256, seed=0, lr=1e-2)
+    mask = np.zeros((256, 256), bool)
+    mask[64:192, 64:192] = True
+    s.step([(100, 100)], [(120, 100)], mask=mask)
+    s.step()
+    gen = np.random.RandomState(0)
+    many = gen.randint(20, 236, size=(68, 2)).tolist()  # a 68-point landmark preset
+    s.step(many, [(x + 8, y) for x, y in many])
+    assert calls == []
+    s.step([(100, 100)], [(120, 100)])
+    assert len(calls) == 1
+
+
+def test_split_synthesis_rejects_bad_input(G256):
+    ws, _ = latent(G256, seed=0)
+    with pytest.raises(ValueError, match="feature_index"):
+        split_synthesis(G256.synthesis, ws, 1)
+    with pytest.raises(ValueError, match="ws must have shape"):
+        split_synthesis(G256.synthesis, ws[:, :3], 5)
