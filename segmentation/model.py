@@ -98,8 +98,8 @@ def load_model(path: str | Path = DEFAULT_WEIGHTS, device=None) -> SegmentationM
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"segmentation weights not found: {path}. Train them with the command in "
-            "segmentation/README section of the project README (python -m segmentation.train ...)."
+            f"segmentation weights not found: {path}. Train them with python -m segmentation.train "
+            "(the README's segmentation section lists the commands that produced the shipped file)."
         )
     generator, config, info = load_generator(path)
     return SegmentationModel(generator, config.image_size, np.asarray(info["palette"], np.uint8),
