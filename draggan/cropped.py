@@ -130,7 +130,7 @@ def window_features(synthesis: SynthesisNetwork, ws: torch.Tensor, low: torch.Te
     for block in reversed(blocks):
         plan.append(_conv_input(plan[-1], block.resolution))
         plan.append(_up_conv_input(plan[-1], block.resolution // 2))
-    plan.reverse()  # [low window, b_hi-1 conv0 out, b_hi-1 conv1 out, b_hi conv0 out, b_hi conv1 out]
+    plan.reverse()  # [low crop, b64 conv0 out, b64 out, b128 conv0 out, window] (real models)
     x = plan[0].slice_of(low, Window(0, low.shape[2], 0, low.shape[3]))
     step = 0
     for block, offset in zip(blocks, offsets):
