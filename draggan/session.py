@@ -36,8 +36,8 @@ MAX_POINTS_FOR_FINE_STOP = 5
 # Full renders keep NVlabs' fused modulated conv: on CPU the unfused one measured no faster for a
 # forward pass alone (benchmarks/bench_drag.py prints both); it only pays off in the backward pass.
 RENDER_FUSED_MODCONV = True
-# The no-grad pass of the two highest blocks in a cropped step (see cropped.py): fused and unfused
-# measured the same on CPU (benchmarks/bench_drag.py --ablations), so it matches the full renders.
+# The no-grad pass of the two highest blocks in a cropped step (see cropped.py): fused measured as
+# fast as unfused or a little faster on CPU (benchmarks/bench_drag.py --ablations).
 HIGH_BLOCKS_FUSED_MODCONV = True
 
 
