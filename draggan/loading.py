@@ -38,7 +38,6 @@ from .rosinality import is_rosinality, rosinality_to_nvlabs
 CONFIG_METADATA_KEY = "draggan_config"
 # Legacy (pre-zip) torch.save files open with a pickled 10-byte magic number.
 _LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-# Generator arguments that stylegan3-codebase pickles store at the top level instead of in synthesis_kwargs.
 
 
 def pick_device(preferred: str | torch.device | None = None) -> torch.device:

@@ -67,17 +67,6 @@ def is_available() -> bool:
     return not offline_requested() and weights_host_reachable()
 
 
-def default_device() -> str:
-    """The fastest device this machine has, chosen at run time."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 @lru_cache(maxsize=2)
 def _model(device: str):
     """Build (and on first use download) the 2D landmark model once per device."""
@@ -99,7 +88,9 @@ class FanBackend:
     device: str | None = None  # None: pick cuda, mps or cpu when first run.
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
-        model = _model(self.device or default_device())
+        from draggan.loading import pick_device  # lazy: only this optional backend needs it
+
+        model = _model(self.device or str(pick_device()))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="No faces were detected")
             points, _, boxes = model.get_landmarks_from_image(rgb, return_bboxes=True)

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from draggan.loading import pick_device
+
 from .checkpoint import load_generator
 from .data import resize, to_tensor
 from .palette import CLASS_NAMES, PALETTE, classes_to_colours
@@ -16,14 +18,6 @@ from .palette import CLASS_NAMES, PALETTE, classes_to_colours
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "facades.safetensors"
 MIN_SIDE = 8              # Smaller images carry no facade structure; refuse them.
 MAX_PIXELS = 40_000_000   # Larger images are refused rather than risking memory.
-
-
-def pick_device() -> torch.device:
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def read_image(path: str | Path) -> np.ndarray:
