@@ -662,20 +662,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def device_available(name: str) -> bool:
-    if name == "cuda":
-        return torch.cuda.is_available()
-    if name == "mps":
-        return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    return True
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    if args.device != "auto" and not device_available(args.device):
-        raise SystemExit(f"--device {args.device}: this machine has no usable {args.device} device; "
-                         "use --device cpu or --device auto")
-    device = pick_device(None if args.device == "auto" else args.device)
+    try:
+        device = pick_device(None if args.device == "auto" else args.device)
+    except ValueError as err:
+        raise SystemExit(f"--device {args.device}: {err}") from None
     config = AppConfig(device=device, model=args.model, demo=args.demo,
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags))
     build_app(config).launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft())

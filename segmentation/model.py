@@ -56,7 +56,7 @@ class SegmentationModel:
 
     def __init__(self, generator: torch.nn.Module, image_size: int,
                  palette: np.ndarray = PALETTE, class_names=CLASS_NAMES, device=None):
-        self.device = torch.device(device) if device else pick_device()
+        self.device = pick_device(device)
         self.generator = generator.to(self.device).eval()
         self.image_size = image_size
         self.palette = np.asarray(palette, dtype=np.uint8)

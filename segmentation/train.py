@@ -119,7 +119,7 @@ class TrainResult:
 def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     """Run training on this process (one rank of a torchrun job, or alone)."""
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    device = torch.device(cfg.device) if cfg.device else pick_device()
+    device = pick_device(cfg.device or None)
     if distributed:
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend)

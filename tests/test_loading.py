@@ -347,5 +347,7 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch):
     assert pick_device() == torch.device("cpu")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert pick_device() == torch.device("mps")
+    with pytest.raises(ValueError, match="'cuda' is not available"):
+        pick_device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device() == torch.device("cuda")
