@@ -143,8 +143,11 @@ class DragSession:
 
     def render(self) -> np.ndarray:
         """The full-resolution image of the current latent, H x W x 3 uint8."""
+        return self._render(self._w)
+
+    def _render(self, ws: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
-            return export.to_uint8(self.G.synthesis(self._w, fused_modconv=RENDER_FUSED_MODCONV))
+            return export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
 
     def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
         """Replace the current latent (undoable), e.g. with one saved earlier."""
@@ -353,8 +356,10 @@ class DragSession:
         return value, ""
 
     def _record_frame(self, ws: torch.Tensor) -> np.ndarray:
-        with torch.inference_mode():
-            frame = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+        return self._keep_frame(self._render(ws))
+
+    def _keep_frame(self, frame: np.ndarray) -> np.ndarray:
+        """Record a shown frame for export, up to `max_frames` per drag."""
         if len(self.frames) < self.config.max_frames:
             self.frames.append(frame)
         return frame
@@ -370,9 +375,7 @@ class DragSession:
             if d.initial_features is not None:
                 d.handles = track_points(feats[self.feature_index], d.handles, d.initial_features, self.r2,
                                          self.image_size).clone()
-        frame = export.to_uint8(img)
-        if len(self.frames) < self.config.max_frames:
-            self.frames.append(frame)
+        frame = self._keep_frame(export.to_uint8(img))
         distances = (d.targets - d.handles).norm(dim=1)
         return StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()],
                           done=bool((distances <= d.stop_distance).all()), step=d.steps,
