@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from .motion import NO_LOSS_DISTANCE
-from .networks import LRELU_GAIN, SynthesisLayer, SynthesisNetwork, bias_act, modulated_conv2d
+from .networks import SynthesisLayer, SynthesisNetwork
 
 SPARE_PIXELS = 1          # Extra input pixels per side on top of each conv's exact footprint.
 MAX_WINDOW_SHARE = 0.5    # Above this share of the feature map in windows, one full-map pass is cheaper.
@@ -73,10 +73,7 @@ def _layer_on_window(layer: SynthesisLayer, x: torch.Tensor, w: torch.Tensor, x_
     """
     scale = 2 if layer.up else 1
     raw = Window(x_window.y0 * scale, x_window.y1 * scale, x_window.x0 * scale, x_window.x1 * scale)
-    noise = layer.noise_const[raw.y0:raw.y1, raw.x0:raw.x1] * layer.noise_strength
-    x = modulated_conv2d(x, layer.weight, layer.affine(w), noise, demodulate=True, up=layer.up,
-                         resample_filter=layer.resample_filter, fused=False)
-    x = bias_act(x, layer.bias, lrelu=True, gain=LRELU_GAIN, clamp=layer.conv_clamp)
+    x = layer(x, w, "const", fused=False, noise_crop=(slice(raw.y0, raw.y1), slice(raw.x0, raw.x1)))
     return out_window.slice_of(x, raw)
 
 

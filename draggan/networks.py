@@ -184,11 +184,13 @@ class SynthesisLayer(nn.Module):
         self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused: bool = True) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused: bool = True,
+                noise_crop: tuple[slice, slice] | None = None) -> torch.Tensor:
+        """`noise_crop` (rows, columns) runs the layer on a crop of its map: the const noise is cut to match."""
         styles = self.affine(w)
         noise = None
         if noise_mode == "const":
-            noise = self.noise_const * self.noise_strength
+            noise = (self.noise_const if noise_crop is None else self.noise_const[noise_crop]) * self.noise_strength
         elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise, demodulate=True, up=self.up,
