@@ -47,7 +47,8 @@ from app_state import (
 )
 from draggan.errors import CheckpointError
 from draggan.export import export_video, save_png
-from draggan.loading import load_generator, pick_device
+from common import pick_device
+from draggan.loading import load_generator
 from draggan.networks import Generator, GeneratorConfig
 from draggan.registry import list_models
 from draggan.session import DragSession

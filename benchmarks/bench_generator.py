@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from draggan.loading import pick_device
+from common import pick_device
 from draggan.networks import Generator, GeneratorConfig
 
 

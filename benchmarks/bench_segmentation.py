@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from segmentation.losses import discriminator_loss, gan_loss
-from segmentation.model import SegmentationModel, pick_device
+from common import pick_device
+from segmentation.model import SegmentationModel
 from segmentation.networks import GeneratorConfig, PatchDiscriminator, build_generator
 
 

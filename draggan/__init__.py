@@ -6,7 +6,9 @@ Every loading failure is a `CheckpointError` (a ValueError) whose message names 
 """
 from .errors import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, ModelNotAvailableError,
                      UnsafeCheckpointError)
-from .loading import load_generator, pick_device, read_checkpoint, save_generator
+from common import pick_device
+
+from .loading import load_generator, read_checkpoint, save_generator
 from .networks import Generator, GeneratorConfig
 from .registry import REGISTRY, ModelSpec, checkpoints_dir, list_models, resolve_source
 from .session import DragSession

@@ -13,7 +13,7 @@ Sources (files are told apart by their first bytes, not their extension):
 Weights are cast to fp32 and checked against the module before loading: every missing key,
 unexpected key and shape mismatch is listed in one `CheckpointFormatError`.
 
-Public: `load_generator`, `read_checkpoint`, `build_generator`, `save_generator`, `pick_device`,
+Public: `load_generator`, `read_checkpoint`, `build_generator`, `save_generator`,
 `detect_format`, `normalize_init_kwargs`.
 """
 from __future__ import annotations
@@ -29,6 +29,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from common import pick_device, state_dict_problems
+
 from .errors import CheckpointError, CheckpointFormatError, UnsafeCheckpointError
 from .networks import Generator, GeneratorConfig
 from .pickle_reader import read_nvlabs_pickle
@@ -38,30 +40,6 @@ from .rosinality import is_rosinality, rosinality_to_nvlabs
 CONFIG_METADATA_KEY = "draggan_config"
 # Legacy (pre-zip) torch.save files open with a pickled 10-byte magic number.
 _LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-
-
-def device_available(kind: str) -> bool:
-    """Whether this machine can run on a device type ('cuda', 'mps'; any other type is taken as usable)."""
-    if kind == "cuda":
-        return torch.cuda.is_available()
-    if kind == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return mps is not None and mps.is_available()
-    return True
-
-
-def pick_device(preferred: str | torch.device | None = None) -> torch.device:
-    """`preferred` if given (a clear error if this machine lacks it), else CUDA, else Apple MPS, else CPU."""
-    if preferred is not None:
-        device = torch.device(preferred)
-        if not device_available(device.type):
-            raise ValueError(f"device {str(preferred)!r} is not available on this machine; "
-                             "use 'cpu', or leave the device unset to pick one automatically")
-        return device
-    for kind in ("cuda", "mps"):
-        if device_available(kind):
-            return torch.device(kind)
-    return torch.device("cpu")
 
 
 def detect_format(path: Path) -> str:
@@ -148,14 +126,7 @@ def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor], ori
         G = Generator(config)
     except ValueError as e:
         raise CheckpointFormatError(f"{origin}: {e}") from e
-    expected = G.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = [f"{k}: file {list(state[k].shape)}, model {list(expected[k].shape)}"
-                  for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape]
-    problems = [f"{label} ({len(items)}): {', '.join(items[:8])}{' ...' if len(items) > 8 else ''}"
-                for label, items in [("missing", missing), ("unexpected", unexpected), ("shape mismatch", mismatched)]
-                if items]
+    problems = state_dict_problems(G.state_dict(), state)
     if problems:
         raise CheckpointFormatError(f"{origin}: the weights do not fit a {config.img_resolution}px generator "
                                     f"with {config.synthesis_kwargs}: " + "; ".join(problems))

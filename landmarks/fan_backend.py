@@ -18,6 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from common import pick_device
+
 from .face import BackendUnavailable, Face
 
 WEIGHT_FILES = ("2DFAN4*.zip", "s3fd-*.pth")  # Names face-alignment gives its downloads.
@@ -88,8 +90,6 @@ class FanBackend:
     device: str | None = None  # None: pick cuda, mps or cpu when first run.
 
     def __call__(self, rgb: np.ndarray) -> list[Face]:
-        from draggan.loading import pick_device  # lazy: only this optional backend needs it
-
         model = _model(self.device or str(pick_device()))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="No faces were detected")

@@ -16,6 +16,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from common import state_dict_problems
+
 from .networks import GeneratorConfig, build_generator
 from .palette import CLASS_NAMES, PALETTE
 
@@ -54,16 +56,9 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
     generator = build_generator(config)
-    expected = generator.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    if missing or unexpected:
-        raise ValueError(f"{path}: weights do not match the {config.arch} config "
-                         f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    for k, v in state.items():
-        if v.shape != expected[k].shape:
-            raise ValueError(f"{path}: tensor {k} has shape {tuple(v.shape)}, "
-                             f"the config expects {tuple(expected[k].shape)}")
+    problems = state_dict_problems(generator.state_dict(), state)
+    if problems:
+        raise ValueError(f"{path}: the weights do not fit the {config.arch} config: " + "; ".join(problems))
     generator.load_state_dict(state)
     return generator.to(device).eval(), config, info
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from draggan.loading import pick_device
+from common import pick_device
 
 from .checkpoint import load_generator
 from .data import resize, to_tensor

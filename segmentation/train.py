@@ -34,7 +34,9 @@ from .checkpoint import load_state, save_generator, save_state
 from .data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from .evaluate import evaluate
 from .losses import discriminator_loss, gan_loss
-from .model import SegmentationModel, pick_device
+from common import pick_device
+
+from .model import SegmentationModel
 from .networks import GeneratorConfig, PatchDiscriminator, build_generator, init_weights
 from .palette import PALETTE
 from .plots import plot_losses, sample_grid
