@@ -160,6 +160,16 @@ def test_w_plus_moves_only_the_first_six_layers_and_w_mode_moves_them_together(G
         assert torch.equal(ws[:6], ws[:1].expand(6, -1)) == (not w_plus)
 
 
+def test_a_drag_takes_its_own_learning_rate(G):
+    """Adam's first step moves each coordinate by about lr: the drag's lr, not the session's."""
+    s = DragSession(G, seed=0, lr=LR)
+    for lr in (1e-3, 4e-3):
+        list(s.drag([(26, 32)], [(38, 32)], max_steps=1, lr=lr))
+        moved = (s.ws - s.history[-1].start_ws).abs().max().item()
+        assert moved == pytest.approx(lr, rel=1e-2)
+    assert s.config.lr == LR
+
+
 def test_drag_yields_previews_every_step_and_frames_every_k(G):
     s = DragSession(G, seed=0, lr=LR)
     results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every=2))
