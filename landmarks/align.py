@@ -34,7 +34,8 @@ class AlignedFace:
 
     image: np.ndarray  # (size, size, 3) uint8, the aligned crop.
     photo: np.ndarray  # The photo as given (grayscale, RGB or RGBA uint8), kept for paste-back.
-    quad: np.ndarray  # (4, 2) float64 photo points of the crop's top-left, bottom-left, bottom-right, top-right pixel edges (centre convention).
+    # (4, 2) float64: the photo points on the crop's outer corners (top-left, bottom-left, bottom-right, top-right).
+    quad: np.ndarray
     landmarks: np.ndarray  # (68, 2) float32 photo landmarks mapped into the crop.
 
     @property
@@ -62,12 +63,15 @@ class AlignedFace:
     def paste(self, edited: np.ndarray, mask: np.ndarray | None = None, feather: float = FEATHER) -> np.ndarray:
         """The full photo with `edited` (a crop of any size) warped back in place of this crop.
 
-        `mask` (the crop's size or `edited`'s, values in [0, 1]) limits what is pasted; by default the
+        `mask` (square, any size, values in [0, 1] or 0-255 for uint8) limits what is pasted; by default the
         whole square is pasted with a fade `feather` × its side wide at its edges, so the seam between
         the generator's background and the photo's does not show. Pixels outside the square are
         returned bit-identical; an RGBA photo keeps its alpha, a grayscale one comes back as RGB.
         """
-        edited = _resize(to_rgb_uint8(edited, "edited"), self.size)
+        edited = to_rgb_uint8(edited, "edited")
+        if edited.shape[0] != edited.shape[1]:
+            raise ValueError(f"edited must be a square crop, got {edited.shape[1]}x{edited.shape[0]}")
+        edited = _resize(edited, self.size)
         weight = square_fade(self.size, feather) if mask is None else _mask(mask, self.size)
         photo = np.asarray(self.photo)
         result = to_rgb_uint8(photo, "photo").copy()
@@ -182,7 +186,9 @@ def _pad_reflect(image: np.ndarray, quad: np.ndarray, qsize: float, border: int)
     rows, cols = padded.shape[:2]
     x, y = np.arange(cols, dtype=np.float32)[None, :], np.arange(rows, dtype=np.float32)[:, None]
     # Depth into the padding: 1 at the outer edge, 0 at the photo's edge, negative inside the photo.
-    depth = np.maximum(1 - np.minimum(x / pad_l, (cols - 1 - x) / pad_r), 1 - np.minimum(y / pad_t, (rows - 1 - y) / pad_b))
+    depth = np.maximum(
+        1 - np.minimum(x / pad_l, (cols - 1 - x) / pad_r), 1 - np.minimum(y / pad_t, (rows - 1 - y) / pad_b)
+    )
     blur = qsize * 0.02
     blurred = cv2.GaussianBlur(padded, (0, 0), blur, borderType=cv2.BORDER_REFLECT)
     padded += (blurred - padded) * np.clip(depth * 3 + 1, 0, 1)[:, :, None]

@@ -82,7 +82,9 @@ def select_face(faces: Sequence[FaceT], number: int = 1) -> FaceT:
             "no face found in the photo; use a photo with a clear, roughly frontal face at least about 80 px wide"
         )
     if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 1 <= number <= len(faces):
-        raise ValueError(f"face {number!r} does not exist: the photo has {len(faces)} face(s), numbered 1 to {len(faces)}")
+        raise ValueError(
+            f"face {number!r} does not exist: the photo has {len(faces)} face(s), numbered 1 to {len(faces)}"
+        )
     return faces[number - 1]
 
 

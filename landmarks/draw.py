@@ -97,5 +97,6 @@ def draw_faces(image: np.ndarray, faces: list, chosen: int | None = 1) -> np.nda
             (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
         color = CHOSEN_COLOR if number == chosen else FACE_COLOR
         draw.rectangle((left, top, right, bottom), outline=color, width=width * (2 if number == chosen else 1))
-        draw.text((left + width, top + width), str(number), fill=color, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
+        corner = (left + width, top + width)
+        draw.text(corner, str(number), fill=color, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     return np.asarray(canvas)

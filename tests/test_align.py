@@ -21,6 +21,7 @@ from landmarks import (
 )
 from landmarks.align import ffhq_quad
 from landmarks.draw import CHOSEN_COLOR, FACE_COLOR
+from presets import PRESETS
 
 SIZE = 256
 EXAMPLES = Path(__file__).resolve().parents[1] / "assets" / "examples"
@@ -97,6 +98,19 @@ def test_the_crop_shows_the_eyes_where_the_map_puts_them(photos, name):
     error = np.hypot(*(eye_centres(found) - eye_centres(aligned.landmarks)).T)
     assert error.max() < 1.5, f"eye centres on the crop are {error.round(2)} px from where the map puts them"
     assert np.hypot(*(found - aligned.landmarks).T).mean() < 0.01 * SIZE
+
+
+@pytest.mark.parametrize("preset", ["smile", "close eyes", "open mouth"])
+def test_presets_on_the_crop_are_the_photo_presets_mapped_into_it(photos, preset):
+    """Alignment is a similarity, and presets measure in fractions of the face: the two commute."""
+    photo, faces = photos("two_people.jpg")
+    aligned = align_face(photo, faces[0].points, SIZE)
+    on_crop = PRESETS[preset](aligned.landmarks, 0.8)
+    on_photo = PRESETS[preset](faces[0].points, 0.8)
+    handles = on_crop[0]
+    assert ((handles >= 0) & (handles <= SIZE - 1)).all()  # (Open mouth's chin targets may pass the crop's bottom.)
+    for crop_points, photo_points in zip(on_crop, on_photo):
+        np.testing.assert_allclose(crop_points, aligned.to_crop(photo_points), atol=1e-2)
 
 
 @pytest.mark.parametrize("scale", [1, 3])
@@ -233,7 +247,8 @@ def test_reflect_padding_fills_a_face_cut_by_the_edge(photos):
     aligned = align_face(photo, faces[0].points, SIZE)
     grid = np.stack(np.meshgrid(np.arange(SIZE), np.arange(SIZE)), axis=-1).reshape(-1, 2).astype(np.float32)
     x, y = aligned.to_photo(grid).T
-    outside = ((x < -0.5) | (x > photo.shape[1] - 0.5) | (y < -0.5) | (y > photo.shape[0] - 0.5)).reshape(SIZE, SIZE)
+    height, width = photo.shape[:2]
+    outside = ((x < -0.5) | (x > width - 0.5) | (y < -0.5) | (y > height - 0.5)).reshape(SIZE, SIZE)
     assert 0.1 < outside.mean() < 0.5, "the face must be cut by the photo's edge"
     inside = ~cv2.dilate(outside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     padding = outside & ~cv2.dilate((~outside).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
@@ -291,5 +306,10 @@ def test_bad_inputs_name_what_is_wrong(photos):
         align_face(photo, points + 5000, SIZE)
     with pytest.raises(ValueError, match="eyes and the mouth at one place"):
         align_face(photo, np.full((68, 2), 100.0), SIZE)
+    aligned = align_face(photo, points, SIZE)
     with pytest.raises(ValueError, match="edited must be uint8"):
-        align_face(photo, points, SIZE).paste(np.zeros((SIZE, SIZE, 3)))
+        aligned.paste(np.zeros((SIZE, SIZE, 3)))
+    with pytest.raises(ValueError, match="edited must be a square crop, got 256x128"):
+        aligned.paste(aligned.image[:128])
+    with pytest.raises(ValueError, match=r"mask must be a square \(S, S\) array"):
+        aligned.paste(aligned.image, mask=np.ones((SIZE, SIZE, 3)))
