@@ -200,11 +200,11 @@ def run_session(index: int, url: str, model: str, photo: Path, expected: dict, s
 
 
 class RssMonitor(threading.Thread):
-    """VmRSS of a process, sampled twice a second."""
+    """VmRSS of a process, sampled every `interval` seconds."""
 
-    def __init__(self, pid: int | None):
+    def __init__(self, pid: int | None, interval: float = 0.5):
         super().__init__(daemon=True)
-        self.pid, self.samples, self.running = pid, [], True
+        self.pid, self.interval, self.samples, self.running = pid, interval, [], True
 
     def rss_mb(self) -> float | None:
         if self.pid is None:
@@ -220,7 +220,7 @@ class RssMonitor(threading.Thread):
             value = self.rss_mb()
             if value is not None:
                 self.samples.append(value)
-            time.sleep(0.5)
+            time.sleep(self.interval)
 
 
 def percentile(values: list[float], q: float) -> float:
