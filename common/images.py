@@ -28,13 +28,12 @@ def read_rgb(source: str | os.PathLike | BinaryIO, max_side: int | None = None, 
 
     `name` is how errors call the file (default: the path). A ValueError names the file when it is not a
     readable image, is over MAX_PIXELS or has a side under `min_side` (checked on the header)."""
-    name = name or str(getattr(source, "name", source))
-    try:
-        with Image.open(source) as im:
-            return to_rgb(im, max_side, min_side, name, owned=True)
-    except DECODE_ERRORS as err:
-        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {str(err)[:120]}). "
-                         "Upload a JPEG, PNG or WebP photo.") from None
+    return _read(source, max_side, min_side, name, "RGB")
+
+
+def read_rgba(source: str | os.PathLike | BinaryIO, max_side: int | None = None, name: str | None = None) -> np.ndarray:
+    """An image file as (H, W, 4) uint8 with its alpha (opaque where it has none), as `read_rgb` reads it."""
+    return _read(source, max_side, 1, name, "RGBA")
 
 
 def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name: str = "image",
@@ -42,6 +41,20 @@ def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name
     """A PIL image (any mode, possibly not yet decoded) as (H, W, 3) uint8; see `read_rgb`.
 
     `owned=True` lets JPEG decoding switch to a reduced draft in place (only for images opened here)."""
+    return _to_array(im, max_side, min_side, name, owned, "RGB")
+
+
+def _read(source, max_side: int | None, min_side: int, name: str | None, mode: str) -> np.ndarray:
+    name = name or str(getattr(source, "name", source))
+    try:
+        with Image.open(source) as im:
+            return _to_array(im, max_side, min_side, name, True, mode)
+    except DECODE_ERRORS as err:
+        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {str(err)[:120]}). "
+                         "Upload a JPEG, PNG or WebP photo.") from None
+
+
+def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, owned: bool, mode: str) -> np.ndarray:
     width, height = im.size
     check_size(width, height, min_side, name)
     orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
@@ -51,11 +64,11 @@ def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name
     im = to_8bit(im)
     if im.size != target:
         im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)  # integer reduce, then Lanczos
-    rgb = im.convert("RGB") if im.mode != "RGB" else im
+    out = im.convert(mode) if im.mode != mode else im
     if orientation != 1:
-        rgb.info["exif"] = _orientation_only(orientation)
-        rgb = ImageOps.exif_transpose(rgb)
-    return np.asarray(rgb)
+        out.info["exif"] = _orientation_only(orientation)
+        out = ImageOps.exif_transpose(out)
+    return np.asarray(out)
 
 
 def check_size(width: int, height: int, min_side: int = 1, name: str = "image") -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from common.images import MAX_PIXELS, read_rgb, to_rgb, working_size
+from common.images import MAX_PIXELS, read_rgb, read_rgba, to_rgb, working_size
 from segmentation.model import as_rgb, read_image
 
 
@@ -117,3 +117,13 @@ def test_too_small_sides_are_refused_on_the_header(tmp_path):
     Image.new("RGB", (100, 4)).save(path)
     with pytest.raises(ValueError, match=r"strip\.png is 100×4; each side must be at least 8 px"):
         read_image(path)
+
+
+def test_rgba_keeps_the_alpha_channel(tmp_path):
+    layer = np.zeros((60, 80, 4), np.uint8)
+    layer[:, :40] = 255
+    Image.fromarray(layer, "RGBA").save(tmp_path / "layer.png")
+    out = read_rgba(tmp_path / "layer.png", max_side=40)
+    assert out.shape == (30, 40, 4) and out[:, :16, 3].min() == 255 and out[:, 24:, 3].max() == 0
+    Image.fromarray(layer[..., :3]).save(tmp_path / "opaque.png")
+    assert read_rgba(tmp_path / "opaque.png")[..., 3].min() == 255
