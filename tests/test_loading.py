@@ -6,29 +6,20 @@ import pickle
 import subprocess
 import sys
 import types
-from collections import OrderedDict
-from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import tiny_generator
-from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError,
-                     UnsafeCheckpointError, load_generator, save_generator)
+from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, UnsafeCheckpointError,
+                     load_generator, save_generator)
 from draggan.convert import main as convert_main
 from draggan.loading import build_generator
 
+from checkpoint_files import TINY_KWARGS, easy, nvlabs_modules, persist, tiny_generator, write_nvlabs_pickle
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_KWARGS = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3,
-                   mapping_kwargs={"num_layers": 2},
-                   synthesis_kwargs={"channel_base": 256, "channel_max": 16, "num_fp16_res": 2, "conv_clamp": 256})
-
-
-# The generator of TINY_KWARGS, with every tensor (biases, noise strengths, w_avg too) random.
-perturbed_generator = partial(tiny_generator, res=32, dim=16, channel_base=256, channel_max=16, num_fp16_res=2,
-                              perturb=0.3)
 
 
 def render(G, seed=1):
@@ -39,88 +30,17 @@ def render(G, seed=1):
 
 # ----------------------------------------------------------------------------- NVlabs pickle layout
 
-def fake_nvlabs_modules(marker):
-    """`torch_utils.persistence` and `dnnlib.util` stand-ins, so pickle.dumps writes NVlabs' exact globals.
-
-    The persisted `module_src` would create `marker` if anything executed it.
-    """
-    persistence = types.ModuleType("torch_utils.persistence")
-    util = types.ModuleType("dnnlib.util")
-
-    def _reconstruct_persistent_obj(meta):  # never called by the loader
-        raise AssertionError("the loader must not call the real persistence hook")
-    _reconstruct_persistent_obj.__module__ = persistence.__name__
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-
-    class EasyDict(dict):
-        pass
-    EasyDict.__module__, EasyDict.__qualname__ = util.__name__, "EasyDict"
-    util.EasyDict = EasyDict
-
-    class Persistent:
-        """Pickles as NVlabs' Decorator.__reduce__ does: (_reconstruct_persistent_obj, (meta,))."""
-
-        def __init__(self, class_name, state):
-            self.class_name, self.state = class_name, state
-
-        def __reduce__(self):
-            meta = dict(type="class", version=6, class_name=self.class_name, state=self.state,
-                        module_src=f"open({str(marker)!r}, 'w').write('executed')\nclass {self.class_name}: pass\n")
-            return persistence._reconstruct_persistent_obj, (meta,)
-
-    return persistence, util, Persistent
-
-
 @pytest.fixture
-def nvlabs(monkeypatch, tmp_path):
+def nvlabs(tmp_path):
     marker = tmp_path / "module_src_was_executed"
-    persistence, util, Persistent = fake_nvlabs_modules(marker)
-    for name, module in [("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
-                         ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)]:
-        monkeypatch.setitem(sys.modules, name, module)
-    yield types.SimpleNamespace(Persistent=Persistent, EasyDict=util.EasyDict, marker=marker)
+    with nvlabs_modules(marker) as nv:
+        yield nv
     assert not marker.exists(), "code from the pickle was executed"
-
-
-def persist(nv, module: torch.nn.Module, class_name: str, init_kwargs=None, dtype=None):
-    """The `__dict__` NVlabs pickles for a module: torch internals, parameters, buffers, children, attributes."""
-    def cast(t):
-        return t if dtype is None else t.to(dtype)
-    state = {"training": False,
-             "_parameters": OrderedDict((k, torch.nn.Parameter(cast(v.detach()), requires_grad=False))
-                                        for k, v in module._parameters.items()),
-             "_buffers": OrderedDict((k, cast(v)) for k, v in module._buffers.items()),
-             "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(), "_forward_hooks": OrderedDict(),
-             "_modules": OrderedDict((k, persist(nv, v, type(v).__name__, dtype=dtype))
-                                     for k, v in module._modules.items()),
-             "_init_args": (), "_init_kwargs": init_kwargs if init_kwargs is not None else {}}
-    for key, value in vars(module).items():  # numpy scalars, as NVlabs' `weight_gain = lr / np.sqrt(n)` are
-        if not key.startswith("_") and isinstance(value, (int, float)) and not isinstance(value, bool):
-            state[key] = np.float64(value) if isinstance(value, float) else value
-    return nv.Persistent(class_name, state)
-
-
-def easy(nv, kwargs):
-    return nv.EasyDict({k: easy(nv, v) if isinstance(v, dict) else v for k, v in kwargs.items()})
-
-
-def write_nvlabs_pickle(nv, path, G, init_kwargs=None, protocol=4, dtype=None, drop=()):
-    init_kwargs = easy(nv, init_kwargs or TINY_KWARGS)
-    discriminator = torch.nn.Linear(4, 1)
-    snapshot = {"G": persist(nv, G, "Generator", init_kwargs, dtype), "D": persist(nv, discriminator, "Discriminator"),
-                "G_ema": persist(nv, G, "Generator", init_kwargs, dtype), "augment_pipe": None,
-                "training_set_kwargs": nv.EasyDict(path="ffhq.zip", resolution=np.int64(32), xflip=False,
-                                                   mean=np.arange(3, dtype=np.float32))}
-    for key in drop:
-        del snapshot[key]
-    path.write_bytes(pickle.dumps(snapshot, protocol=protocol))
-    return path
 
 
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_nvlabs_pickle_round_trip_without_running_its_source(nvlabs, tmp_path, protocol):
-    G = perturbed_generator()
+    G = tiny_generator()
     path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", G, protocol=protocol)
     assert b"torch_utils.persistence" in path.read_bytes() and b"module_src" in path.read_bytes()
     loaded = load_generator(path, device="cpu")
@@ -134,13 +54,13 @@ def test_nvlabs_pickle_round_trip_without_running_its_source(nvlabs, tmp_path, p
 def test_flat_stylegan3_codebase_init_kwargs_keep_conv_clamp(nvlabs, tmp_path):
     # DragGAN's generator takes **synthesis_kwargs, so its pickles store channel_base etc. at the top level.
     flat = {k: v for k, v in TINY_KWARGS.items() if k != "synthesis_kwargs"} | TINY_KWARGS["synthesis_kwargs"]
-    G = perturbed_generator()
+    G = tiny_generator()
     loaded = load_generator(write_nvlabs_pickle(nvlabs, tmp_path / "flat.pkl", G, init_kwargs=flat), device="cpu")
     assert loaded.config == G.config and loaded.synthesis.b32.torgb.conv_clamp == 256
 
 
 def test_fp16_pickle_is_cast_to_fp32(nvlabs, tmp_path):
-    G = perturbed_generator()
+    G = tiny_generator()
     loaded = load_generator(write_nvlabs_pickle(nvlabs, tmp_path / "half.pkl", G, dtype=torch.float16), device="cpu")
     for key, value in loaded.state_dict().items():
         assert value.dtype == torch.float32
@@ -148,7 +68,7 @@ def test_fp16_pickle_is_cast_to_fp32(nvlabs, tmp_path):
 
 
 def test_pickle_without_g_ema_is_a_clear_error(nvlabs, tmp_path):
-    path = write_nvlabs_pickle(nvlabs, tmp_path / "no_ema.pkl", perturbed_generator(), drop=["G_ema"])
+    path = write_nvlabs_pickle(nvlabs, tmp_path / "no_ema.pkl", tiny_generator(), drop=["G_ema"])
     with pytest.raises(CheckpointFormatError, match=r"no_ema\.pkl: the pickle has no 'G_ema' entry.*'G'"):
         load_generator(path)
 
@@ -178,7 +98,7 @@ class Exploit:
 def test_malicious_pickle_is_refused_and_nothing_runs(nvlabs, tmp_path, func, args, global_name):
     marker = tmp_path / "pwned"
     arg = [a.format(m=str(marker)) for a in args] if isinstance(args, list) else args.format(m=str(marker))
-    G = perturbed_generator()
+    G = tiny_generator()
     snapshot = persist(nvlabs, G, "Generator", easy(nvlabs, TINY_KWARGS))
     snapshot.state["_modules"]["mapping"].state["evil"] = Exploit(func, arg)  # deep inside G_ema
     path = tmp_path / "evil.pkl"
@@ -239,7 +159,7 @@ def test_wrong_format_files(tmp_path):
 
 
 def test_truncated_and_corrupt_files(nvlabs, tmp_path):
-    G = perturbed_generator()
+    G = tiny_generator()
     pkl = write_nvlabs_pickle(nvlabs, tmp_path / "full.pkl", G)
     st = save_generator(G, tmp_path / "full.safetensors")
     pt = tmp_path / "full.pt"
@@ -259,7 +179,7 @@ def test_truncated_and_corrupt_files(nvlabs, tmp_path):
 
 
 def test_weights_that_do_not_fit_list_every_problem(tmp_path):
-    G = perturbed_generator()
+    G = tiny_generator()
     state = dict(G.state_dict())
     del state["mapping.fc0.bias"]
     state["synthesis.b8.conv0.weight"] = torch.zeros(3, 3, 3, 3)
@@ -273,7 +193,7 @@ def test_weights_that_do_not_fit_list_every_problem(tmp_path):
 # ----------------------------------------------------------------------------- safetensors and convert
 
 def test_safetensors_round_trip_embeds_the_config(tmp_path):
-    G = perturbed_generator(res=64)
+    G = tiny_generator(img_resolution=64)
     path = save_generator(G, tmp_path / "g.safetensors", source="g.pkl")
     with safe_open(str(path), "pt") as f:
         assert json.loads(f.metadata()["draggan_config"])["init_kwargs"]["img_resolution"] == 64
@@ -296,7 +216,7 @@ def test_shared_fixture_loads_through_its_sidecar_json(shared_dir):
 def test_safetensors_without_config_names_the_missing_sidecar(tmp_path):
     from safetensors.torch import save_file
     path = tmp_path / "bare.safetensors"
-    save_file({k: v.contiguous() for k, v in perturbed_generator().state_dict().items()}, str(path))
+    save_file({k: v.contiguous() for k, v in tiny_generator().state_dict().items()}, str(path))
     with pytest.raises(CheckpointFormatError, match=r"bare\.safetensors: no generator config.*bare\.json"):
         load_generator(path)
     (tmp_path / "bare.json").write_text(json.dumps({"init_kwargs": TINY_KWARGS}))
@@ -304,7 +224,7 @@ def test_safetensors_without_config_names_the_missing_sidecar(tmp_path):
 
 
 def test_convert_cli_pickle_to_safetensors(nvlabs, tmp_path, capsys):
-    G = perturbed_generator()
+    G = tiny_generator()
     pkl = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", G)
     assert convert_main([str(pkl)]) == 0
     out = capsys.readouterr().out
@@ -326,7 +246,7 @@ def test_convert_cli_runs_as_a_module_and_reports_bad_input(tmp_path):
 
 def test_reader_handles_numpy_values_in_the_snapshot(nvlabs, tmp_path):
     from draggan.pickle_reader import read_pickle
-    path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", perturbed_generator())
+    path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", tiny_generator())
     snapshot = read_pickle(path)
     assert snapshot["training_set_kwargs"]["resolution"] == 32
     np.testing.assert_array_equal(snapshot["training_set_kwargs"]["mean"], np.arange(3, dtype=np.float32))
