@@ -20,6 +20,7 @@ import segmentation
 from common import pick_device
 from ui import CSS, AppConfig, build_app
 from ui.models import DEFAULT_MODEL
+from ui.tuned import DEFAULT_MAX_TUNED
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--segmentation-weights", type=Path, default=segmentation.model.DEFAULT_WEIGHTS,
                         help="facades checkpoint (.safetensors) for the segmentation tab")
     parser.add_argument("--max-drags", type=int, default=2, help="drags optimised at once over all visitors")
+    parser.add_argument("--max-tuned", type=int, default=DEFAULT_MAX_TUNED,
+                        help="photo sessions that keep a tuned generator (~124 MB each at 512 px); the least "
+                             "recently used is freed and its visitor asked to invert again")
     return parser.parse_args(argv)
 
 
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         raise SystemExit(f"--device {args.device}: {err}") from None
     config = AppConfig(device=device, model=args.model, demo=args.demo,
-                       segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags))
+                       segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
+                       max_tuned=max(1, args.max_tuned))
     build_app(config).launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft())
 
 

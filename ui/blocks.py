@@ -12,6 +12,7 @@ import segmentation
 from common import pick_device
 from ui import drag_tab, segmentation_tab
 from ui.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
+from ui.tuned import DEFAULT_MAX_TUNED
 
 CSS = """
 .legend td, .legend th { padding: 2px 8px; }
@@ -25,6 +26,7 @@ class AppConfig:
     demo: bool = False                   # Only the untrained demo generator (fast start: tests, offline demos).
     segmentation_weights: Path = segmentation.model.DEFAULT_WEIGHTS
     max_drags: int = 2                   # Optimisations running at once, over all visitors.
+    max_tuned: int = DEFAULT_MAX_TUNED   # Tuned generators (PTI, ~124 MB each at 512 px) kept over all visitors.
 
 
 def build_app(config: AppConfig) -> gr.Blocks:
@@ -35,7 +37,8 @@ def build_app(config: AppConfig) -> gr.Blocks:
     with gr.Blocks(title="GAN image editor", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), or segment a building "
                     "facade into its parts (pix2pix).")
-        drag_tab.build(demo, models, model_choices(model), model, notice, config.max_drags)
+        drag_tab.build(demo, models, model_choices(model), model, notice, config.max_drags,
+                       config.max_tuned)
         segmentation_tab.build(seg)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

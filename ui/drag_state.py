@@ -97,7 +97,13 @@ class DragState:
     landmarks: np.ndarray | None = None     # (68, 2) of the current image, once detected.
     mask: np.ndarray | None = None          # (H, W) bool flexible region; None = everything may move.
     show_mask: bool = False
-    running: bool = False                   # A drag of this session is streaming.
+    running: bool = False                   # A drag or an inversion of this session is running.
+    photo: Any = None                       # ui.photo.PhotoEdit: the visitor's uploaded photo, once aligned.
+    edited: Any = None                      # landmarks.AlignedFace the session edits (inverted from a photo),
+                                            # None for a seed's image; export pastes the edit back through it.
+    visitor: str = ""                       # Gradio session hash, the key of this visitor's tuned generator.
+    dropped: str = ""                       # Why the session was taken away (tuned copy freed), shown instead
+                                            # of "no image" until the visitor inverts or makes a new image.
 
     def rendered(self) -> np.ndarray:
         """Render the session's latent once, for every view until it changes again."""
@@ -128,6 +134,13 @@ class DragState:
         self.points.clear()
         self.landmarks = None
         self.mask = None
+        self.dropped = ""
+
+    def drop_session(self, reason: str) -> None:
+        """Let go of the session (and with it a tuned generator): the visitor is told `reason` on their next click."""
+        self.session, self.image, self.dropped = None, None, reason
+        self.points.clear()
+        self.landmarks = None
 
 
 # ----------------------------------------------------------------------------- points table

@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import ValidationError
 
 import landmarks
+from common import gpu
 from draggan.errors import CheckpointError
 from draggan.session import DragSession
 from presets import PRESETS
@@ -32,6 +33,7 @@ from ui.drag_state import (
 from ui.exports import export_drag
 from ui.images import display_scale, enlarge, mask_from_editor, tint_outside
 from ui.models import ModelCache
+from ui.tuned import DEFAULT_MAX_TUNED, TunedCopies
 
 FRAME_EVERY = 4           # A full frame is shown and kept for export every this many steps (previews between).
 
@@ -41,6 +43,14 @@ NO_POINTS = ("**Start needs points.** Click the image once for a handle (red), t
 NO_FACE = ("**No face found** in this image, so there are no landmarks for the presets. "
            "Try another seed or model, or place the points by clicking the image.")
 BUSY = "A drag is running: press **Stop** first."
+
+
+def _drag_steps(session: DragSession, handles: np.ndarray, targets: np.ndarray, **settings):
+    """The steps of one drag (`DragSession.drag`), as a generator that common.gpu can put on a ZeroGPU GPU."""
+    yield from session.drag(handles, targets, **settings)
+
+
+run_drag = gpu(_drag_steps, duration=lambda *args, max_steps=200, **settings: min(300.0, 20.0 + 0.25 * max_steps))
 
 
 def status_line(result, max_steps: int) -> str:
@@ -60,7 +70,7 @@ def guarded(outputs: int, needs_image: bool = True):
     runs (BUSY) or, with `needs_image`, before there is an image (NO_IMAGE); other outputs stay as they are."""
     def refusal(state: DragState) -> tuple | None:
         if needs_image and state.session is None:
-            message = NO_IMAGE
+            message = state.dropped or NO_IMAGE
         elif state.running:
             message = BUSY
         else:
@@ -148,7 +158,7 @@ class DragTab:
         except CheckpointError as err:
             return f"⚠️ {err}"
         state.session = DragSession(generator, seed=settings.seed, truncation_psi=settings.truncation_psi)
-        state.model = settings.model
+        state.model, state.edited = settings.model, None
         state.new_image()
         state.rendered()
         return None
@@ -279,8 +289,12 @@ class DragTab:
         except (TypeError, ValueError) as err:  # e.g. a strength outside [0, 1] from an API client
             return gr.skip(), f"Preset '{name}': {err}", gr.skip()
         width, height = self.size(state)
-        state.set_pairs(np.clip(handles, 0, [width - 1, height - 1]), np.clip(targets, 0, [width - 1, height - 1]))
-        return self.points_view(state, f"Preset **{name}** at strength {strength:g}: {self.summary(state)} "
+        inside = np.clip(targets, 0, [width - 1, height - 1])
+        moved = int(np.any(inside != targets, axis=1).sum())  # e.g. "open mouth" pulls the chin past a tight crop
+        state.set_pairs(np.clip(handles, 0, [width - 1, height - 1]), inside)
+        note = (f" {moved} target{'s' * (moved != 1)} lay past the image edge and {'were' if moved != 1 else 'was'} "
+                "moved onto it." if moved else "")
+        return self.points_view(state, f"Preset **{name}** at strength {strength:g}: {self.summary(state)}{note} "
                                        "Press Start.")
 
     # --- the drag
@@ -332,8 +346,8 @@ class DragTab:
         state.running = True
         result = None
         try:
-            for result in state.session.drag(handles, targets, mask=state.mask, max_steps=settings.max_steps,
-                                             frame_every=FRAME_EVERY, lr=settings.lr, w_plus=settings.w_plus):
+            for result in run_drag(state.session, handles, targets, mask=state.mask, max_steps=settings.max_steps,
+                                   frame_every=FRAME_EVERY, lr=settings.lr, w_plus=settings.w_plus):
                 state.set_pairs(result.handles, targets)
                 frame = result.frame if result.frame is not None else result.preview
                 yield self.view(state, frame), status_line(result, settings.max_steps), gr.skip()
@@ -346,11 +360,15 @@ class DragTab:
         outcome = "reached the targets" if result.done else result.message or "stopped"
         yield self.points_view(state, f"{status_line(result, settings.max_steps)} — {outcome}.")
 
-    def stop(self, state: DragState) -> str:
-        """Ask this visitor's running drag to stop after its current step (runs beside the stream)."""
-        if state.session is None or not state.running:
+    @staticmethod
+    def stop(state: DragState) -> str:
+        """Ask this visitor's running drag or inversion to stop after its current step (runs beside it)."""
+        if not state.running:
             return "Nothing is running."
-        state.session.stop()
+        if state.photo is not None and state.photo.stop is not None:
+            state.photo.stop.set()  # An inversion keeps what it has so far.
+        elif state.session is not None:
+            state.session.stop()
         return "Stopping after the current step…"
 
     @guarded(outputs=3)
@@ -376,8 +394,8 @@ class DragTab:
     def export(self, state: DragState):
         """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy."""
         if state.session is None:
-            return None, NO_IMAGE
-        return export_drag(state.session, state.image)
+            return None, state.dropped or NO_IMAGE
+        return export_drag(state.session, state.image, state.edited)
 
 
 # ----------------------------------------------------------------------------- layout
@@ -463,19 +481,24 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace, max_drags: int) -> N
 
 
 def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, notice: str,
-          max_drags: int) -> SimpleNamespace:
+          max_drags: int, max_tuned: int = DEFAULT_MAX_TUNED) -> SimpleNamespace:
     """The drag tab inside `demo`: layout, then events. Returns its widgets."""
+    from ui.photo import PhotoPanel, photo_panel, wire_photo  # ui.photo builds on this module's DragTab
+
     w = SimpleNamespace()
     with gr.Tab("Drag", id="drag"):
-        w.state = gr.State(DragState(), delete_callback=lambda s: s.session.stop() if s.running else None)
+        w.state = gr.State(DragState(), delete_callback=DragTab.stop)
         gr.Markdown(notice, elem_id="model-notice", visible=bool(notice))
         with gr.Row():
             with gr.Column(scale=2):
                 image_column(w)
             with gr.Column(scale=1):
+                photo_panel(w)
                 settings_panel(w, choices, model)
                 presets_panel(w)
                 mask_panel(w)
                 export_panel(w)
-    wire(demo, DragTab(models), w, max_drags)
+    tab = DragTab(models)
+    wire(demo, tab, w, max_drags)
+    wire_photo(demo, PhotoPanel(tab, TunedCopies(max_tuned)), w, max_drags)
     return w
