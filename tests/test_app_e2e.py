@@ -3,7 +3,8 @@
 playwright-core (pinned in tests/e2e/package-lock.json) drives Debian's /usr/bin/chromium; no
 browser is downloaded. Without chromium, node or `npm ci --prefix tests/e2e` the test is skipped,
 except under CI (env CI set), where missing tools are a failure. The screenshot lands in
-test-artifacts/e2e_drag.png (git-ignored), and the app's log must hold no traceback.
+test-artifacts/e2e_drag.png (git-ignored), and the app's log must hold no traceback. With ../shared beside the
+checkout, the script also uploads a face photo and inverts it with a few steps.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from conftest import free_port
 REPO = Path(__file__).resolve().parents[1]
 E2E = REPO / "tests" / "e2e"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+FACE_PHOTO = REPO.parent / "shared" / "fixtures" / "faces" / "obama-240p.jpg"  # the photo step needs ../shared
 ARTIFACTS = REPO / "test-artifacts"
 START_TIMEOUT_S = 180
 
@@ -83,10 +85,13 @@ def test_click_preset_drag_and_bad_input_in_the_browser(browser, app_server):
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "e2e_drag.png"
     screenshot.unlink(missing_ok=True)
-    run = subprocess.run(["node", "drag.mjs", url, str(screenshot), str(CHROMIUM)], cwd=E2E, check=False,
+    photo = str(FACE_PHOTO) if FACE_PHOTO.is_file() else ""
+    run = subprocess.run(["node", "drag.mjs", url, str(screenshot), str(CHROMIUM), photo], cwd=E2E, check=False,
                          capture_output=True, text=True, timeout=300)
     log = log_path.read_text()
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- app log ---\n{log}"
     assert run.stdout.startswith("ok: step "), run.stdout
+    if photo:
+        assert "\nphoto: Inverted face 1 of obama-240p.jpg in 6 steps" in run.stdout, run.stdout
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
     assert "Traceback" not in log, log

@@ -244,20 +244,22 @@ class PhotoPanel:
 # ----------------------------------------------------------------------------- layout and events
 
 def photo_panel(w: SimpleNamespace) -> None:
-    """Upload, the faces found, the aligned crop and the Invert button with its step counts."""
+    """Upload beside the faces found; the aligned crop beside the face number and step counts; Invert."""
     with gr.Accordion("Your own photo", open=True):
-        w.photo = gr.Image(label="Photo (any size)", type="filepath", sources=["upload", "clipboard"], height=220,
-                           elem_id="photo-upload")
-        w.faces = gr.Image(label="Faces found (numbered, the chosen one green)", interactive=False, height=220,
-                           elem_id="photo-faces")
         with gr.Row():
-            w.face_number = gr.Number(1, label="Face", precision=0, minimum=1, info="1 = the largest",
-                                      elem_id="face-number")
-            w.invert_steps = gr.Number(DEFAULT_STEPS, label="Projection steps", precision=0, minimum=1,
-                                       elem_id="invert-steps")
-            w.pti_steps = gr.Number(DEFAULT_PTI_STEPS, label="PTI steps", precision=0, minimum=0,
-                                    elem_id="pti-steps")
-        w.crop = gr.Image(label="Aligned crop", interactive=False, height=220, elem_id="photo-crop")
+            w.photo = gr.Image(label="Photo (any size)", type="filepath", sources=["upload", "clipboard"],
+                               height=200, elem_id="photo-upload")
+            w.faces = gr.Image(label="Faces (click one to choose)", interactive=False, height=200,
+                               elem_id="photo-faces")
+        with gr.Row():
+            w.crop = gr.Image(label="Aligned crop", interactive=False, height=200, elem_id="photo-crop")
+            with gr.Column(min_width=120):
+                w.face_number = gr.Number(1, label="Face (1 = largest)", precision=0, minimum=1,
+                                          elem_id="face-number")
+                w.invert_steps = gr.Number(DEFAULT_STEPS, label="Projection steps", precision=0, minimum=1,
+                                           elem_id="invert-steps")
+                w.pti_steps = gr.Number(DEFAULT_PTI_STEPS, label="PTI steps", precision=0, minimum=0,
+                                        elem_id="pti-steps")
         w.invert = gr.Button("Invert (W+ projection, then PTI)", variant="primary", elem_id="invert")
 
 

@@ -1,6 +1,6 @@
 // Browser end-to-end test of app.py, driven by playwright-core on Debian's /usr/bin/chromium.
 //
-//   node tests/e2e/drag.mjs <app url> <screenshot.png> [chromium path]
+//   node tests/e2e/drag.mjs <app url> <screenshot.png> [chromium path] [face photo]
 //
 // The app must run with the untrained demo generator (python app.py --demo). The script:
 //   1. presses Start with no points            -> a visible "Start needs points" message;
@@ -9,14 +9,16 @@
 //   3. uploads a text file as a facade photo   -> a visible error; an example facade still segments;
 //   4. clicks a handle and a target on the image, presses Start, and waits until the step
 //      counter advances and the image changes; then presses Stop mid-run;
-//   5. saves a screenshot.
+//   5. with a face photo: uploads it under "Your own photo", inverts it with 4 + 2 steps and waits until
+//      the drag image shows the inverted face and the status says which loss ran and the PSNR;
+//   6. saves a screenshot.
 // Any failed expectation exits non-zero with a message that says which step failed.
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
-const [url, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+const [url, screenshot, executablePath = '/usr/bin/chromium', facePhoto = ''] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error('usage: node drag.mjs <app url> <screenshot.png> [chromium path]');
   process.exit(2);
@@ -102,9 +104,26 @@ try {
   await page.locator('#stop').click();
   await waitForText(page, status, /— (stopped on request|reached the targets|reached max_steps)/,
     'Stop ends the drag');
+
+  // 5. Your own photo: upload, align, invert with few steps; the inverted face becomes the drag image.
+  let inverted = '';
+  if (facePhoto) {
+    const beforePhoto = await image.getAttribute('src');
+    await page.locator('#photo-upload input[type=file]').setInputFiles(facePhoto);
+    await waitForText(page, status, /1 face, aligned to \d+×\d+/, 'uploading a face photo');
+    await page.locator('#photo-crop img').first().waitFor({ state: 'visible', timeout: TIMEOUT });
+    await page.locator('#invert-steps input').fill('4');
+    await page.locator('#pti-steps input').fill('2');
+    await page.locator('#invert').click();
+    await waitForText(page, status, /Inverted face 1 of .* in 6 steps/, 'inverting the photo');
+    inverted = (await page.locator(status).innerText()).trim();
+    check(/loss .*PSNR [\d.]+ dB/.test(inverted), `the status lacks the loss and PSNR: ${inverted}`);
+    check(await image.getAttribute('src') !== beforePhoto, 'the drag image did not change to the inverted photo');
+  }
   await page.screenshot({ path: screenshot, fullPage: true });
   check(pageErrors.length === 0, `errors in the page: ${pageErrors.join('; ')}`);
   console.log(`ok: ${counter}; screenshot ${screenshot}`);
+  if (inverted) console.log(`photo: ${inverted}`);
 } catch (err) {
   await page.screenshot({ path: screenshot.replace(/\.png$/, '') + '-failed.png', fullPage: true }).catch(() => {});
   console.error(`e2e failed: ${err.message}`);

@@ -1,0 +1,110 @@
+"""Memory of photo sessions: the app's own handlers, N visitors each uploading, inverting (with PTI) and dragging.
+
+Each configuration runs in a fresh process (so peak RSS is its own): the real 512 px architecture
+(z/w 512, channel_base 32768, channel_max 512, 8 mapping layers) with random weights, saved as a
+.safetensors checkpoint and loaded through the app's ModelCache, as a visitor's model would be. Then
+N visitors (one DragState each, all kept alive as concurrent visitors are) each upload the same face
+photo, invert it (projection, then PTI: one tuned copy of the synthesis network each) and run a
+short "smile" drag. It prints RSS after loading the model, after each visitor, and the peak, with
+how many tuned copies the cap let stay.
+
+    python -m benchmarks.bench_photo_memory --runs 1:4 4:4 4:2      # sessions:--max-tuned
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.bench_drag import build_generator
+from draggan.loading import save_generator
+from ui.drag_state import DragState
+from ui.drag_tab import DragTab
+from ui.models import ModelCache
+from ui.photo import PhotoPanel
+from ui.tuned import TunedCopies
+
+PHOTO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces" / "obama.jpg"
+
+
+def rss_mb() -> float:
+    """Resident set size now (VmRSS), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status (Linux only)")
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def visitor(tab: DragTab, panel: PhotoPanel, model: str, steps: int, pti_steps: int, drag_steps: int) -> DragState:
+    """One visitor's photo session through the handlers the page calls: upload, invert, preset, drag."""
+    state = DragState()
+    _, status, _, _ = panel.upload(state, {"path": str(PHOTO), "orig_name": PHOTO.name}, model, 1)
+    assert "aligned to" in status, status
+    _, status, _, _ = panel.invert(state, steps, pti_steps, progress=lambda *args, **kwargs: None)
+    assert "Inverted" in status, status
+    tab.apply_preset("smile", state, 0.5)
+    *_, (_, status, _) = tab.start(state, model, 0, 0.7, 2e-3, drag_steps, "W+", None, None)
+    assert " — " in status, status
+    return state
+
+
+def child(sessions: int, max_tuned: int, res: int, steps: int, pti_steps: int, drag_steps: int) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        model = str(save_generator(build_generator(res, "cpu"), Path(folder) / f"random-{res}.safetensors"))
+        tab = DragTab(ModelCache(torch.device("cpu")))
+        tab.models.get(model)
+        loaded = rss_mb()
+        panel = PhotoPanel(tab, TunedCopies(max_tuned))
+        visitors, after, started = [], [], time.perf_counter()
+        for _ in range(sessions):
+            visitors.append(visitor(tab, panel, model, steps, pti_steps, drag_steps))
+            after.append(rss_mb())
+        return {"loaded_mb": loaded, "after_mb": after, "peak_mb": peak_mb(), "held": len(panel.tuned.holders()),
+                "dropped": sum(v.session is None for v in visitors), "seconds": time.perf_counter() - started}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", default=["1:4", "4:4", "4:2"], help="sessions:max-tuned per process")
+    parser.add_argument("--resolution", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=4, help="projection steps per visitor")
+    parser.add_argument("--pti-steps", type=int, default=2, help="PTI steps per visitor")
+    parser.add_argument("--drag-steps", type=int, default=3)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        sessions, max_tuned = map(int, args.child.split(":"))
+        print(json.dumps(child(sessions, max_tuned, args.resolution, args.steps, args.pti_steps, args.drag_steps)))
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.resolution} px random weights, "
+          f"{args.steps} projection + {args.pti_steps} PTI steps, {args.drag_steps}-step drag per visitor")
+    print("| visitors | --max-tuned | tuned copies kept | visitors told to invert again | RSS after loading the model MB "
+          "| RSS after each visitor MB | peak RSS MB | s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for run in args.runs:
+        cmd = [sys.executable, "-m", "benchmarks.bench_photo_memory", "--child", run, "--resolution",
+               str(args.resolution), "--steps", str(args.steps), "--pti-steps", str(args.pti_steps),
+               "--drag-steps", str(args.drag_steps)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise SystemExit(f"{run} failed:\n{out.stderr}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        sessions, max_tuned = run.split(":")
+        after = " / ".join(f"{v:.0f}" for v in r["after_mb"])
+        print(f"| {sessions} | {max_tuned} | {r['held']} | {r['dropped']} | {r['loaded_mb']:.0f} | {after} "
+              f"| {r['peak_mb']:.0f} | {r['seconds']:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Your own photo in the drag tab: upload, face choice, inversion, drag and paste-back, through the HTTP API
+(gradio_client, as tests/test_app_api.py) on the untrained demo generator with few steps, and the cap on
+tuned generators without a server."""
+from __future__ import annotations
+
+import gc
+import os
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from gradio_client import Client, handle_file
+
+import landmarks
+from common.images import read_rgb
+from conftest import free_port, tiny_generator
+from draggan.session import DragSession
+from ui import AppConfig, build_app
+from ui.drag_state import DragState
+from ui.drag_tab import DragTab
+from ui.models import DEMO_MODEL, ModelCache
+from ui.photo import face_number
+from ui.tuned import TunedCopies
+
+FACES = "fixtures/faces"
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        env.setattr(torch.hub, "get_dir", lambda: str(tmp_path_factory.mktemp("hub")))  # no LPIPS backbone
+        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield f"http://127.0.0.1:{port}/"
+        demo.close()
+
+
+def client(url: str) -> Client:
+    return Client(url, verbose=False)
+
+
+def read(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def upload(c: Client, path, face=1):
+    """(faces view, status, crop, face number) of /upload_photo on the demo generator."""
+    return c.predict(handle_file(str(path)), DEMO_MODEL, face, api_name="/upload_photo")
+
+
+# ----------------------------------------------------------------------------- over the HTTP API
+
+def test_a_photo_without_a_face_gets_a_message_and_nothing_changes(url, tmp_path):
+    c = client(url)
+    grey = tmp_path / "grey wall.png"
+    Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(grey)
+    faces, status, crop, number = upload(c, grey)
+    assert "No face found** in grey wall.png" in status
+    assert faces == crop == number == {"__type__": "update"}  # gr.skip(): the panel keeps what it showed
+    _, status, *_ = c.predict(4, 2, api_name="/invert")
+    assert "Upload a photo with a face first" in status  # nothing was aligned, so nothing to invert
+    junk = tmp_path / "notes.jpg"
+    junk.write_text("not a photo")
+    assert "notes.jpg: not a readable image" in upload(c, junk)[1]
+
+
+def test_several_faces_are_numbered_and_any_can_be_chosen(url, shared_dir):
+    c = client(url)
+    photo = shared_dir / FACES / "two_people.jpg"
+    faces_view, status, first_crop, number = upload(c, photo)
+    assert "2 faces; face 1 chosen (1 = the largest)" in status and number == 1
+    assert "aligned to 128×128" in status  # the demo generator's resolution
+    _, status, second_crop, number = c.predict(2, api_name="/choose_face")
+    assert "face 2 chosen" in status and number == 2
+    assert np.abs(read(first_crop).astype(int) - read(second_crop)).mean() > 10, "face 2 gave face 1's crop"
+    # The faces view shows the photo (reduced to at most 1024 px) with two boxes drawn on it.
+    shown = read(faces_view)
+    assert shown.shape[1] == 1024 and abs(shown.shape[0] - round(661 * 1024 / 1126)) <= 1
+    _, status, _, number = c.predict(3, api_name="/choose_face")
+    assert "face 3 does not exist: the photo has 2 faces, numbered 1 to 2" in status and number == 2
+    # The choice sticks: uploading with face 2 aligns the smaller face directly.
+    _, status, crop, _ = upload(c, photo, face=2)
+    np.testing.assert_array_equal(read(crop), read(second_crop))
+
+
+def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
+    """The whole path offline: the aligned face is inverted (projection then PTI), a preset from the photo's
+    landmarks drags it, and the export holds the full-size photo with only the face's square changed."""
+    c = client(url)
+    path = shared_dir / FACES / "obama.jpg"
+    _, status, crop, _ = upload(c, path)
+    assert "obama.jpg**: 910×1137, 1 face" in status
+    image, status, table, _ = c.predict(6, 3, api_name="/invert")
+    assert "Inverted face 1 of obama.jpg in 9 steps" in status, status
+    assert "pixel L1+L2" in status and "then PTI" in status and "demo generator is untrained" in status
+    assert read(image).shape == (512, 512, 3)  # 128 px shown 4x enlarged
+    _, status, rows = c.predict(1.0, api_name="/preset_smile")
+    assert "Preset **smile**" in status and len(rows["data"]) == 4  # 48, 54, 60, 64 from the photo's landmarks
+    points = rows
+    *_, (dragged, status, _) = list(c.submit(DEMO_MODEL, 0, 0.7, 2e-3, 4, "W+", points, None, api_name="/start"))
+    assert "step" in status and " — " in status
+    files, status = c.predict(api_name="/export")
+    by_name = {os.path.basename(f): f for f in files}
+    assert {"photo_edited.png", "drag_final.png", "drag_latent.npy", "drag.mp4", "drag.gif"} <= set(by_name)
+    assert "the edited photo (910×1137" in status
+    original = read_rgb(path)
+    edited = read(by_name["photo_edited.png"])
+    assert edited.shape == original.shape
+    aligned = landmarks.align_photo(original, 128)
+    (left, top), (right, bottom) = aligned.quad.min(axis=0), aligned.quad.max(axis=0)
+    outside = np.ones(original.shape[:2], bool)
+    outside[max(0, int(top) - 2):int(bottom) + 3, max(0, int(left) - 2):int(right) + 3] = False
+    np.testing.assert_array_equal(edited[outside], original[outside])  # far pixels: bit-identical
+    inside = ~outside
+    assert np.abs(edited[inside].astype(int) - original[inside]).mean() > 2  # the face square: the edit
+    latent = np.load(by_name["drag_latent.npy"])
+    assert latent.shape[0] == 1 and np.isfinite(latent).all()
+
+
+def test_stop_ends_an_inversion_and_keeps_what_it_has(url, shared_dir):
+    c = client(url)
+    upload(c, shared_dir / FACES / "obama-240p.jpg")
+    job = c.submit(2000, 0, api_name="/invert")
+    deadline = time.time() + 60
+    while not (job.status().progress_data or []):
+        assert time.time() < deadline, "the inversion reported no progress"
+        time.sleep(0.1)
+    progress = job.status().progress_data[0]
+    assert "W+ projection · step" in progress.desc and "PSNR" in progress.desc and "ETA" in progress.desc
+    assert "Stopping" in c.predict(api_name="/stop")
+    image, status, *_ = job.result(timeout=60)
+    assert "Stopped on request after" in status and "projection only" in status, status
+    assert read(image).shape == (512, 512, 3)
+
+
+# ----------------------------------------------------------------------------- without a server
+
+def holder(G, visitor: str) -> DragState:
+    state = DragState(visitor=visitor)
+    state.session = DragSession(G, seed=0)
+    return state
+
+
+def test_the_least_recently_used_idle_copy_is_dropped_and_its_visitor_told():
+    copies = [tiny_generator(res=32, seed=i) for i in range(4)]
+    tuned = TunedCopies(limit=2)
+    a, b, c, d = (holder(G, v) for G, v in zip(copies, "abcd"))
+    assert tuned.admit(a) == [] and tuned.admit(b) == []
+    tuned.touch(a)  # a edits again: b is now the least recently used
+    assert tuned.admit(c) == ["b"] and tuned.holders() == ["a", "c"]
+    assert b.session is None and "press **Invert** to tune again" in b.dropped
+    tab = DragTab(ModelCache(torch.device("cpu")))
+    _, status, _ = tab.undo_point(b)
+    assert "Your tuned generator was freed" in status  # what b sees on their next click
+    a.running = True  # a running drag or inversion is never dropped: c goes instead
+    assert tuned.admit(d) == ["c"] and a.session is not None and tuned.holders() == ["a", "d"]
+
+
+def test_a_copy_no_longer_in_use_frees_its_place():
+    copies = [tiny_generator(res=32, seed=i) for i in range(3)]
+    tuned = TunedCopies(limit=2)
+    a, b = holder(copies[0], "a"), holder(copies[1], "b")
+    tuned.admit(a), tuned.admit(b)
+    a.session = DragSession(tiny_generator(res=32, seed=9), seed=1)  # a made a new image: copy 0 is unused
+    del b  # b's page closed and gradio deleted its state
+    gc.collect()
+    assert tuned.holders() == []
+    c = holder(copies[2], "c")
+    assert tuned.admit(c) == [] and a.session is not None
+    assert tuned.release("c") is c and tuned.holders() == []
+    with pytest.raises(ValueError, match="at least 1"):
+        TunedCopies(limit=0)
+
+
+def test_face_numbers_are_checked():
+    assert face_number(None, 2) == 1 and face_number(2.0, 2) == 2
+    for bad in (0, 3, 1.5, "two", float("nan")):
+        with pytest.raises(ValueError, match="numbered 1 to 2"):
+            face_number(bad, 2)
+
+
+def test_preset_targets_past_the_crop_edge_are_moved_onto_it(shared_dir):
+    """On a tight crop "open mouth" pulls the chin below the bottom edge: the targets are clamped, and said so."""
+    tab = DragTab(ModelCache(torch.device("cpu")))
+    state = DragState()
+    tab.new_image(state, DEMO_MODEL, 0, 0.7, 2e-3, 10, "W+")
+    photo = read_rgb(shared_dir / FACES / "obama.jpg")
+    points = landmarks.align_photo(photo, 128).landmarks
+    state.landmarks = points + [0, 126 - points[8, 1]]  # chin (8) two pixels above the bottom edge
+    _, status, _ = tab.apply_preset("open mouth", state, 1.0)
+    _, targets = state.pairs()
+    assert "targets lay past the image edge and were moved onto it" in status
+    assert targets[:, 1].max() == 127 and targets.min() >= 0
