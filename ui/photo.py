@@ -100,7 +100,7 @@ def face_number(value: Any, count: int) -> int:
         number = float(1 if value is None or value == "" else value)
     except (TypeError, ValueError):
         number = float("nan")
-    if not (number == int(number) and 1 <= number <= count):  # also refuses NaN
+    if not (1 <= number <= count and number == int(number)):  # NaN fails the range check first
         raise ValueError(f"face {str(value)[:20]} does not exist: the photo has {count} face"
                          f"{'s' * (count != 1)}, numbered 1 to {count} (1 = the largest)")
     return int(number)

@@ -3,7 +3,9 @@
 //   node tests/e2e/screenshot.mjs http://127.0.0.1:7860 assets/screenshot.png [assets/screenshot_segmentation.png]
 //
 // The drag tab after a 60-step drag (seed 4 of the demo generator, two handle -> target pairs), and, when a
-// second path is given, the segmentation tab on the first example facade.
+// second path is given, the segmentation tab on the first example facade. With PHOTO=<face photo> and
+// PHOTO_SHOT=<png> set, also the "Your own photo" workflow: upload, invert (100 + 30 steps), the smile preset
+// at strength 1 from the photo's landmarks, a 40-step drag.
 import { chromium } from 'playwright-core';
 
 const [url, dragShot, segShot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
@@ -41,6 +43,23 @@ try {
   await page.waitForTimeout(500);
   await page.screenshot({ path: dragShot });
   console.log(`drag tab: ${(await status.innerText()).trim()} -> ${dragShot}`);
+
+  if (process.env.PHOTO && process.env.PHOTO_SHOT) {
+    await page.locator('#photo-upload input[type=file]').setInputFiles(process.env.PHOTO);
+    await status.filter({ hasText: /aligned to/ }).waitFor({ timeout: 60_000 });
+    await page.getByLabel('Max steps').last().fill('40');
+    await page.getByLabel('Max steps').last().press('Enter');
+    await page.locator('#invert').click();
+    await status.filter({ hasText: /Inverted face/ }).waitFor({ timeout: 600_000 });
+    await page.locator('#preset-smile').click();
+    await status.filter({ hasText: /Preset smile/ }).waitFor({ timeout: 30_000 });
+    await page.locator('#start').click();
+    await status.filter({ hasText: / — / }).waitFor({ timeout: 300_000 });
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: process.env.PHOTO_SHOT });
+    console.log(`photo: ${(await status.innerText()).trim()} -> ${process.env.PHOTO_SHOT}`);
+  }
 
   if (segShot) {
     await page.getByRole('tab', { name: 'Segmentation' }).click();
