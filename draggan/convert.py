@@ -5,7 +5,8 @@
 IN is an NVlabs `.pkl`, a rosinality `.pt` or a registry name; OUT defaults to IN's name with the
 suffix `.safetensors` (for a registry name: `<checkpoints dir>/<stem>.safetensors`, where the
 registry looks first). The written file is re-read and compared tensor by tensor before the command
-reports success. Exit status: 0 on success, 1 for a checkpoint error, 2 for bad arguments.
+reports success; a failed conversion leaves no file behind. Exit status: 0 on success, 1 for a checkpoint
+or disk error (one line on stderr, no traceback), 2 for bad arguments.
 """
 from __future__ import annotations
 
@@ -50,7 +51,8 @@ def convert(source: str, output: Path | None = None, force: bool = False) -> Pat
     save_generator(G, output, source=path.name)
     written = load_file(str(output))
     if set(written) != set(G.state_dict()) or any(not written[k].equal(v) for k, v in G.state_dict().items()):
-        raise CheckpointError(f"{output}: the written file does not read back identically")
+        output.unlink()  # a copy that may differ from its source must not be left for the loader to find
+        raise CheckpointError(f"{output}: the written file does not read back identically; it was removed")
     print(f"wrote {output} ({_mb(output.stat().st_size)}) in {time.perf_counter() - start:.1f} s, verified", flush=True)
     return output
 
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"output must end in .safetensors, got {args.output}")
     try:
         convert(args.source, args.output, args.force)
-    except CheckpointError as e:
+    except (CheckpointError, OSError) as e:  # a bad checkpoint, or a disk that is full or read-only
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -10,11 +10,13 @@ Sources (files are told apart by their first bytes, not their extension):
   `{"init_kwargs": {...}}`.
 - a registry name (see `registry.list_models()`), resolved to a local file by `registry.resolve_source`.
 
-Weights are cast to fp32 and checked against the module before loading: every missing key,
-unexpected key and shape mismatch is listed in one `CheckpointFormatError`.
+Nothing from a file is trusted: the weights must be finite floating-point tensors of sane total size, the
+config's types and ranges (and the memory its generator would take) are checked before any module is
+built, and every missing key, unexpected key and shape mismatch is listed in one `CheckpointFormatError`.
+Whatever else a malformed file makes a reader raise also becomes a `CheckpointFormatError` naming the file.
 
 Public: `load_generator`, `read_checkpoint`, `build_generator`, `save_generator`,
-`detect_format`, `normalize_init_kwargs`.
+`checked_weights`, `detect_format`, `normalize_init_kwargs`.
 """
 from __future__ import annotations
 
@@ -29,10 +31,10 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from common import pick_device, state_dict_problems
+from common import pick_device, state_dict_problems, tensor_problems
 
 from .errors import CheckpointError, CheckpointFormatError, UnsafeCheckpointError
-from .networks import Generator, GeneratorConfig
+from .networks import MAX_PARAMETER_BYTES, Generator, GeneratorConfig
 from .pickle_reader import read_nvlabs_pickle
 from .registry import resolve_source
 from .rosinality import is_rosinality, rosinality_to_nvlabs
@@ -99,13 +101,19 @@ def _read_torch(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         keys = sorted(map(str, ckpt))[:10] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointFormatError(f"{path}: a torch file without a rosinality 'g_ema' generator (found {keys})")
     latent_avg = ckpt.get("latent_avg")
-    return rosinality_to_nvlabs(ckpt["g_ema"], latent_avg if isinstance(latent_avg, torch.Tensor) else None,
+    return rosinality_to_nvlabs(checked_weights(ckpt["g_ema"], str(path)), latent_avg if isinstance(latent_avg, torch.Tensor) else None,
                                 str(path))
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
-    """The generator config and NVlabs-named fp32 state dict stored in a checkpoint file."""
-    path = Path(path)
+def checked_weights(state, origin: str) -> dict[str, torch.Tensor]:
+    """`state` as contiguous fp32 tensors, once it is known to be a sane, finite, not oversized set of weights."""
+    problems = tensor_problems(state, MAX_PARAMETER_BYTES // 4)
+    if problems:
+        raise CheckpointFormatError(f"{origin}: unusable weights: " + "; ".join(problems))
+    return {k: v.detach().to(torch.float32).contiguous() for k, v in state.items()}
+
+
+def _read(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
     fmt = detect_format(path)
     if fmt == "pickle":
         init_kwargs, state = read_nvlabs_pickle(path)
@@ -113,24 +121,50 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str,
         init_kwargs, state = _read_torch(path)
     else:
         init_kwargs, state = _read_safetensors(path)
+    state = checked_weights(state, str(path))
     try:
         config = GeneratorConfig.from_init_kwargs(normalize_init_kwargs(init_kwargs))
-    except (ValueError, TypeError) as e:
+    except ValueError as e:
         raise CheckpointFormatError(f"{path}: unsupported generator config: {e}") from e
-    return config, {k: v.detach().to(torch.float32) for k, v in state.items()}
+    return config, state
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
+    """The checked generator config and NVlabs-named fp32 state dict stored in a checkpoint file.
+
+    Anything a malformed file makes the readers raise becomes a `CheckpointFormatError` naming the file."""
+    path = Path(path)
+    try:
+        return _read(path)
+    except CheckpointError:
+        raise
+    except Exception as e:  # the last line of defence against files built to break a reader
+        raise CheckpointFormatError(f"{path}: not a usable generator checkpoint ({type(e).__name__}: "
+                                    f"{str(e)[:200]})") from e
 
 
 def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor], origin: str = "") -> Generator:
-    """A Generator with `state` loaded after an explicit key and shape check."""
+    """A Generator holding `state`, after explicit memory, key, shape and finiteness checks.
+
+    The module is laid out on the meta device and takes the checked tensors as its own (`assign=True`), so
+    no memory is spent on a network whose weights turn out not to fit, and none on a throw-away random init."""
+    state = checked_weights(state, origin)
     try:
-        G = Generator(config)
+        config.validate()
+        projected = config.parameter_bytes()
     except ValueError as e:
-        raise CheckpointFormatError(f"{origin}: {e}") from e
+        raise CheckpointFormatError(f"{origin}: unsupported generator config: {e}") from e
+    if projected > MAX_PARAMETER_BYTES:
+        raise CheckpointFormatError(f"{origin}: the config asks for a {config.img_resolution}px generator with "
+                                    f"{projected / 1e9:.1f} GB of parameters; at most "
+                                    f"{MAX_PARAMETER_BYTES / 1e9:.1f} GB are allowed")
+    with torch.device("meta"):
+        G = Generator(config)
     problems = state_dict_problems(G.state_dict(), state)
     if problems:
         raise CheckpointFormatError(f"{origin}: the weights do not fit a {config.img_resolution}px generator "
                                     f"with {config.synthesis_kwargs}: " + "; ".join(problems))
-    G.load_state_dict(state, strict=True)
+    G.load_state_dict(state, strict=True, assign=True)
     return G
 
 

@@ -309,9 +309,46 @@ class SynthesisNetwork(nn.Module):
         return (img, feats) if return_features else img
 
 
+# Sanity bounds for a generator config read from a file, checked before anything is allocated. The largest
+# public StyleGAN2 (1024 px, channel_max 512, 8 mapping layers, z/w 512) holds 33 M parameters (133 MB fp32).
+MAX_RESOLUTION = 4096
+MAX_WIDTH = 4096              # z_dim, w_dim, channel_max, mapping layer_features.
+MAX_MAPPING_LAYERS = 32
+MAX_PARAMETER_BYTES = 10 ** 9  # fp32 parameters and buffers: 7.5x the largest public generator.
+
+
+def _shown(value) -> str:
+    """A value for an error message, cut short: a hostile file may hold a 300-digit number."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer, got {type(value).__name__} {_shown(value)}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {_shown(value)}")
+
+
+def _check_number(name: str, value, high: float, allow_none: bool = False) -> None:
+    """A finite number in (0, high], or None where allowed."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number, got {type(value).__name__} {_shown(value)}")
+    if not 0 < value <= high:  # also false for NaN
+        raise ValueError(f"{name} must be in (0, {high:g}], got {_shown(value)}")
+
+
+def _check_mapping(name: str, value) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a mapping of names to values, got {type(value).__name__}")
+    return value
+
+
 @dataclass
 class GeneratorConfig:
-    """The NVlabs `init_kwargs` of a Generator, as stored in its pickle."""
+    """The NVlabs `init_kwargs` of a Generator, as stored in its pickle; checked on creation (`validate`)."""
     z_dim: int = 512
     w_dim: int = 512
     img_resolution: int = 512
@@ -324,26 +361,60 @@ class GeneratorConfig:
     MAPPING_KEYS = ("num_layers", "layer_features", "lr_multiplier")
     SYNTHESIS_KEYS = ("channel_base", "channel_max", "num_fp16_res", "conv_clamp")
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Types and ranges of every field, so a hostile config fails here and not by allocating gigabytes."""
+        for name in ("z_dim", "w_dim"):
+            _check_int(name, getattr(self, name), 1, MAX_WIDTH)
+        _check_int("img_resolution", self.img_resolution, 4, MAX_RESOLUTION)
+        if self.img_resolution & (self.img_resolution - 1):
+            raise ValueError(f"img_resolution must be a power of two, got {self.img_resolution}")
+        _check_int("img_channels", self.img_channels, 1, 4)
+        _check_int("c_dim", self.c_dim, 0, 0)
+        mapping = _check_mapping("mapping_kwargs", self.mapping_kwargs)
+        _check_int("mapping_kwargs.num_layers", mapping.get("num_layers", 8), 1, MAX_MAPPING_LAYERS)
+        if mapping.get("layer_features") is not None:
+            _check_int("mapping_kwargs.layer_features", mapping["layer_features"], 1, MAX_WIDTH)
+        _check_number("mapping_kwargs.lr_multiplier", mapping.get("lr_multiplier", 0.01), 100.0)
+        synthesis = _check_mapping("synthesis_kwargs", self.synthesis_kwargs)
+        _check_int("synthesis_kwargs.channel_max", synthesis.get("channel_max", 512), 1, MAX_WIDTH)
+        # At least one channel in the last block: channel_base // img_resolution >= 1.
+        _check_int("synthesis_kwargs.channel_base", synthesis.get("channel_base", 32768), self.img_resolution,
+                   MAX_WIDTH * MAX_RESOLUTION)
+        _check_int("synthesis_kwargs.num_fp16_res", synthesis.get("num_fp16_res", 0), 0, 32)
+        _check_number("synthesis_kwargs.conv_clamp", synthesis.get("conv_clamp"), 1e6, allow_none=True)
+        unknown = sorted(set(mapping) - set(self.MAPPING_KEYS)) + sorted(set(synthesis) - set(self.SYNTHESIS_KEYS))
+        if unknown:
+            raise ValueError(f"unknown mapping/synthesis arguments {unknown}")
+
+    def parameter_bytes(self) -> int:
+        """fp32 bytes of every parameter and buffer of the Generator this config builds (counted on the meta
+        device: nothing is allocated)."""
+        with torch.device("meta"):
+            return sum(t.numel() * 4 for t in Generator(self).state_dict().values())
+
     @classmethod
     def from_init_kwargs(cls, kwargs: dict) -> "GeneratorConfig":
         """Keep the arguments that shape the unconditional skip generator; refuse what we do not implement."""
-        kwargs = dict(kwargs)
+        kwargs = dict(_check_mapping("init_kwargs", kwargs))
         if kwargs.get("c_dim", 0):
-            raise ValueError(f"conditional generators (c_dim={kwargs['c_dim']}) are not supported")
+            raise ValueError(f"conditional generators (c_dim={_shown(kwargs['c_dim'])}) are not supported")
         # stylegan3-codebase generators (DragGAN's own) take **synthesis_kwargs, so their pickles keep
         # channel_base, conv_clamp, ... at the top level: read them from both places.
         synthesis = {k: v for k, v in kwargs.items() if k in cls.SYNTHESIS_KEYS + ("architecture",)}
-        synthesis.update(kwargs.get("synthesis_kwargs") or {})
+        synthesis.update(_check_mapping("synthesis_kwargs", kwargs.get("synthesis_kwargs") or {}))
         architecture = synthesis.pop("architecture", "skip")
         if architecture != "skip":
-            raise ValueError(f"only the 'skip' synthesis architecture is supported, got {architecture!r}")
-        mapping = {k: v for k, v in dict(kwargs.get("mapping_kwargs", {})).items() if k in cls.MAPPING_KEYS}
+            raise ValueError(f"only the 'skip' synthesis architecture is supported, got {_shown(architecture)}")
+        mapping = _check_mapping("mapping_kwargs", kwargs.get("mapping_kwargs") or {})
         missing = [k for k in ("z_dim", "w_dim", "img_resolution") if k not in kwargs]
         if missing:
             raise ValueError(f"generator init kwargs lack {missing}")
-        return cls(z_dim=int(kwargs["z_dim"]), w_dim=int(kwargs["w_dim"]),
-                   img_resolution=int(kwargs["img_resolution"]), img_channels=int(kwargs.get("img_channels", 3)),
-                   mapping_kwargs=mapping,
+        return cls(z_dim=kwargs["z_dim"], w_dim=kwargs["w_dim"], img_resolution=kwargs["img_resolution"],
+                   img_channels=kwargs.get("img_channels", 3),
+                   mapping_kwargs={k: v for k, v in mapping.items() if k in cls.MAPPING_KEYS},
                    synthesis_kwargs={k: v for k, v in synthesis.items() if k in cls.SYNTHESIS_KEYS})
 
 

@@ -43,8 +43,10 @@ class PersistentObject:
 
     @property
     def init_kwargs(self) -> dict:
-        """The constructor's keyword arguments (`_init_kwargs` in the pickled `__dict__`)."""
-        return dict(self.state.get("_init_kwargs", self.state.get("init_kwargs")) or {})
+        """The constructor's keyword arguments (`_init_kwargs` in the pickled `__dict__`), as stored: the
+        config check refuses anything that is not a mapping."""
+        kwargs = self.state.get("_init_kwargs", self.state.get("init_kwargs"))
+        return {} if kwargs is None else kwargs
 
     def __repr__(self) -> str:
         return f"PersistentObject({self.class_name})"
@@ -133,9 +135,15 @@ def read_pickle(path: str | Path):
 def module_state_dict(obj: PersistentObject, origin: str, prefix: str = "") -> dict[str, torch.Tensor]:
     """Flatten `_parameters`, persistent `_buffers` and `_modules` into dotted `state_dict()` names."""
     state = obj.state
+
+    def entries(key: str) -> list:
+        value = state.get(key) or {}
+        if not isinstance(value, dict):
+            raise CheckpointFormatError(f"{origin}: {prefix}{key} is a {type(value).__name__}, not a dict")
+        return list(value.items())
+
     skip = set(state.get("_non_persistent_buffers_set") or ())
-    tensors = list((state.get("_parameters") or {}).items())
-    tensors += [(k, v) for k, v in (state.get("_buffers") or {}).items() if k not in skip]
+    tensors = entries("_parameters") + [(k, v) for k, v in entries("_buffers") if k not in skip]
     out = {}
     for name, value in tensors:
         if value is None:
@@ -143,7 +151,7 @@ def module_state_dict(obj: PersistentObject, origin: str, prefix: str = "") -> d
         if not isinstance(value, torch.Tensor):
             raise CheckpointFormatError(f"{origin}: {prefix}{name} is a {type(value).__name__}, not a tensor")
         out[prefix + name] = value
-    for name, child in (state.get("_modules") or {}).items():
+    for name, child in entries("_modules"):
         if child is None:
             continue
         if not isinstance(child, PersistentObject):

@@ -25,7 +25,7 @@ import re
 import torch
 
 from .errors import CheckpointFormatError
-from .networks import MappingNetwork, make_resample_filter
+from .networks import GeneratorConfig, MappingNetwork, make_resample_filter
 
 MEAN_LATENT_SAMPLES = 4096
 MAPPING_LR = 0.01
@@ -71,7 +71,11 @@ def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tenso
         raise CheckpointFormatError(f"{origin}: mapping layers style.N are not numbered 1..{len(mlp)}: {mlp}")
     num_rgb = sum(1 for k in src if re.fullmatch(r"to_rgbs\.\d+\.conv\.weight", k))
     resolution = 4 * 2 ** num_rgb
-    z_dim, w_dim = src["style.1.weight"].shape[1], src[f"style.{len(mlp)}.weight"].shape[0]
+    first, last = src["style.1.weight"], src[f"style.{len(mlp)}.weight"]
+    if first.ndim != 2 or last.ndim != 2:
+        raise CheckpointFormatError(f"{origin}: mapping weights must be 2-D, got style.1.weight "
+                                    f"{list(first.shape)} and style.{len(mlp)}.weight {list(last.shape)}")
+    z_dim, w_dim = first.shape[1], last.shape[0]
 
     out: dict[str, torch.Tensor] = {}
     for i in mlp:
@@ -111,6 +115,15 @@ def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tenso
         raise CheckpointFormatError(f"{origin}: unexpected rosinality keys {left[:10]}"
                                     f"{' ...' if len(left) > 10 else ''}")
 
+    channel_base, channel_max = _channel_layout(channels, origin)
+    init_kwargs = dict(z_dim=z_dim, w_dim=w_dim, c_dim=0, img_resolution=resolution, img_channels=3,
+                       mapping_kwargs=dict(num_layers=len(mlp), lr_multiplier=MAPPING_LR),
+                       synthesis_kwargs=dict(channel_base=channel_base, channel_max=channel_max,
+                                             num_fp16_res=0, conv_clamp=None))
+    try:  # before the mean latent below builds a mapping network of the file's size
+        GeneratorConfig.from_init_kwargs(init_kwargs)
+    except ValueError as e:
+        raise CheckpointFormatError(f"{origin}: unsupported generator config: {e}") from e
     mapping_state = {k[len("mapping."):]: v for k, v in out.items() if k.startswith("mapping.")}
     if latent_avg is not None:
         if latent_avg.numel() != w_dim:
@@ -118,10 +131,4 @@ def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tenso
         out["mapping.w_avg"] = latent_avg.float().reshape(w_dim)
     else:
         out["mapping.w_avg"] = _mean_latent(mapping_state, z_dim, w_dim, len(mlp))
-
-    channel_base, channel_max = _channel_layout(channels, origin)
-    init_kwargs = dict(z_dim=z_dim, w_dim=w_dim, c_dim=0, img_resolution=resolution, img_channels=3,
-                       mapping_kwargs=dict(num_layers=len(mlp), lr_multiplier=MAPPING_LR),
-                       synthesis_kwargs=dict(channel_base=channel_base, channel_max=channel_max,
-                                             num_fp16_res=0, conv_clamp=None))
     return init_kwargs, out

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from common import pick_device
+from common.images import check_size, read_rgb, to_rgb
 
 from .checkpoint import load_generator
 from .data import resize, to_tensor
@@ -17,32 +18,26 @@ from .palette import CLASS_NAMES, PALETTE, classes_to_colours
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "facades.safetensors"
 MIN_SIDE = 8              # Smaller images carry no facade structure; refuse them.
-MAX_PIXELS = 40_000_000   # Larger images are refused rather than risking memory.
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read any image file as RGB uint8; a clear error for non-images."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError) as err:
-        raise ValueError(f"{path}: not a readable image ({err})") from err
+def read_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
+    """Read any image file as RGB uint8 (at most `max_side` px on its long side); a clear error for non-images.
+
+    Size is checked on the header and the file decoded already reduced (`common.images`)."""
+    return read_rgb(path, max_side=max_side, min_side=MIN_SIDE)
 
 
 def as_rgb(image) -> np.ndarray:
-    """Grayscale, RGBA (alpha dropped) or RGB, as a PIL image or uint8 array -> (H, W, 3) uint8."""
+    """Grayscale, RGBA (alpha dropped) or RGB, as a PIL image (any mode or bit depth) or uint8 array -> (H, W, 3) uint8."""
     if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGB"))
+        return to_rgb(image, min_side=MIN_SIDE)
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     h, w = image.shape[:2]
-    if min(h, w) < MIN_SIDE:
-        raise ValueError(f"image is {w}x{h}; each side must be at least {MIN_SIDE} px")
-    if h * w > MAX_PIXELS:
-        raise ValueError(f"image is {w}x{h} = {h * w} px; at most {MAX_PIXELS} px are accepted")
+    check_size(w, h, MIN_SIDE)
     if image.ndim == 2:
         image = image[..., None]
     if image.shape[-1] == 1:

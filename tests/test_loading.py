@@ -6,33 +6,20 @@ import pickle
 import subprocess
 import sys
 import types
-from collections import OrderedDict
 
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
-from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, Generator, GeneratorConfig,
-                     UnsafeCheckpointError, load_generator, save_generator)
+from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, UnsafeCheckpointError,
+                     load_generator, save_generator)
 from draggan.convert import main as convert_main
 from draggan.loading import build_generator
 
+from checkpoint_files import TINY_KWARGS, easy, nvlabs_modules, persist, tiny_generator, write_nvlabs_pickle
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_KWARGS = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3,
-                   mapping_kwargs={"num_layers": 2},
-                   synthesis_kwargs={"channel_base": 256, "channel_max": 16, "num_fp16_res": 2, "conv_clamp": 256})
-
-
-def tiny_generator(seed=0, **overrides) -> Generator:
-    """A 32 px generator whose every tensor (biases, noise strengths, w_avg too) is random."""
-    torch.manual_seed(seed)
-    G = Generator(GeneratorConfig.from_init_kwargs({**TINY_KWARGS, **overrides})).eval()
-    with torch.no_grad():
-        for name, t in G.state_dict().items():
-            if not name.endswith("resample_filter"):
-                t.add_(0.3 * torch.randn_like(t))
-    return G
 
 
 def render(G, seed=1):
@@ -43,83 +30,12 @@ def render(G, seed=1):
 
 # ----------------------------------------------------------------------------- NVlabs pickle layout
 
-def fake_nvlabs_modules(marker):
-    """`torch_utils.persistence` and `dnnlib.util` stand-ins, so pickle.dumps writes NVlabs' exact globals.
-
-    The persisted `module_src` would create `marker` if anything executed it.
-    """
-    persistence = types.ModuleType("torch_utils.persistence")
-    util = types.ModuleType("dnnlib.util")
-
-    def _reconstruct_persistent_obj(meta):  # never called by the loader
-        raise AssertionError("the loader must not call the real persistence hook")
-    _reconstruct_persistent_obj.__module__ = persistence.__name__
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-
-    class EasyDict(dict):
-        pass
-    EasyDict.__module__, EasyDict.__qualname__ = util.__name__, "EasyDict"
-    util.EasyDict = EasyDict
-
-    class Persistent:
-        """Pickles as NVlabs' Decorator.__reduce__ does: (_reconstruct_persistent_obj, (meta,))."""
-
-        def __init__(self, class_name, state):
-            self.class_name, self.state = class_name, state
-
-        def __reduce__(self):
-            meta = dict(type="class", version=6, class_name=self.class_name, state=self.state,
-                        module_src=f"open({str(marker)!r}, 'w').write('executed')\nclass {self.class_name}: pass\n")
-            return persistence._reconstruct_persistent_obj, (meta,)
-
-    return persistence, util, Persistent
-
-
 @pytest.fixture
-def nvlabs(monkeypatch, tmp_path):
+def nvlabs(tmp_path):
     marker = tmp_path / "module_src_was_executed"
-    persistence, util, Persistent = fake_nvlabs_modules(marker)
-    for name, module in [("torch_utils", types.ModuleType("torch_utils")), ("torch_utils.persistence", persistence),
-                         ("dnnlib", types.ModuleType("dnnlib")), ("dnnlib.util", util)]:
-        monkeypatch.setitem(sys.modules, name, module)
-    yield types.SimpleNamespace(Persistent=Persistent, EasyDict=util.EasyDict, marker=marker)
+    with nvlabs_modules(marker) as nv:
+        yield nv
     assert not marker.exists(), "code from the pickle was executed"
-
-
-def persist(nv, module: torch.nn.Module, class_name: str, init_kwargs=None, dtype=None):
-    """The `__dict__` NVlabs pickles for a module: torch internals, parameters, buffers, children, attributes."""
-    def cast(t):
-        return t if dtype is None else t.to(dtype)
-    state = {"training": False,
-             "_parameters": OrderedDict((k, torch.nn.Parameter(cast(v.detach()), requires_grad=False))
-                                        for k, v in module._parameters.items()),
-             "_buffers": OrderedDict((k, cast(v)) for k, v in module._buffers.items()),
-             "_non_persistent_buffers_set": set(), "_backward_hooks": OrderedDict(), "_forward_hooks": OrderedDict(),
-             "_modules": OrderedDict((k, persist(nv, v, type(v).__name__, dtype=dtype))
-                                     for k, v in module._modules.items()),
-             "_init_args": (), "_init_kwargs": init_kwargs if init_kwargs is not None else {}}
-    for key, value in vars(module).items():  # numpy scalars, as NVlabs' `weight_gain = lr / np.sqrt(n)` are
-        if not key.startswith("_") and isinstance(value, (int, float)) and not isinstance(value, bool):
-            state[key] = np.float64(value) if isinstance(value, float) else value
-    return nv.Persistent(class_name, state)
-
-
-def easy(nv, kwargs):
-    return nv.EasyDict({k: easy(nv, v) if isinstance(v, dict) else v for k, v in kwargs.items()})
-
-
-def write_nvlabs_pickle(nv, path, G, init_kwargs=None, protocol=4, dtype=None, drop=()):
-    init_kwargs = easy(nv, init_kwargs or TINY_KWARGS)
-    discriminator = torch.nn.Linear(4, 1)
-    snapshot = {"G": persist(nv, G, "Generator", init_kwargs, dtype), "D": persist(nv, discriminator, "Discriminator"),
-                "G_ema": persist(nv, G, "Generator", init_kwargs, dtype), "augment_pipe": None,
-                "training_set_kwargs": nv.EasyDict(path="ffhq.zip", resolution=np.int64(32), xflip=False,
-                                                   mean=np.arange(3, dtype=np.float32))}
-    for key in drop:
-        del snapshot[key]
-    path.write_bytes(pickle.dumps(snapshot, protocol=protocol))
-    return path
 
 
 @pytest.mark.parametrize("protocol", [2, 4])

@@ -1,0 +1,113 @@
+"""Every uploaded image goes through here: size read from the header and checked before decoding, decoded
+already reduced to the working size (JPEG draft mode, integer reduce, then Lanczos), EXIF rotation applied,
+16-bit and float images scaled to uint8 rather than clipped white.
+
+Why: a 116 KB PNG can hold 6300 x 6300 px; decoding it at full size in float, then returning label maps
+and overlays at full size, cost gigabytes. Here a refused image is never decoded, and an accepted one
+costs at most one full-size uint8 decode (JPEG: not even that).
+"""
+from __future__ import annotations
+
+import os
+import struct
+from typing import BinaryIO
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # Larger images are refused before they are decoded.
+EIGHT_BIT_MODES = ("L", "RGB", "RGBA")  # Decoded and resized as they are; anything else is converted first.
+# What malformed image files make PIL raise.
+DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error,
+                 Image.DecompressionBombError)
+
+
+def read_rgb(source: str | os.PathLike | BinaryIO, max_side: int | None = None, min_side: int = 1,
+             name: str | None = None) -> np.ndarray:
+    """An image file as (H, W, 3) uint8, at most `max_side` px on its long side (None: full size).
+
+    `name` is how errors call the file (default: the path). A ValueError names the file when it is not a
+    readable image, is over MAX_PIXELS or has a side under `min_side` (checked on the header)."""
+    return _read(source, max_side, min_side, name, "RGB")
+
+
+def read_rgba(source: str | os.PathLike | BinaryIO, max_side: int | None = None, name: str | None = None) -> np.ndarray:
+    """An image file as (H, W, 4) uint8 with its alpha (opaque where it has none), as `read_rgb` reads it."""
+    return _read(source, max_side, 1, name, "RGBA")
+
+
+def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name: str = "image",
+           owned: bool = False) -> np.ndarray:
+    """A PIL image (any mode, possibly not yet decoded) as (H, W, 3) uint8; see `read_rgb`.
+
+    `owned=True` lets JPEG decoding switch to a reduced draft in place (only for images opened here)."""
+    return _to_array(im, max_side, min_side, name, owned, "RGB")
+
+
+def _read(source, max_side: int | None, min_side: int, name: str | None, mode: str) -> np.ndarray:
+    name = name or str(getattr(source, "name", source))
+    try:
+        with Image.open(source) as im:
+            return _to_array(im, max_side, min_side, name, True, mode)
+    except DECODE_ERRORS as err:
+        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {str(err)[:120]}). "
+                         "Upload a JPEG, PNG or WebP photo.") from None
+
+
+def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, owned: bool, mode: str) -> np.ndarray:
+    width, height = im.size
+    check_size(width, height, min_side, name)
+    orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
+    target = working_size(width, height, max_side, min_side)
+    if owned and target != (width, height):
+        im.draft(None, target)  # JPEG: the decoder itself scales by 1/2, 1/4 or 1/8; other formats ignore it.
+    im = to_8bit(im)
+    if im.size != target:
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)  # integer reduce, then Lanczos
+    out = im.convert(mode) if im.mode != mode else im
+    if orientation != 1:
+        out.info["exif"] = _orientation_only(orientation)
+        out = ImageOps.exif_transpose(out)
+    return np.asarray(out)
+
+
+def check_size(width: int, height: int, min_side: int = 1, name: str = "image") -> None:
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"{name} is {width}×{height} = {width * height / 1e6:.1f} Mpx; at most "
+                         f"{MAX_PIXELS / 1e6:.0f} Mpx are accepted. Make it smaller and upload it again.")
+    if min(width, height) < min_side:
+        raise ValueError(f"{name} is {width}×{height}; each side must be at least {min_side} px")
+
+
+def working_size(width: int, height: int, max_side: int | None, min_side: int = 1) -> tuple[int, int]:
+    """The size to decode to: the long side at most `max_side`, the short side kept at `min_side` or more."""
+    if max_side is None or max(width, height) <= max_side:
+        return width, height
+    scale = max(max_side / max(width, height), min_side / min(width, height))
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def to_8bit(im: Image.Image) -> Image.Image:
+    """L, RGB or RGBA. 16-bit images keep their high byte (65535 -> 255, not clipped to white); float images
+    are taken as [0, 1]; palette, CMYK, 1-bit, LA, ... go through PIL's own conversion."""
+    if im.mode in EIGHT_BIT_MODES:
+        return im
+    if im.mode.startswith("I"):  # I;16, I;16B, ... and I (16-bit PNGs in older Pillow)
+        values = np.asarray(im)
+        out = Image.fromarray((np.clip(values, 0, 65535).astype(np.uint16) >> 8).astype(np.uint8), "L")
+    elif im.mode == "F":
+        values = np.nan_to_num(np.asarray(im, dtype=np.float32), nan=0.0)
+        out = Image.fromarray((np.clip(values, 0, 1) * 255 + 0.5).astype(np.uint8), "L")
+    else:
+        return im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    out.info = dict(im.info)
+    return out
+
+
+def _orientation_only(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    return exif.tobytes()
+
