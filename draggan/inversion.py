@@ -93,7 +93,7 @@ def prepare_target(target_uint8: np.ndarray, resolution: int) -> np.ndarray:
                          "crop it first, e.g. with landmarks.align_face")
     if arr.shape[0] == resolution:
         return arr.copy()
-    return np.asarray(Image.fromarray(arr).resize((resolution, resolution), Image.LANCZOS))
+    return np.array(Image.fromarray(arr).resize((resolution, resolution), Image.LANCZOS))
 
 
 def learning_rate(t: float, initial: float = INITIAL_LR) -> float:
@@ -182,8 +182,7 @@ def _project(G: Generator, targets: dict[int, torch.Tensor], schedule: list[int]
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(t)
         noise_scale = w_spread * INITIAL_NOISE_FACTOR * max(0.0, 1.0 - t / NOISE_RAMP) ** 2
-        w_noise = torch.randn((1, 1, G.w_dim), generator=noise, device=w_opt.device) * noise_scale
-        ws = w_opt + w_noise  # one noise vector for every layer: projector.py's noise in W
+        ws = w_opt + torch.randn(w_opt.shape, generator=noise, device=w_opt.device) * noise_scale
         img = G.synthesis(ws, last_block=_block_index(G, res), fused_modconv=False)
         loss = distance(img, targets[res])
         if not bool(torch.isfinite(loss)):
