@@ -58,10 +58,10 @@ def test_pti_adds_3db_on_a_real_face(tiny256, shared_dir):
     photo = np.asarray(Image.open(shared_dir / "fixtures" / "faces" / "obama.jpg").convert("RGB"))
     (lm68,) = detect_landmarks(photo, backend="dlib")
     target = align_face(photo, lm68, 256).image
-    result = invert(tiny256, target, steps=60, pti_steps=60)
+    result = invert(tiny256, target, steps=60, pti_steps=120)
     assert result.psnr - result.projection_psnr >= 3, f"{result.projection_psnr:.1f} -> {result.psnr:.1f} dB"
     assert result.generator is not tiny256 and result.message == ""
-    assert [r for r in result.resolutions[-60:]] == [256] * 60
+    assert result.resolutions[-120:] == [256] * 120
 
 
 def test_g_is_never_modified(small):
@@ -158,8 +158,9 @@ def test_a_drag_session_starts_from_the_inverted_latent_and_resets_to_it(small):
     session = DragSession(result.generator, seed=7, truncation_psi=0.5, ws=result.ws)
     assert torch.equal(session.ws, result.ws) and session.G is result.generator
     np.testing.assert_array_equal(session.render(), result.image)
+    session.start_drag([(20, 30)], [(40, 30)])
     for _ in range(2):
-        session.step([(20, 30)], [(40, 30)], preview=False)
+        session.step(preview=False)
     assert not torch.equal(session.ws, result.ws)
     session.reset()
     assert torch.equal(session.ws, result.ws) and session.history == []
