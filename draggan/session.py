@@ -115,7 +115,9 @@ class DragSession:
     """
 
     def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = 0.7, lr: float = 2e-3,
-                 w_plus: bool = True, frame_every: int = 10, cropped: bool | None = None):
+                 w_plus: bool = True, frame_every: int = 10, cropped: bool | None = None,
+                 ws: torch.Tensor | np.ndarray | None = None):
+        """`ws` [1, num_ws, w_dim] (e.g. `invert(...).ws`) is the start latent w0; seed and ψ are then unused."""
         if lr <= 0 or frame_every < 1:
             raise ValueError(f"lr must be > 0 and frame_every >= 1, got lr={lr}, frame_every={frame_every}")
         self.G = G.eval().requires_grad_(False)
@@ -125,10 +127,13 @@ class DragSession:
         self.image_size = (res, res)
         self.feature_index = feature_block_index(res)
         self.r1, self.r2 = motion_radius(res), tracking_radius(res)
-        z = np.random.RandomState(seed).randn(1, G.z_dim)  # the reference's seed -> z
-        z = torch.from_numpy(z.astype(np.float32)).to(self.device)  # float32 first: MPS has no float64
-        with torch.no_grad():
-            self.w0 = G.mapping(z, truncation_psi=truncation_psi).detach()
+        if ws is not None:
+            self.w0 = self._checked_latent(ws)
+        else:
+            z = np.random.RandomState(seed).randn(1, G.z_dim)  # the reference's seed -> z
+            z = torch.from_numpy(z.astype(np.float32)).to(self.device)  # float32 first: MPS has no float64
+            with torch.no_grad():
+                self.w0 = G.mapping(z, truncation_psi=truncation_psi).detach()
         self._w = self.w0.clone()
         self.history: list[DragRecord] = []  # The undo stack, oldest first.
         self.frames: list[np.ndarray] = []
@@ -152,15 +157,20 @@ class DragSession:
 
     def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
         """Replace the current latent (undoable), e.g. with one saved earlier."""
+        ws = self._checked_latent(ws)
+        self._end_drag()
+        self.history.append(DragRecord(self._w.clone(), np.zeros((0, 2)), np.zeros((0, 2))))
+        self._w = ws
+
+    def _checked_latent(self, ws: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """A [1, num_ws, w_dim] finite latent as an fp32 copy on the session's device."""
         ws = torch.as_tensor(np.asarray(ws, dtype=np.float32) if not isinstance(ws, torch.Tensor) else ws)
         expected = (1, self.G.num_ws, self.G.w_dim)
         if tuple(ws.shape) != expected:
             raise ValueError(f"latent must have shape {list(expected)}, got {list(ws.shape)}")
         if not bool(torch.isfinite(ws).all()):
             raise ValueError("latent holds NaN or infinite values")
-        self._end_drag()
-        self.history.append(DragRecord(self._w.clone(), np.zeros((0, 2)), np.zeros((0, 2))))
-        self._w = ws.detach().to(self.device, torch.float32).clone()
+        return ws.detach().to(self.device, torch.float32).clone()
 
     def save_latent(self, path: str | Path) -> Path:
         return export.save_latent(self._w, path)
@@ -187,7 +197,7 @@ class DragSession:
         return record
 
     def reset(self) -> None:
-        """Back to the seed's latent w0, with an empty history."""
+        """Back to the start latent w0 (the seed's, or the `ws` given), with an empty history."""
         self._end_drag()
         self._w = self.w0.clone()
         self.history.clear()
