@@ -25,7 +25,7 @@ import landmarks
 from common import gpu
 from common.images import read_rgb
 from draggan.errors import CheckpointError
-from draggan.invert import InversionProgress, invert
+from draggan.inversion import InversionProgress, invert
 from draggan.session import DragSession
 from ui.drag_state import DragState, explain
 from ui.drag_tab import DragTab, guarded
