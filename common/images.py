@@ -71,6 +71,14 @@ def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, o
     return np.asarray(out)
 
 
+def upright_size(source: str | os.PathLike | BinaryIO) -> tuple[int, int]:
+    """(width, height) of an image file as `read_rgb` turns it (EXIF rotation applied), from its header alone."""
+    with Image.open(source) as im:
+        width, height = im.size
+        turned = im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
+
+
 def check_size(width: int, height: int, min_side: int = 1, name: str = "image") -> None:
     if width * height > MAX_PIXELS:
         raise ValueError(f"{name} is {width}×{height} = {width * height / 1e6:.1f} Mpx; at most "
