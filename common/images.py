@@ -49,8 +49,9 @@ def _read(source, max_side: int | None, min_side: int, name: str | None, mode: s
     try:
         with Image.open(source) as im:
             return _to_array(im, max_side, min_side, name, True, mode)
-    except DECODE_ERRORS as err:
-        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {str(err)[:120]}). "
+    except DECODE_ERRORS as err:  # PIL's message may hold the server's path: say the name instead
+        detail = str(err).replace(str(source), name)[:120]
+        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {detail}). "
                          "Upload a JPEG, PNG or WebP photo.") from None
 
 
