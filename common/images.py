@@ -47,12 +47,21 @@ def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name
 def _read(source, max_side: int | None, min_side: int, name: str | None, mode: str) -> np.ndarray:
     name = name or str(getattr(source, "name", source))
     try:
-        with Image.open(source) as im:
+        im = Image.open(source)
+    except DECODE_ERRORS as err:
+        raise _unreadable(err, source, name) from None
+    with im:
+        check_size(*im.size, min_side, name)  # on the header, before anything is decoded
+        try:
             return _to_array(im, max_side, min_side, name, True, mode)
-    except DECODE_ERRORS as err:  # PIL's message may hold the server's path: say the name instead
-        detail = str(err).replace(str(source), name)[:120]
-        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {detail}). "
-                         "Upload a JPEG, PNG or WebP photo.") from None
+        except DECODE_ERRORS as err:
+            raise _unreadable(err, source, name) from None
+
+
+def _unreadable(err: Exception, source, name: str) -> ValueError:
+    detail = str(err).replace(str(source), name)[:120]  # PIL's message may hold the server's path
+    return ValueError(f"{name}: not a readable image ({type(err).__name__}: {detail}). "
+                      "Upload a JPEG, PNG or WebP photo.")
 
 
 def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, owned: bool, mode: str) -> np.ndarray:
