@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> None:
     config = AppConfig(device=device, model=args.model, demo=args.demo,
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
                        max_tuned=max(1, args.max_tuned))
-    build_app(config).launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft())
+    # show_error: what gradio itself refuses (a malformed payload) reaches an API client as a message, not null.
+    build_app(config).launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft(),
+                             show_error=True)
 
 
 if __name__ == "__main__":

@@ -47,11 +47,21 @@ def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name
 def _read(source, max_side: int | None, min_side: int, name: str | None, mode: str) -> np.ndarray:
     name = name or str(getattr(source, "name", source))
     try:
-        with Image.open(source) as im:
-            return _to_array(im, max_side, min_side, name, True, mode)
+        im = Image.open(source)
     except DECODE_ERRORS as err:
-        raise ValueError(f"{name}: not a readable image ({type(err).__name__}: {str(err)[:120]}). "
-                         "Upload a JPEG, PNG or WebP photo.") from None
+        raise _unreadable(err, source, name) from None
+    with im:
+        check_size(*im.size, min_side, name)  # on the header, before anything is decoded
+        try:
+            return _to_array(im, max_side, min_side, name, True, mode)
+        except DECODE_ERRORS as err:
+            raise _unreadable(err, source, name) from None
+
+
+def _unreadable(err: Exception, source, name: str) -> ValueError:
+    detail = str(err).replace(str(source), name)[:120]  # PIL's message may hold the server's path
+    return ValueError(f"{name}: not a readable image ({type(err).__name__}: {detail}). "
+                      "Upload a JPEG, PNG or WebP photo.")
 
 
 def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, owned: bool, mode: str) -> np.ndarray:
@@ -69,6 +79,14 @@ def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, o
         out.info["exif"] = _orientation_only(orientation)
         out = ImageOps.exif_transpose(out)
     return np.asarray(out)
+
+
+def upright_size(source: str | os.PathLike | BinaryIO) -> tuple[int, int]:
+    """(width, height) of an image file as `read_rgb` turns it (EXIF rotation applied), from its header alone."""
+    with Image.open(source) as im:
+        width, height = im.size
+        turned = im.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+    return (height, width) if turned else (width, height)
 
 
 def check_size(width: int, height: int, min_side: int = 1, name: str = "image") -> None:

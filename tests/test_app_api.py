@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 
 import numpy as np
@@ -56,7 +57,7 @@ def server(segmentation_weights, tmp_path_factory):
         config = AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
         demo = build_app(config)
         port = free_port()
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)
         yield demo, f"http://127.0.0.1:{port}/"
         demo.close()
 
@@ -122,7 +123,7 @@ def test_segment_rejects_a_file_that_is_not_an_image(url, tmp_path):
     junk.write_text("not an image")
     labels, overlay, legend, status = client(url).predict(handle_file(str(junk)), 0.5, api_name="/segment")
     assert labels is None and overlay is None and legend == ""
-    assert "'notes.png' is not a readable image" in status
+    assert "notes.png: not a readable image" in status
 
 
 # ----------------------------------------------------------------------------- drag tab
@@ -262,3 +263,92 @@ def test_a_painted_mask_holds_the_rest_of_the_image(url, tmp_path):
         change_on_the_right.append(np.abs(read(png).astype(int) - seed_image(0))[:, 96:].mean())
     unmasked, masked = change_on_the_right
     assert masked < unmasked / 2, change_on_the_right
+
+
+# ----------------------------------------------------------------------------- reliability (issue 11)
+
+def test_identical_outputs_requested_at_once_come_back_whole(url):
+    """Gradio names a cached output after its bytes and rewrites that file on every response, so identical
+    outputs shared one file that a second response truncated while the first was still sending it (12-14 %
+    empty or cut-off files with 4 sessions). Each response now has a file of its own (ui/outputs.py)."""
+    a, b = client(url), client(url)
+    first = a.predict(DEMO, 0, 0.7, 2e-3, 50, "W+", api_name="/new_image")[0]
+    second = b.predict(DEMO, 0, 0.7, 2e-3, 50, "W+", api_name="/new_image")[0]
+    np.testing.assert_array_equal(read(first), read(second))
+    assert first != second, "two responses share one cache file (the client names downloads by their hash)"
+
+    sessions = [client(url) for _ in range(6)]
+    failures, barrier = [], threading.Barrier(len(sessions))
+
+    def hammer(c):
+        barrier.wait()
+        for _ in range(3):
+            try:
+                image = read(c.predict(DEMO, 0, 0.7, 2e-3, 50, "W+", api_name="/new_image")[0])
+                labels = read(c.predict(handle_file(str(EXAMPLE)), 0.5, api_name="/segment")[0])
+                if not np.array_equal(image, read(first)) or labels.shape[:2] != read(EXAMPLE).shape[:2]:
+                    failures.append("wrong content")
+            except Exception as err:  # noqa: BLE001 - an empty or cut-off file shows up as any of several errors
+                failures.append(f"{type(err).__name__}: {err}")
+    threads = [threading.Thread(target=hammer, args=(c,)) for c in sessions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert failures == []
+
+
+def test_inputs_gradio_would_refuse_come_back_as_messages(url, tmp_path):
+    c = client(url)
+    _, status, *_ = c.predict(DEMO, "abc", 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    assert "Invalid settings: seed: Input should be a valid integer" in status and "'abc'" in status
+    _, status, *_ = c.predict("/etc/passwd", 0, 0.7, 2e-3, 50, "W+", api_name="/new_image")
+    assert "model '/etc/passwd' is not one of the" in status
+    shuffled = {"headers": ["target x", "target y", "handle x", "handle y"], "data": [[40, 64, 70, 64]]}
+    *_, status, _ = c.predict(DEMO, 0, 0.7, 2e-3, 8, "W+", shuffled, None, api_name="/start")
+    assert "Invalid points table: the columns must be handle x, handle y, target x, target y" in status
+    *_, status, _ = c.predict(DEMO, 0, 0.7, 2e-3, 8, "W+", table((40, 64, 70, 64, 1)), None, api_name="/start")
+    assert "points row 1 must hold at most 4 cells" in status
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    editor = {"background": None, "layers": [handle_file(str(notes))], "composite": None}
+    *_, status, _ = c.predict(*start_args()[:-1], editor, api_name="/start")
+    assert "Invalid mask: mask layer 1: not a readable image" in status
+    *_, status, _ = c.predict(*start_args(points=((1e308, 64, 70, 64),)), api_name="/start")
+    assert "(1e+308, 64.0) lies outside the 128x128 image" in status and len(status) < 300
+    *_, status = c.predict(handle_file(str(EXAMPLE)), 5, api_name="/segment")
+    assert "the overlay opacity must be a number from 0 to 1, got '5'" in status
+
+
+def test_a_malformed_payload_gets_gradios_message_not_null(url):
+    """What gradio itself refuses before any handler runs (here a mask layer that is a number) is reported."""
+    from gradio_client.exceptions import AppError
+    editor = {"background": None, "layers": [123], "composite": None}
+    with pytest.raises(AppError) as info:
+        client(url).predict(*start_args()[:-1], editor, api_name="/start")
+    assert "verbose error reporting" not in str(info.value) and "layers" in str(info.value)
+
+
+def test_a_16_bit_png_is_segmented_like_its_8_bit_original(url, tmp_path):
+    grey = np.asarray(Image.open(EXAMPLE).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")  # 255 -> 65535
+    c = client(url)
+    labels8, overlay8, _, _ = c.predict(handle_file(str(tmp_path / "grey8.png")), 0.5, api_name="/segment")
+    labels16, overlay16, _, status = c.predict(handle_file(str(tmp_path / "grey16.png")), 0.5, api_name="/segment")
+    assert "Segmented" in status
+    np.testing.assert_array_equal(read(labels16), read(labels8))
+    np.testing.assert_array_equal(read(overlay16), read(overlay8))
+    assert read(overlay16).mean() < 200  # not the near-white of a clipped 16-bit image
+
+
+def test_big_photos_come_back_bounded_and_huge_ones_are_refused(url, tmp_path):
+    big = tmp_path / "wide.png"
+    Image.fromarray(np.asarray(Image.open(EXAMPLE).convert("RGB").resize((3000, 2000)))).save(big)
+    labels, overlay, _, status = client(url).predict(handle_file(str(big)), 0.5, api_name="/segment")
+    assert "Segmented a 3000×2000 photo (shown at 1024×683)" in status
+    assert read(labels).shape == read(overlay).shape == (683, 1024, 3)
+    huge = tmp_path / "huge.png"
+    Image.new("1", (6400, 6400)).save(huge)  # 41 Mpx in a few KB
+    labels, _, _, status = client(url).predict(handle_file(str(huge)), 0.5, api_name="/segment")
+    assert labels is None and "huge.png is 6400×6400 = 41.0 Mpx; at most 40 Mpx" in status

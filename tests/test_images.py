@@ -24,7 +24,7 @@ def test_an_oversized_image_is_refused_from_its_header_without_decoding(tmp_path
     def no_decoding(self, *args):
         raise AssertionError("the image was decoded")
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    with pytest.raises(ValueError, match=r"huge\.png is 8000×6000 = 48\.0 Mpx; at most 40 Mpx"):
+    with pytest.raises(ValueError, match=r"^\S*huge\.png is 8000×6000 = 48\.0 Mpx; at most 40 Mpx"):
         read_rgb(path, max_side=1024)
     assert MAX_PIXELS == 40_000_000
 

@@ -40,7 +40,7 @@ class Point(BaseModel):
         if size is not None:
             width, height = size
             if not (0 <= self.x <= width - 1 and 0 <= self.y <= height - 1):
-                raise ValueError(f"({self.x:.1f}, {self.y:.1f}) lies outside the {width}x{height} image")
+                raise ValueError(f"({_short(self.x)}, {_short(self.y)}) lies outside the {width}x{height} image")
         return self
 
 
@@ -71,6 +71,18 @@ class DragSettings(BaseModel):
     def w_plus(self) -> bool:
         return self.latent_space == "W+"
 
+    @model_validator(mode="after")
+    def _offered_model(self, info: ValidationInfo) -> DragSettings:
+        choices = (info.context or {}).get("choices")
+        if choices is not None and self.model not in choices:
+            raise ValueError(f"model {self.model[:80]!r} is not one of the {len(choices)} models the app offers")
+        return self
+
+
+def _short(value: float) -> str:
+    """A coordinate for a message: one decimal, or 3 significant digits when huge (1e308 is not 309 digits)."""
+    return f"{value:.1f}" if abs(value) < 1e6 else f"{value:.3g}"
+
 
 def explain(err: ValidationError, what: str) -> str:
     """One readable sentence per problem, e.g. "settings: seed must be ≥ 0 (got -1)"."""
@@ -79,7 +91,7 @@ def explain(err: ValidationError, what: str) -> str:
         where = ".".join(str(p) for p in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
         got = problem.get("input")
-        shown = "" if isinstance(got, (dict, list, BaseModel)) or got is None else f" (got {got!r})"
+        shown = "" if isinstance(got, (dict, list, BaseModel)) or got is None else f" (got {repr(got)[:40]})"
         parts.append(f"{where}: {message}{shown}" if where else f"{message}{shown}")
     return f"Invalid {what}: " + "; ".join(parts)
 
@@ -165,11 +177,19 @@ def points_from_table(rows: Any) -> list[tuple[float, float]]:
         return []
     if hasattr(rows, "to_numpy"):
         rows = rows.to_numpy().tolist()
-    elif isinstance(rows, dict):
-        rows = rows.get("data", [])
+    elif isinstance(rows, dict):  # gradio's table value, as an API client sends it
+        headers = rows.get("headers")
+        if headers is not None and headers != POINT_COLUMNS:
+            raise ValueError(f"the columns must be {', '.join(POINT_COLUMNS)}; got {str(headers)[:80]}")
+        rows = rows.get("data") or []
+    if not isinstance(rows, (list, tuple)):
+        raise ValueError(f"expected rows of 4 numbers, got {type(rows).__name__}")
     points: list[tuple[float, float]] = []
     for index, row in enumerate(rows):
-        values = [_cell(v, index) for v in list(row)[:4]]
+        if not isinstance(row, (list, tuple)) or len(row) > len(POINT_COLUMNS):
+            raise ValueError(f"points row {index + 1} must hold at most 4 cells ({', '.join(POINT_COLUMNS)}), "
+                             f"got {str(row)[:60]}")
+        values = [_cell(v, index) for v in row]
         values += [None] * (4 - len(values))
         if all(v is None for v in values):
             continue
@@ -189,5 +209,5 @@ def _cell(value: Any, index: int) -> float | None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"points row {index + 1}: {value!r} is not a number") from None
+        raise ValueError(f"points row {index + 1}: {repr(value)[:40]} is not a number") from None
     return None if math.isnan(number) else number

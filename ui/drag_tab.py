@@ -32,6 +32,7 @@ from ui.drag_state import (
 )
 from ui.exports import export_drag
 from ui.images import display_scale, enlarge, mask_from_editor, tint_outside
+from ui.outputs import unique_outputs
 from ui.models import ModelCache
 from ui.tuned import DEFAULT_MAX_TUNED, TunedCopies
 
@@ -59,10 +60,12 @@ def status_line(result, max_steps: int) -> str:
     return f"step {result.step}/{max_steps} · distance {distance:.1f} px · {result.ms:.0f} ms/step"
 
 
-def parse_settings(model, seed, psi, lr, max_steps, space) -> DragSettings:
-    """The settings panel's values, checked (a pydantic ValidationError names each bad field)."""
+def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | None = None) -> DragSettings:
+    """The settings panel's values, checked (a pydantic ValidationError names each bad field); with `choices`,
+    the model must be one of them (the events read raw values, so gradio's own check of the dropdown is off)."""
     return DragSettings.model_validate({"model": model or "", "seed": seed, "truncation_psi": psi, "lr": lr,
-                                        "max_steps": max_steps, "latent_space": space})
+                                        "max_steps": max_steps, "latent_space": space},
+                                       context={"choices": choices})
 
 
 def guarded(outputs: int, needs_image: bool = True):
@@ -101,8 +104,9 @@ def guarded(outputs: int, needs_image: bool = True):
 class DragTab:
     """The drag tab's handlers: plain functions of (session state, widget values) -> widget values."""
 
-    def __init__(self, models: ModelCache):
+    def __init__(self, models: ModelCache, choices: list[str] | None = None):
         self.models = models
+        self.choices = choices  # The dropdown's models; None accepts any name (tests, scripts).
 
     # --- drawing
 
@@ -169,7 +173,7 @@ class DragTab:
 
         Returns (image, status, points table, mask editor, model dropdown)."""
         try:
-            settings = parse_settings(model, seed, psi, lr, max_steps, space)
+            settings = parse_settings(model, seed, psi, lr, max_steps, space, self.choices)
         except ValidationError as err:
             return gr.skip(), explain(err, "settings"), gr.skip(), gr.skip(), gr.skip()
         problem = self._build_session(state, settings)
@@ -323,7 +327,7 @@ class DragTab:
         """Stream the optimisation: a frame and a status line per step, until the targets are reached,
         the step limit, or Stop. Yields (image, status, points table)."""
         try:
-            settings = parse_settings(model, seed, psi, lr, max_steps, space)
+            settings = parse_settings(model, seed, psi, lr, max_steps, space, self.choices)
         except ValidationError as err:
             yield gr.skip(), explain(err, "settings"), gr.skip()
             return
@@ -338,8 +342,12 @@ class DragTab:
             yield gr.skip(), str(err), gr.skip()
             return
         state.landmarks = None  # They belong to the image before the drag.
-        if editor is not None:
-            state.mask = mask_from_editor(editor, self.size(state))
+        try:
+            if editor is not None:
+                state.mask = mask_from_editor(editor, self.size(state))
+        except ValueError as err:
+            yield gr.skip(), f"Invalid mask: {err}", gr.skip()
+            return
         yield from self._stream_drag(state, handles, targets, settings)
 
     def _stream_drag(self, state: DragState, handles: np.ndarray, targets: np.ndarray, settings: DragSettings):
@@ -460,23 +468,29 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace, max_drags: int) -> N
     settings = [w.model, w.seed, w.psi, w.lr, w.max_steps, w.space]
     view = [w.image, w.status, w.table]
     mask = [w.state, w.editor, w.show_mask]
+    # new_image and start read their inputs unprocessed (raw JSON values, the table as a dict, mask layers as
+    # files): what gradio would refuse ({"error": null} for an API client) is checked by the handlers instead,
+    # with messages that name the field, row or layer. Every image goes out in a file of its own (ui/outputs.py).
     gr.on([demo.load, w.new_image.click, w.model.input, w.seed.submit, w.psi.release],
-          tab.new_image, [w.state, *settings], [*view, w.editor, w.model], api_name="new_image")
-    w.image.select(tab.add_point, w.state, view, api_visibility="private")
-    w.table.input(tab.edit_points, [w.state, w.table], view, api_visibility="private")
-    w.undo_point.click(tab.undo_point, w.state, view, api_name="undo_point")
-    w.clear_points.click(tab.clear_points, w.state, view, api_name="clear_points")
-    w.editor.input(tab.update_mask, mask, [w.image, w.status], api_visibility="private")
-    w.show_mask.input(tab.update_mask, mask, [w.image, w.status], api_visibility="private")
-    w.reset_mask.click(tab.reset_mask, w.state, [w.editor, w.image, w.status], api_visibility="private")
-    w.detect.click(tab.detect, w.state, [w.image, w.status], api_name="detect_landmarks")
+          unique_outputs(tab.new_image), [w.state, *settings], [*view, w.editor, w.model], api_name="new_image",
+          preprocess=False)
+    w.image.select(unique_outputs(tab.add_point), w.state, view, api_visibility="private")
+    w.table.input(unique_outputs(tab.edit_points), [w.state, w.table], view, api_visibility="private")
+    w.undo_point.click(unique_outputs(tab.undo_point), w.state, view, api_name="undo_point")
+    w.clear_points.click(unique_outputs(tab.clear_points), w.state, view, api_name="clear_points")
+    w.editor.input(unique_outputs(tab.update_mask), mask, [w.image, w.status], api_visibility="private")
+    w.show_mask.input(unique_outputs(tab.update_mask), mask, [w.image, w.status], api_visibility="private")
+    w.reset_mask.click(unique_outputs(tab.reset_mask), w.state, [w.editor, w.image, w.status],
+                       api_visibility="private")
+    w.detect.click(unique_outputs(tab.detect), w.state, [w.image, w.status], api_name="detect_landmarks")
     for name, button in w.presets.items():
-        button.click(tab.preset(name), [w.state, w.strength], view, api_name="preset_" + name.replace(" ", "_"))
-    w.start.click(tab.start, [w.state, *settings, w.table, w.editor], view, api_name="start",
-                  concurrency_limit=max_drags, concurrency_id="drag")
+        button.click(unique_outputs(tab.preset(name)), [w.state, w.strength], view,
+                     api_name="preset_" + name.replace(" ", "_"))
+    w.start.click(unique_outputs(tab.start), [w.state, *settings, w.table, w.editor], view, api_name="start",
+                  concurrency_limit=max_drags, concurrency_id="drag", preprocess=False)
     w.stop.click(tab.stop, w.state, w.status, api_name="stop", concurrency_limit=None)
-    w.undo_drag.click(tab.undo_drag, w.state, view, api_name="undo_drag")
-    w.reset_image.click(tab.reset_image, w.state, [*view, w.editor], api_name="reset_image")
+    w.undo_drag.click(unique_outputs(tab.undo_drag), w.state, view, api_name="undo_drag")
+    w.reset_image.click(unique_outputs(tab.reset_image), w.state, [*view, w.editor], api_name="reset_image")
     w.export.click(tab.export, w.state, [w.files, w.status], api_name="export")
 
 
@@ -498,7 +512,7 @@ def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, n
                 presets_panel(w)
                 mask_panel(w)
                 export_panel(w)
-    tab = DragTab(models)
+    tab = DragTab(models, choices)
     wire(demo, tab, w, max_drags)
     wire_photo(demo, PhotoPanel(tab, TunedCopies(max_tuned)), w, max_drags)
     return w

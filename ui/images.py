@@ -8,7 +8,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from common.images import read_rgba
+
 DISPLAY_MIN_SIDE = 512    # Small (demo) images are shown enlarged by an integer factor to at least this.
+MASK_MAX_SIDE = 2048      # A sent mask layer is read at most this large: masks are used at generator size.
 
 
 def display_scale(width: int, height: int) -> int:
@@ -24,11 +27,25 @@ def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
+def editor_layer(layer: Any, index: int) -> np.ndarray:
+    """One layer of a gr.ImageEditor value as an array: as gradio decoded it (the page), or read here from the
+    file an API client sent (the event runs unprocessed), through the size checks of `common.images`."""
+    if isinstance(layer, np.ndarray):
+        return layer
+    path = layer.get("path") if isinstance(layer, dict) else layer if isinstance(layer, str) else None
+    if not path:
+        raise ValueError(f"mask layer {index + 1} is not an image file (got {type(layer).__name__})")
+    return read_rgba(path, max_side=MASK_MAX_SIDE, name=f"mask layer {index + 1}")
+
+
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray | None:
-    """The painted flexible region of a gr.ImageEditor value as an (H, W) bool mask; None when nothing is painted."""
+    """The painted flexible region of a gr.ImageEditor value as an (H, W) bool mask; None when nothing is painted.
+
+    A layer that is not a readable image raises a ValueError that names it."""
     if not isinstance(value, dict):
         return None
-    layers = [np.asarray(layer) for layer in value.get("layers") or [] if layer is not None]
+    layers = [editor_layer(layer, index) for index, layer in enumerate(value.get("layers") or [])
+              if layer is not None]
     painted = None
     for layer in layers:
         if layer.ndim == 3 and layer.shape[-1] == 4:

@@ -59,6 +59,7 @@ def first_model(models: ModelCache, wanted: str, demo: bool) -> tuple[str, str]:
     try:
         models.get(wanted)
     except CheckpointError as err:
+        print(f"⚠️ {err}\nThe drag tab runs on the untrained demo generator instead.", flush=True)
         return DEMO_MODEL, (f"⚠️ **The drag model '{wanted}' is not available.** {err}\n\n"
                             "Until then the drag tab runs on an **untrained demo generator** (random weights): "
                             "its images are colour blobs, not faces, but dragging works.")

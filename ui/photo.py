@@ -29,6 +29,7 @@ from draggan.inversion import InversionProgress, invert
 from draggan.session import DragSession
 from ui.drag_state import DragState, explain
 from ui.drag_tab import DragTab, guarded
+from ui.outputs import unique_outputs
 from ui.images import display_scale, enlarge
 from ui.models import DEMO_MODEL
 from ui.tuned import TunedCopies
@@ -266,11 +267,12 @@ def photo_panel(w: SimpleNamespace) -> None:
 def wire_photo(demo: gr.Blocks, panel: PhotoPanel, w: SimpleNamespace, max_drags: int) -> None:
     """The photo panel's events; Invert shares the drag queue's limit (both are heavy) and Stop."""
     found = [w.faces, w.status, w.crop, w.face_number]
-    w.photo.upload(panel.upload, [w.state, w.photo, w.model, w.face_number], found, api_name="upload_photo",
-                   preprocess=False)
-    w.face_number.input(panel.choose_face, [w.state, w.face_number], found, api_name="choose_face")
-    w.faces.select(panel.pick_face, w.state, found, api_visibility="private")
-    w.invert.click(panel.invert, [w.state, w.invert_steps, w.pti_steps], [w.image, w.status, w.table, w.editor],
+    w.photo.upload(unique_outputs(panel.upload), [w.state, w.photo, w.model, w.face_number], found,
+                   api_name="upload_photo", preprocess=False)
+    w.face_number.input(unique_outputs(panel.choose_face), [w.state, w.face_number], found, api_name="choose_face")
+    w.faces.select(unique_outputs(panel.pick_face), w.state, found, api_visibility="private")
+    w.invert.click(unique_outputs(panel.invert), [w.state, w.invert_steps, w.pti_steps],
+                   [w.image, w.status, w.table, w.editor],
                    api_name="invert", concurrency_limit=max_drags, concurrency_id="drag")
     w.start.click(panel.tuned.touch, w.state, None, api_visibility="private", queue=False)  # LRU: in use
     demo.unload(panel.leave)

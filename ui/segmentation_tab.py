@@ -7,34 +7,46 @@ Models are held by name (one today, the shipped facades checkpoint), each loaded
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
-from PIL import Image, ImageOps
-
 import segmentation
+from common.images import read_rgb, upright_size
+from ui.outputs import unique_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
 FACADES = "facades"       # Name of the shipped (or --segmentation-weights) model.
 NO_PHOTO = "Upload a facade photo or pick an example."
+SHOWN_MAX_SIDE = 1024     # Photos are read, and label map and overlay sent back, at most this large (the model
+                          # itself works at 128 px, so nothing is lost but bytes and memory).
 
 
-def read_photo(upload: dict) -> np.ndarray:
-    """An uploaded file as RGB uint8 (EXIF rotation applied); a ValueError naming the file if it is no image."""
-    name = upload.get("orig_name") or Path(upload.get("path") or "upload").name
+def read_photo(upload) -> tuple[np.ndarray, tuple[int, int]]:
+    """An uploaded file as RGB uint8, at most SHOWN_MAX_SIDE px a side, and its own (width, height).
+
+    The size is checked on the header and the file decoded already reduced (`common.images`): a 6300 px PNG
+    costs one uint8 decode, not gigabytes. A ValueError names the file if it is no image, too small or too big."""
+    path = upload.get("path") if isinstance(upload, dict) else None
+    if not path:
+        raise ValueError(f"the photo must be an uploaded image file, got {type(upload).__name__}")
+    name = upload.get("orig_name") or Path(path).name
+    rgb = read_rgb(path, max_side=SHOWN_MAX_SIDE, min_side=segmentation.model.MIN_SIDE, name=name)
+    return rgb, upright_size(path)
+
+
+def parse_opacity(value) -> float:
+    """The overlay opacity as a float in [0, 1]; a ValueError says what was sent instead."""
     try:
-        with Image.open(upload["path"]) as im:
-            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except (OSError, KeyError, TypeError, Image.DecompressionBombError) as err:
-        raise ValueError(f"'{name}' is not a readable image ({type(err).__name__}). "
-                         "Upload a JPEG, PNG or WebP photo.") from None
-    try:
-        return segmentation.model.as_rgb(rgb)
-    except ValueError as err:
-        raise ValueError(f"'{name}': {err}") from None
+        opacity = float(value)
+    except (TypeError, ValueError):
+        opacity = math.nan
+    if not 0.0 <= opacity <= 1.0:  # also refuses NaN
+        raise ValueError(f"the overlay opacity must be a number from 0 to 1, got {str(value)[:40]!r}")
+    return opacity
 
 
 def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
@@ -86,7 +98,8 @@ class SegmentationTab:
         if not photo:
             return None, None, "", NO_PHOTO, None
         try:
-            rgb = read_photo(photo)
+            rgb, (width, height) = read_photo(photo)
+            opacity = parse_opacity(opacity)
         except ValueError as err:
             gr.Warning(str(err))
             return None, None, "", f"⚠️ {err}", None
@@ -97,8 +110,9 @@ class SegmentationTab:
         classes = model.predict_classes(rgb)
         labels = model.palette[classes]
         legend = legend_html(model.class_names, model.palette, model.class_shares(classes))
-        height, width = classes.shape
-        return labels, blend(rgb, labels, opacity), legend, f"Segmented a {width}×{height} photo.", (rgb, labels)
+        shown = "" if rgb.shape[:2] == (height, width) else f" (shown at {rgb.shape[1]}×{rgb.shape[0]})"
+        return (labels, blend(rgb, labels, opacity), legend, f"Segmented a {width}×{height} photo{shown}.",
+                (rgb, labels))
 
     @staticmethod
     def reblend(kept, opacity: float):
@@ -125,6 +139,6 @@ def build(tab: SegmentationTab) -> None:
                     gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
                                 label="Example facades (CMP Facade Database, research use)")
             legend = gr.HTML(elem_id="seg-legend")
-    photo.change(tab.segment, [photo, opacity], [labels, overlay, legend, status, kept], api_name="segment",
-                 preprocess=False)
-    opacity.change(tab.reblend, [kept, opacity], overlay, api_visibility="private")
+    photo.change(unique_outputs(tab.segment), [photo, opacity], [labels, overlay, legend, status, kept],
+                 api_name="segment", preprocess=False)
+    opacity.change(unique_outputs(tab.reblend), [kept, opacity], overlay, api_visibility="private")

@@ -68,7 +68,7 @@ try {
   const junk = join(mkdtempSync(join(tmpdir(), 'e2e-')), 'not-an-image.png');
   writeFileSync(junk, 'this is text, not a PNG\n');
   await page.locator('#seg-photo input[type=file]').setInputFiles(junk);
-  await waitForText(page, '#seg-status', /not-an-image.png' is not a readable image/,
+  await waitForText(page, '#seg-status', /not-an-image\.png: not a readable image/,
     'uploading a non-image');
   // ...and the tab still works: an example facade gets a label map and a legend (or, where the
   // checkpoint is missing, the message that says so).
