@@ -52,8 +52,8 @@ def test_two_gloo_ranks_stay_in_sync_and_write_once(tmp_path):
     for k, v in r0["weights"].items():
         assert torch.equal(v, r1["weights"][k]), k
     torch.manual_seed(0)
-    from segmentation.networks import GeneratorConfig, build_generator, init_weights
-    fresh = build_generator(GeneratorConfig(ngf=4, depth=4, image_size=32))
+    from segmentation.networks import SegmenterConfig, build_segmenter, init_weights
+    fresh = build_segmenter(SegmenterConfig(ngf=4, depth=4, image_size=32))
     init_weights(fresh)
     assert any(not torch.equal(v, r0["weights"][k]) for k, v in fresh.state_dict().items())
 
