@@ -77,15 +77,9 @@ def fast_drag(session: DragSession, handles: list, targets: list, steps: int):
             return
 
 
-class FullBackwardSession(DragSession):
-    """DragSession with the cropped backward pass off: every step back-propagates the whole map."""
-
-    def _crops_pay_off(self, d) -> bool:
-        return False
-
-
 def uncropped_drag(session: DragSession, handles: list, targets: list, steps: int):
-    return fast_drag(FullBackwardSession(session.G, seed=SEED, lr=LR), handles, targets, steps)
+    """The same session with the cropped backward off (`cropped=False`): every step back-propagates the whole map."""
+    return fast_drag(DragSession(session.G, seed=SEED, lr=LR, cropped=False), handles, targets, steps)
 
 
 def full_drag(session: DragSession, handles: list, targets: list, steps: int):

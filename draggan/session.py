@@ -7,10 +7,11 @@ windows around the handles (`cropped.py`); with a mask, whose term reads the who
 full. The full image is rendered only when a frame is asked for; every step can show a preview for
 free: the skip architecture's running RGB at the feature block, up-scaled.
 
-A drag is a run of steps toward fixed targets. It starts on `start_drag`, or on `step(handles,
-targets, mask)` whenever those differ from the running drag (the app feeds back `result.handles`,
-which continues it). The session remembers what the paper fixes at the start of a drag: the feature
-map F0 (for the mask term) and each handle's feature f_i = F0(p_i) (for tracking).
+A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
+each `step()` continues it (`drag()` does both and runs to the end). The session remembers what the
+paper fixes at the start of a drag: the feature map F0 (for the mask term) and each handle's feature
+f_i = F0(p_i) (for tracking). Every drag (and every loaded latent) leaves a `DragRecord` on
+`history`, the one undo stack: it holds the latent from before, the points and the trajectory.
 """
 from __future__ import annotations
 
@@ -52,9 +53,11 @@ def stop_distance(image_height: int, num_points: int) -> float:
 
 @dataclass
 class DragConfig:
-    """Optimiser settings, read when a drag starts."""
+    """The session's optimiser settings; `lr` and `w_plus` are defaults that `drag()` can override per drag."""
     lr: float = 2e-3                 # Adam learning rate (the paper's FFHQ value).
     w_plus: bool = True              # Optimise the layers separately (W+) or one shared w (W).
+    cropped: bool | None = None      # Cropped backward (cropped.py): None = when it pays off, True = always
+                                     # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
     mask_weight: float = MASK_WEIGHT  # lambda of the fixed-region term.
     frame_every: int = 10            # `drag()` renders the full frame every this many steps.
@@ -77,22 +80,21 @@ class StepResult:
 
 @dataclass
 class DragRecord:
-    """One drag of the handle history: where it started, where it aimed, where the handles went."""
-    handles: np.ndarray                 # [P, 2] at the start.
+    """One entry of the undo stack: the latent before a drag, where its handles started, aimed and went."""
+    start_ws: torch.Tensor              # [1, num_ws, w_dim] latent before the drag; `undo()` returns to it.
+    handles: np.ndarray                 # [P, 2] as passed to the drag (it snaps them to whole pixels).
     targets: np.ndarray                 # [P, 2].
     trajectory: list[np.ndarray] = field(default_factory=list)  # [P, 2] after each step.
-    # A loaded latent is undoable too; its record has no handles.
+    # A loaded latent is undoable too; its record has no handles (P = 0).
 
 
 @dataclass
 class _Drag:
     """The running drag: the start latent, the optimised offset and what the paper freezes at the start."""
-    start_ws: torch.Tensor
     offset: torch.nn.Parameter
     optimizer: torch.optim.Optimizer
     handles: torch.Tensor
     targets: torch.Tensor
-    mask: np.ndarray | None
     fixed: torch.Tensor | None
     stop_distance: float
     record: DragRecord
@@ -101,8 +103,8 @@ class _Drag:
     steps: int = 0
 
     def ws(self, num_optimized: int) -> torch.Tensor:
-        head = self.start_ws[:, :num_optimized] + self.offset
-        return torch.cat([head, self.start_ws[:, num_optimized:]], dim=1)
+        start = self.record.start_ws
+        return torch.cat([start[:, :num_optimized] + self.offset, start[:, num_optimized:]], dim=1)
 
 
 class DragSession:
@@ -113,12 +115,12 @@ class DragSession:
     """
 
     def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = 0.7, lr: float = 2e-3,
-                 w_plus: bool = True, frame_every: int = 10):
+                 w_plus: bool = True, frame_every: int = 10, cropped: bool | None = None):
         if lr <= 0 or frame_every < 1:
             raise ValueError(f"lr must be > 0 and frame_every >= 1, got lr={lr}, frame_every={frame_every}")
         self.G = G.eval().requires_grad_(False)
         self.device = next(G.parameters()).device
-        self.config = DragConfig(lr=lr, w_plus=w_plus, frame_every=frame_every)
+        self.config = DragConfig(lr=lr, w_plus=w_plus, frame_every=frame_every, cropped=cropped)
         res = G.img_resolution
         self.image_size = (res, res)
         self.feature_index = feature_block_index(res)
@@ -128,8 +130,7 @@ class DragSession:
         with torch.no_grad():
             self.w0 = G.mapping(z, truncation_psi=truncation_psi).detach()
         self._w = self.w0.clone()
-        self._undo: list[torch.Tensor] = []
-        self.history: list[DragRecord] = []
+        self.history: list[DragRecord] = []  # The undo stack, oldest first.
         self.frames: list[np.ndarray] = []
         self._drag: _Drag | None = None
         self._stop = threading.Event()
@@ -158,8 +159,7 @@ class DragSession:
         if not bool(torch.isfinite(ws).all()):
             raise ValueError("latent holds NaN or infinite values")
         self._end_drag()
-        self._undo.append(self._w.clone())
-        self.history.append(DragRecord(np.zeros((0, 2)), np.zeros((0, 2))))
+        self.history.append(DragRecord(self._w.clone(), np.zeros((0, 2)), np.zeros((0, 2))))
         self._w = ws.detach().to(self.device, torch.float32).clone()
 
     def save_latent(self, path: str | Path) -> Path:
@@ -177,20 +177,19 @@ class DragSession:
 
     # ------------------------------------------------------------------ history
 
-    def undo(self) -> bool:
-        """Return to the latent from before the last drag; False when there is nothing to undo."""
+    def undo(self) -> DragRecord | None:
+        """Return to the latent from before the last drag (or loaded latent): its record, None if there is none."""
         self._end_drag()
-        if not self._undo:
-            return False
-        self._w = self._undo.pop()
-        self.history.pop()
-        return True
+        if not self.history:
+            return None
+        record = self.history.pop()
+        self._w = record.start_ws.clone()
+        return record
 
     def reset(self) -> None:
         """Back to the seed's latent w0, with an empty history."""
         self._end_drag()
         self._w = self.w0.clone()
-        self._undo.clear()
         self.history.clear()
         self.frames.clear()
 
@@ -231,42 +230,36 @@ class DragSession:
 
     # ------------------------------------------------------------------ dragging
 
-    def start_drag(self, handles: Sequence, targets: Sequence, mask=None) -> None:
-        """Begin a drag: handles snap to the nearest pixel (tracking moves on the pixel grid)."""
+    def start_drag(self, handles: Sequence, targets: Sequence, mask=None, lr: float | None = None,
+                   w_plus: bool | None = None) -> None:
+        """Begin a drag (undoable); `step()` continues it. Handles snap to the nearest pixel (tracking moves
+        on the pixel grid). `lr` and `w_plus` default to the session's config."""
         p, t = self._points(handles, "handles"), self._points(targets, "targets")
         if len(p) != len(t):
             raise ValueError(f"got {len(p)} handles but {len(t)} targets; they must pair up")
         if len(p) == 0:
             raise ValueError("a drag needs at least one handle and target")
+        lr = self.config.lr if lr is None else float(lr)
+        w_plus = self.config.w_plus if w_plus is None else bool(w_plus)
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {lr}")
         binary = self._mask(mask)
         fixed = None
         if binary is not None:
+            if self.config.cropped:
+                raise ValueError("config.cropped=True needs a drag without a mask: the mask term reads the whole map")
             fixed = fixed_weight(torch.from_numpy(binary).to(self.device), self._feature_size)
         k = self.config.num_optimized_ws
-        offset = torch.nn.Parameter(torch.zeros(1, k if self.config.w_plus else 1, self.G.w_dim, device=self.device))
-        p = p.round()
-        self._undo.append(self._w.clone())
-        record = DragRecord(p.cpu().numpy(), t.cpu().numpy())
+        offset = torch.nn.Parameter(torch.zeros(1, k if w_plus else 1, self.G.w_dim, device=self.device))
+        record = DragRecord(self._w.clone(), p.cpu().numpy(), t.cpu().numpy())
         self.history.append(record)
         self.frames = []
-        self._drag = _Drag(start_ws=self._w.clone(), offset=offset,
-                           optimizer=torch.optim.Adam([offset], lr=self.config.lr), handles=p, targets=t,
-                           mask=binary, fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)),
-                           record=record)
+        p = p.round()
+        self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam([offset], lr=lr), handles=p, targets=t,
+                           fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)), record=record)
 
-    def _continues(self, handles, targets, mask) -> bool:
-        d = self._drag
-        if d is None:
-            return False
-        p, t = self._points(handles, "handles"), self._points(targets, "targets")
-        binary = self._mask(mask)
-        same_mask = (binary is None) == (d.mask is None) and (binary is None or np.array_equal(binary, d.mask))
-        return (p.shape == d.handles.shape and t.shape == d.targets.shape and bool(torch.equal(p.round(), d.handles))
-                and bool(torch.equal(t, d.targets)) and same_mask)
-
-    def step(self, handles: Sequence | None = None, targets: Sequence | None = None, mask=None,
-             preview: bool = True, frame: bool = False) -> StepResult:
-        """One DragGAN step. With handles and targets, starts a new drag unless they continue the running one.
+    def step(self, preview: bool = True, frame: bool = False) -> StepResult:
+        """One DragGAN step of the running drag (begun by `start_drag`).
 
         Order within a step (one forward pass): features of the current latent -> track the handles
         (the first step of a drag records F0 and f_i instead) -> stop if all are close enough -> loss,
@@ -274,17 +267,12 @@ class DragSession:
         came from.
         """
         t_start = time.perf_counter()
-        if handles is not None or targets is not None:
-            if handles is None or targets is None:
-                raise ValueError("pass both handles and targets, or neither to continue the running drag")
-            if not self._continues(handles, targets, mask):
-                self.start_drag(handles, targets, mask)
         if self._drag is None:
-            raise ValueError("no drag is running: pass handles and targets")
+            raise ValueError("no drag is running: call start_drag(handles, targets) first")
         d, k = self._drag, self.config.num_optimized_ws
         ws = d.ws(k)
         split = None
-        if self._crops_pay_off(d):
+        if self._cropped(d):
             split = split_synthesis(self.G.synthesis, ws, self.feature_index, rgb=preview,
                                     fused_high=HIGH_BLOCKS_FUSED_MODCONV)
             img, feat = split.img, split.feat
@@ -323,11 +311,14 @@ class DragSession:
         res = self.G.synthesis.blocks[self.feature_index].resolution
         return res, res
 
-    def _crops_pay_off(self, d: _Drag) -> bool:
-        """Cropped backward: only without a mask, and only while the windows (grown by the tracking
-        radius, which bounds how far tracking moves a handle this step) cover a small part of the map."""
-        if d.fixed is not None:
+    def _cropped(self, d: _Drag) -> bool:
+        """Whether this step takes the cropped backward: as `config.cropped` says, else (None) only without a
+        mask and while the windows (grown by the tracking radius, which bounds how far tracking moves a
+        handle this step) cover a small part of the map."""
+        if d.fixed is not None or self.config.cropped is False:
             return False
+        if self.config.cropped:
+            return True
         windows = loss_windows(d.handles, d.targets, self.r1, self.image_size, self._feature_size, slack=self.r2)
         return windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE
 
@@ -383,11 +374,13 @@ class DragSession:
                           ms=(time.perf_counter() - t_start) * 1000, frame=frame)
 
     def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int = 200,
-             frame_every: int | None = None, stop: threading.Event | None = None) -> Iterator[StepResult]:
+             frame_every: int | None = None, stop: threading.Event | None = None, lr: float | None = None,
+             w_plus: bool | None = None) -> Iterator[StepResult]:
         """Run a drag to the end, yielding every step (with a preview) and the full frame every k steps.
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
+        `lr` and `w_plus` apply to this drag only (default: the session's config).
         Bad input raises here, before the first step.
         """
         if max_steps < 1:
@@ -396,7 +389,7 @@ class DragSession:
         if every < 1:
             raise ValueError(f"frame_every must be >= 1, got {every}")
         self._stop.clear()
-        self.start_drag(handles, targets, mask)
+        self.start_drag(handles, targets, mask, lr=lr, w_plus=w_plus)
         return self._run(max_steps, every, stop)
 
     def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
 from . import dlib_backend, fan_backend
-from .face import Face
+from .face import Face, NoFaceFound
 from .geometry import CropResize, crop_resize, gen_box_to_photo, gen_to_photo
 from .image import to_rgb_uint8
 
 MAX_SIDE = 1024  # Longer image side detection runs at; larger photos are downscaled first.
+FaceT = TypeVar("FaceT")
 
 
 class Backend(Protocol):
@@ -68,6 +69,23 @@ def detect_faces(image: np.ndarray, backend: str | Backend = "auto", max_side: i
 def detect_landmarks(rgb_uint8: np.ndarray, backend: str = "auto") -> list[np.ndarray]:
     """(68, 2) float32 (x, y) landmarks per face, largest face first; [] when there is no face."""
     return [face.points for face in detect_faces(rgb_uint8, backend).faces]
+
+
+def select_face(faces: Sequence[FaceT], number: int = 1) -> FaceT:
+    """Face `number` of a detection, counting from 1 = the largest (as `draw_faces` labels them).
+
+    Works on `detect_faces(...).faces` and on `detect_landmarks(...)`; raises NoFaceFound when the
+    list is empty and ValueError when there is no face with that number.
+    """
+    if len(faces) == 0:
+        raise NoFaceFound(
+            "no face found in the photo; use a photo with a clear, roughly frontal face at least about 80 px wide"
+        )
+    if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 1 <= number <= len(faces):
+        raise ValueError(
+            f"face {number!r} does not exist: the photo has {len(faces)} face(s), numbered 1 to {len(faces)}"
+        )
+    return faces[number - 1]
 
 
 def _to_photo(face: Face, transform: CropResize) -> Face:

@@ -7,12 +7,15 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .face import Face
 from .image import as_points, to_rgb_uint8
 
 HANDLE_COLOR = (255, 0, 0)  # Red, as in DragGAN's UI.
 TARGET_COLOR = (0, 0, 255)  # Blue.
 ARROW_COLOR = (255, 255, 255)
 LABEL_COLOR = (255, 255, 0)
+FACE_COLOR = (255, 255, 255)  # Boxes of the faces not chosen.
+CHOSEN_COLOR = (0, 255, 0)  # Box of the chosen face.
 
 
 def _radius(image: Image.Image) -> int:
@@ -73,4 +76,27 @@ def draw_arrows(image: np.ndarray, handles: np.ndarray, targets: np.ndarray) -> 
     for (hx, hy), (tx, ty) in zip(handles, targets):
         _dot(draw, hx, hy, radius, HANDLE_COLOR)
         _dot(draw, tx, ty, radius, TARGET_COLOR)
+    return np.asarray(canvas)
+
+
+def draw_faces(image: np.ndarray, faces: list, chosen: int | None = 1) -> np.ndarray:
+    """A copy of `image` (RGB uint8) with a numbered box on each face, the `chosen` one (1 = first) in green.
+
+    `faces` is `detect_faces(...).faces` (boxes from the detector) or `detect_landmarks(...)` (boxes
+    around the points); the numbers are the ones `select_face` takes.
+    """
+    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, _radius(canvas) // 2)
+    font = default_font(max(12, 6 * _radius(canvas)))
+    for number, face in enumerate(faces, start=1):
+        if isinstance(face, Face):
+            left, top, right, bottom = face.box
+        else:
+            points = as_points(face, f"faces[{number - 1}]")
+            (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
+        color = CHOSEN_COLOR if number == chosen else FACE_COLOR
+        draw.rectangle((left, top, right, bottom), outline=color, width=width * (2 if number == chosen else 1))
+        corner = (left + width, top + width)
+        draw.text(corner, str(number), fill=color, font=font, stroke_width=2, stroke_fill=(0, 0, 0))
     return np.asarray(canvas)

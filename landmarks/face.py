@@ -13,6 +13,10 @@ class BackendUnavailable(RuntimeError):
     """A landmark backend cannot run here: its package or its weights are missing."""
 
 
+class NoFaceFound(ValueError):
+    """The photo has no face the detector is sure of, so there is nothing to align or edit."""
+
+
 @dataclass(frozen=True)
 class Face:
     points: np.ndarray  # (68, 2) float32 (x, y) pixels, iBUG 300-W order.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import time
 
 import numpy as np
@@ -20,26 +19,26 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from gradio_client import Client, handle_file
 
-import app
+import segmentation
+from conftest import free_port
+from draggan.session import DragSession
 from segmentation import CLASS_NAMES, PALETTE
 from segmentation.checkpoint import save_generator
 from segmentation.networks import GeneratorConfig, build_generator
+from ui import AppConfig, build_app
+from ui.drag_state import POINT_COLUMNS
+from ui.models import DEMO_MODEL, demo_generator
+from ui.segmentation_tab import EXAMPLES
 
-DEMO = app.DEMO_MODEL
-EXAMPLE = app.EXAMPLES[0] if app.EXAMPLES else None
+DEMO = DEMO_MODEL
+EXAMPLE = EXAMPLES[0] if EXAMPLES else None
 RESOLUTION = 128  # The demo generator's image size.
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def segmentation_weights(tmp_path_factory):
     """The shipped checkpoint if present, else a small random one (the wiring is what is tested)."""
-    shipped = app.segmentation.model.DEFAULT_WEIGHTS
+    shipped = segmentation.model.DEFAULT_WEIGHTS
     if shipped.is_file():
         return shipped
     path = tmp_path_factory.mktemp("seg") / "tiny.safetensors"
@@ -54,8 +53,8 @@ def server(segmentation_weights, tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         # No checkpoints anywhere: registry models are unavailable (HF_HUB_OFFLINE is set in conftest).
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        config = app.AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
-        demo = app.build_app(config)
+        config = AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
+        demo = build_app(config)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         yield demo, f"http://127.0.0.1:{port}/"
@@ -72,7 +71,7 @@ def client(url: str) -> Client:
 
 
 def table(*pairs) -> dict:
-    return {"headers": app.POINT_COLUMNS, "data": [list(p) for p in pairs]}
+    return {"headers": POINT_COLUMNS, "data": [list(p) for p in pairs]}
 
 
 def start_args(max_steps=8, seed=0, points=((40, 64, 70, 64),), lr=2e-3, space="W+"):
@@ -85,7 +84,7 @@ def read(path) -> np.ndarray:
 
 def seed_image(seed: int) -> np.ndarray:
     """What the demo generator draws for `seed`, rendered here, outside the app."""
-    return app.DragSession(app.demo_generator(), seed=seed).render()
+    return DragSession(demo_generator(), seed=seed).render()
 
 
 def steps_in(status: str) -> int:
@@ -112,7 +111,7 @@ def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_we
     assert sum(shares) == pytest.approx(100, abs=0.1 * len(CLASS_NAMES))
     assert all(name in legend for name in CLASS_NAMES)
     assert f"Segmented a {photo.shape[1]}×{photo.shape[0]} photo" in status
-    if segmentation_weights == app.segmentation.model.DEFAULT_WEIGHTS:
+    if segmentation_weights == segmentation.model.DEFAULT_WEIGHTS:
         # The shipped model sees a facade: its largest classes (the legend's first rows) are facade and window.
         largest = re.findall(r"<td>(\w+)</td>", legend)[:2]
         assert set(largest) == {"facade", "window"}, largest
@@ -240,7 +239,7 @@ def test_undo_reset_and_export(url):
 def test_queue_bounds_drags_and_lets_stop_through(server):
     demo, _ = server
     deps = {fn.api_name: fn for fn in demo.fns.values()}
-    assert deps["start"].concurrency_limit == app.AppConfig().max_drags
+    assert deps["start"].concurrency_limit == AppConfig().max_drags
     assert deps["stop"].concurrency_limit is None  # Stop never waits behind a running drag.
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 E2E = REPO / "tests" / "e2e"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
@@ -43,12 +45,6 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(message + " (CI is set, so this is a failure, not a skip)")
         pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -10,17 +10,11 @@ import draggan.session as session_module
 from draggan.features import feature_block_index, sample_features, sample_upsampled
 from draggan.full_resolution import full_resolution_drag
 from draggan.motion import disc_offsets, motion_radius
-from draggan.networks import Generator, GeneratorConfig
+from conftest import tiny_generator
 from draggan.session import DragSession, stop_distance
 from draggan.tracking import track_points, tracking_radius, window_pixels
 
 LR = 1e-2  # tiny random generators move slowly at the paper's 2e-3
-
-
-def tiny_generator(res: int = 64, seed: int = 0) -> Generator:
-    torch.manual_seed(seed)
-    return Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=res, mapping_kwargs={"num_layers": 2},
-                                     synthesis_kwargs={"channel_base": 1024, "channel_max": 32, "conv_clamp": 256}))
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +56,13 @@ def test_drag_moves_the_handles_toward_their_targets(G):
     s = DragSession(G, seed=0, lr=LR)
     handles, targets = [(26, 32), (40, 20)], [(38, 32), (40, 30)]
     start = np.linalg.norm(np.subtract(targets, handles), axis=1)
-    r = s.step(handles, targets)
-    for _ in range(24):
-        r = s.step(r.handles, targets)
+    s.start_drag(handles, targets)
+    for _ in range(25):
+        r = s.step()
         if r.done:
             break
-    assert r.step > 5 and len(s._undo) == 1  # feeding back r.handles continued one drag
+    assert r.step > 5 and len(s.history) == 1  # one drag, one undo record
+    assert s.history[0].handles.tolist() == [list(h) for h in handles]
     assert np.all(np.array(r.distances) < 0.6 * start), (r.distances, start)
     assert s.history[-1].trajectory[-1].tolist() == [list(h) for h in r.handles]
 
@@ -76,8 +71,8 @@ def test_fast_path_follows_the_full_resolution_trajectory():
     G = tiny_generator(256, seed=1)
     s = DragSession(G, seed=3, lr=LR)
     handles, targets = [(100, 120), (150, 60)], [(120, 128), (140, 80)]
-    fast = [s.step(handles, targets).handles]
-    fast += [s.step().handles for _ in range(5)]
+    s.start_drag(handles, targets)
+    fast = [s.step().handles for _ in range(6)]
     slow = [p.tolist() for p, _ in full_resolution_drag(G, s.w0, torch.tensor(handles, dtype=torch.float32),
                                                         torch.tensor(targets, dtype=torch.float32), 6, lr=LR)]
     assert len(slow) == len(fast)
@@ -94,9 +89,9 @@ def test_mask_keeps_features_outside_the_flexible_region(G):
     for name, m in (("free", None), ("masked", mask)):
         s = DragSession(G, seed=0, lr=LR)
         f0 = block_features(G, s.ws, s.feature_index)
-        r = s.step([(26, 32)], [(38, 32)], mask=m)
-        for _ in range(8):
-            r = s.step(r.handles, [(38, 32)], mask=m)
+        s.start_drag([(26, 32)], [(38, 32)], mask=m)
+        for _ in range(9):
+            s.step()
         diff = (block_features(G, s.ws, s.feature_index) - f0).abs().mean(dim=1)[0]
         change[name] = (diff[fixed].mean().item(), diff[~fixed].mean().item(), f0.abs().mean().item())
     outside_free, _, scale = change["free"]
@@ -109,9 +104,10 @@ def test_mask_keeps_features_outside_the_flexible_region(G):
 def test_handles_at_the_border_and_corners(G):
     s = DragSession(G, seed=2, lr=LR)
     handles, targets = [(0, 0), (63, 63), (63, 0), (0, 40)], [(8, 6), (55, 58), (56, 5), (6, 40)]
-    r = s.step(handles, targets)
+    s.start_drag(handles, targets)
+    s.step()
     for _ in range(5):
-        r = s.step(r.handles, targets)
+        r = s.step()
         assert all(0 <= x <= 63 and 0 <= y <= 63 for x, y in r.handles)
     # The clipped window is exactly the in-image part of the square.
     window = window_pixels(torch.tensor([[1.0, 62.0]]), 3, (64, 64))[0]
@@ -132,19 +128,22 @@ def test_tracking_finds_the_nearest_feature_in_its_window():
 def test_undo_restores_the_exact_latent_and_reset_returns_to_w0(G):
     s = DragSession(G, seed=0, lr=LR)
     before = s.ws
-    r = s.step([(26, 32)], [(38, 32)])
-    for _ in range(3):
-        r = s.step(r.handles, [(38, 32)])
+    s.start_drag([(26, 32)], [(38, 32)])
+    for _ in range(4):
+        s.step()
     after_first = s.ws
     assert not torch.equal(after_first, before)
-    r = s.step([(20, 20)], [(10, 20)])  # a different target: a second drag
-    for _ in range(2):
-        r = s.step(r.handles, [(10, 20)])
+    s.start_drag([(20.5, 20)], [(10, 20)])  # a second drag
+    for _ in range(3):
+        s.step()
     assert len(s.history) == 2
-    assert s.undo() and torch.equal(s.ws, after_first)
-    assert s.undo() and torch.equal(s.ws, before)
-    assert not s.undo()
-    s.step([(26, 32)], [(38, 32)])
+    second = s.undo()  # the record carries the drag's points, as they were passed
+    assert second.handles.tolist() == [[20.5, 20]] and second.targets.tolist() == [[10, 20]]
+    assert torch.equal(s.ws, after_first)
+    assert s.undo() is not None and torch.equal(s.ws, before)
+    assert s.undo() is None
+    s.start_drag([(26, 32)], [(38, 32)])
+    s.step()
     s.step()
     s.reset()
     assert torch.equal(s.ws, s.w0) and s.history == []
@@ -152,13 +151,23 @@ def test_undo_restores_the_exact_latent_and_reset_returns_to_w0(G):
 
 def test_w_plus_moves_only_the_first_six_layers_and_w_mode_moves_them_together(G):
     for w_plus in (True, False):
-        s = DragSession(G, seed=0, lr=LR, w_plus=w_plus)
-        s.step([(26, 32)], [(38, 32)])
-        s.step()
+        s = DragSession(G, seed=0, lr=LR, w_plus=not w_plus)
+        list(s.drag([(26, 32)], [(38, 32)], max_steps=2, w_plus=w_plus))  # this drag's space, not the session's
+        assert s.config.w_plus == (not w_plus)
         ws, w0 = s.ws[0], s.w0[0]
         assert torch.equal(ws[6:], w0[6:])
         assert not torch.equal(ws[:6], w0[:6])
         assert torch.equal(ws[:6], ws[:1].expand(6, -1)) == (not w_plus)
+
+
+def test_a_drag_takes_its_own_learning_rate(G):
+    """Adam's first step moves each coordinate by about lr: the drag's lr, not the session's."""
+    s = DragSession(G, seed=0, lr=LR)
+    for lr in (1e-3, 4e-3):
+        list(s.drag([(26, 32)], [(38, 32)], max_steps=1, lr=lr))
+        moved = (s.ws - s.history[-1].start_ws).abs().max().item()
+        assert moved == pytest.approx(lr, rel=1e-2)
+    assert s.config.lr == LR
 
 
 def test_drag_yields_previews_every_step_and_frames_every_k(G):
@@ -190,33 +199,38 @@ def test_stop_request_ends_a_drag(G):
 def test_bad_input_raises_clear_errors(G):
     s = DragSession(G, seed=0)
     with pytest.raises(ValueError, match="2 handles but 1 targets"):
-        s.step([(1, 1), (2, 2)], [(3, 3)])
+        s.start_drag([(1, 1), (2, 2)], [(3, 3)])
     with pytest.raises(ValueError, match=r"target 1 at \(70, 3\) is outside the 64x64 image"):
-        s.step([(1, 1), (2, 2)], [(3, 3), (70, 3)])
+        s.start_drag([(1, 1), (2, 2)], [(3, 3), (70, 3)])
     with pytest.raises(ValueError, match="handle 0 at"):
-        s.step([(-1, 5)], [(3, 3)])
+        s.start_drag([(-1, 5)], [(3, 3)])
     with pytest.raises(ValueError, match="handle 0 at"):
-        s.step([(float("nan"), 5)], [(3, 3)])
+        s.start_drag([(float("nan"), 5)], [(3, 3)])
     with pytest.raises(ValueError, match=r"mask must have shape \(H, W\) = \(64, 64\), got \(32, 32\)"):
-        s.step([(1, 1)], [(3, 3)], mask=np.ones((32, 32)))
+        s.start_drag([(1, 1)], [(3, 3)], mask=np.ones((32, 32)))
     with pytest.raises(ValueError, match="no drag is running"):
         s.step()
     with pytest.raises(ValueError, match="pairs"):
-        s.step([(1, 2, 3)], [(3, 3)])
+        s.start_drag([(1, 2, 3)], [(3, 3)])
+    with pytest.raises(ValueError, match="at least one handle"):
+        s.start_drag([], [])
     with pytest.raises(ValueError, match="target 0 at"):
         s.drag([(1, 1)], [(64, 1)])  # raised at the call, before any step
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
+        s.drag([(1, 1)], [(3, 1)], lr=-1)
     assert s.history == []  # nothing half-started
 
 
 def test_nan_loss_stops_the_drag_and_keeps_the_last_good_latent(G, monkeypatch):
     s = DragSession(G, seed=0, lr=LR)
-    r = s.step([(26, 32)], [(38, 32)])
-    r = s.step(r.handles, [(38, 32)])
+    s.start_drag([(26, 32)], [(38, 32)])
+    s.step()
+    s.step()
     good = s.ws
     real_loss = session_module.motion_supervision_loss
     monkeypatch.setattr(session_module, "motion_supervision_loss",
                         lambda *args: real_loss(*args) * float("nan"))
-    r = s.step(r.handles, [(38, 32)])
+    r = s.step()
     assert "loss is nan" in r.message and "kept the last good latent" in r.message
     assert torch.equal(s.ws, good)
     results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5))

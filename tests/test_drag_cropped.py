@@ -4,30 +4,24 @@ import pytest
 import torch
 
 import draggan.session as session_module
+from conftest import tiny_generator
 from draggan.cropped import (Window, features_for_loss, loss_windows, split_synthesis, window_features,
                              windows_share)
 from draggan.features import feature_block_index
 from draggan.motion import motion_radius, motion_supervision_loss
-from draggan.networks import Generator, GeneratorConfig
 from draggan.session import DragSession
 
 NUM_OPTIMIZED = 6
 
 
-def tiny_generator(res: int, seed: int = 0) -> Generator:
+def noisy_generator(res: int, seed: int = 0):
     """Random weights, with noise switched on so that a mis-sliced noise map would show."""
-    torch.manual_seed(seed)
-    G = Generator(GeneratorConfig(z_dim=32, w_dim=32, img_resolution=res, mapping_kwargs={"num_layers": 2},
-                                  synthesis_kwargs={"channel_base": 2048, "channel_max": 32, "conv_clamp": 256}))
-    for name, p in G.synthesis.named_parameters():
-        if name.endswith("noise_strength"):
-            p.data.fill_(0.3)
-    return G.eval().requires_grad_(False)
+    return tiny_generator(res, seed, channel_base=2048, noise_strength=0.3)
 
 
 @pytest.fixture(scope="module")
 def G256():
-    return tiny_generator(256)
+    return noisy_generator(256)
 
 
 def latent(G, seed):
@@ -90,7 +84,7 @@ def test_cropped_gradient_equals_the_full_pass(G256, case):
 
 def test_cropped_features_match_on_a_small_generator():
     """At 64 px the feature block is b32 and the windows run through b16 and b32."""
-    G = tiny_generator(64, seed=3)
+    G = noisy_generator(64, seed=3)
     index = feature_block_index(64)
     ws, offset = latent(G, seed=1)
     ws = with_offset(ws, offset)
@@ -116,11 +110,6 @@ def test_loss_windows_cover_the_discs_merge_overlaps_and_skip_handles_at_their_t
     assert grown[0].area > merged.area
 
 
-class FullBackwardSession(DragSession):
-    def _crops_pay_off(self, d) -> bool:
-        return False
-
-
 def count_cropped_steps(monkeypatch):
     calls = []
     real = session_module.features_for_loss
@@ -135,8 +124,11 @@ def count_cropped_steps(monkeypatch):
 def test_cropped_session_takes_the_same_steps_as_the_full_backward(G256, monkeypatch):
     calls = count_cropped_steps(monkeypatch)
     handles, targets = [(100, 120), (250, 3)], [(120, 128), (240, 20)]
-    sessions = [DragSession(G256, seed=3, lr=1e-2), FullBackwardSession(G256, seed=3, lr=1e-2)]
-    results = [[s.step(handles, targets, preview=True)] + [s.step(preview=True) for _ in range(4)] for s in sessions]
+    sessions = [DragSession(G256, seed=3, lr=1e-2), DragSession(G256, seed=3, lr=1e-2, cropped=False)]
+    results = []
+    for s in sessions:
+        s.start_drag(handles, targets)
+        results.append([s.step(preview=True) for _ in range(5)])
     assert len(calls) == 5  # every step of the first session, none of the second
     for cropped, full in zip(*results):
         assert cropped.handles == full.handles
@@ -151,14 +143,28 @@ def test_a_mask_or_many_handles_take_the_full_backward(G256, monkeypatch):
     s = DragSession(G256, seed=0, lr=1e-2)
     mask = np.zeros((256, 256), bool)
     mask[64:192, 64:192] = True
-    s.step([(100, 100)], [(120, 100)], mask=mask)
+    s.start_drag([(100, 100)], [(120, 100)], mask=mask)
+    s.step()
     s.step()
     gen = np.random.RandomState(0)
     many = gen.randint(20, 236, size=(68, 2)).tolist()  # a 68-point landmark preset
-    s.step(many, [(x + 8, y) for x, y in many])
+    s.start_drag(many, [(x + 8, y) for x, y in many])
+    s.step()
     assert calls == []
-    s.step([(100, 100)], [(120, 100)])
+    s.start_drag([(100, 100)], [(120, 100)])
+    s.step()
     assert len(calls) == 1
+    # The explicit option overrides the choice both ways; a forced crop refuses a mask by name.
+    s.config.cropped = True
+    s.start_drag(many, [(x + 8, y) for x, y in many])
+    s.step()
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="cropped=True needs a drag without a mask"):
+        s.start_drag([(100, 100)], [(120, 100)], mask=mask)
+    s.config.cropped = False
+    s.start_drag([(100, 100)], [(120, 100)])
+    s.step()
+    assert len(calls) == 2
 
 
 def test_split_synthesis_rejects_bad_input(G256):

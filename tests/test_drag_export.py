@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import tiny_generator
 from draggan.export import export_video, load_latent, save_latent
 from draggan.session import DragSession
-from test_drag import tiny_generator
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,15 @@ import subprocess
 import sys
 import types
 from collections import OrderedDict
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
 
-from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError, Generator, GeneratorConfig,
+from conftest import tiny_generator
+from draggan import (CheckpointError, CheckpointFormatError, CheckpointNotFoundError,
                      UnsafeCheckpointError, load_generator, save_generator)
 from draggan.convert import main as convert_main
 from draggan.loading import build_generator
@@ -24,15 +26,9 @@ TINY_KWARGS = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=
                    synthesis_kwargs={"channel_base": 256, "channel_max": 16, "num_fp16_res": 2, "conv_clamp": 256})
 
 
-def tiny_generator(seed=0, **overrides) -> Generator:
-    """A 32 px generator whose every tensor (biases, noise strengths, w_avg too) is random."""
-    torch.manual_seed(seed)
-    G = Generator(GeneratorConfig.from_init_kwargs({**TINY_KWARGS, **overrides})).eval()
-    with torch.no_grad():
-        for name, t in G.state_dict().items():
-            if not name.endswith("resample_filter"):
-                t.add_(0.3 * torch.randn_like(t))
-    return G
+# The generator of TINY_KWARGS, with every tensor (biases, noise strengths, w_avg too) random.
+perturbed_generator = partial(tiny_generator, res=32, dim=16, channel_base=256, channel_max=16, num_fp16_res=2,
+                              perturb=0.3)
 
 
 def render(G, seed=1):
@@ -124,7 +120,7 @@ def write_nvlabs_pickle(nv, path, G, init_kwargs=None, protocol=4, dtype=None, d
 
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_nvlabs_pickle_round_trip_without_running_its_source(nvlabs, tmp_path, protocol):
-    G = tiny_generator()
+    G = perturbed_generator()
     path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", G, protocol=protocol)
     assert b"torch_utils.persistence" in path.read_bytes() and b"module_src" in path.read_bytes()
     loaded = load_generator(path, device="cpu")
@@ -138,13 +134,13 @@ def test_nvlabs_pickle_round_trip_without_running_its_source(nvlabs, tmp_path, p
 def test_flat_stylegan3_codebase_init_kwargs_keep_conv_clamp(nvlabs, tmp_path):
     # DragGAN's generator takes **synthesis_kwargs, so its pickles store channel_base etc. at the top level.
     flat = {k: v for k, v in TINY_KWARGS.items() if k != "synthesis_kwargs"} | TINY_KWARGS["synthesis_kwargs"]
-    G = tiny_generator()
+    G = perturbed_generator()
     loaded = load_generator(write_nvlabs_pickle(nvlabs, tmp_path / "flat.pkl", G, init_kwargs=flat), device="cpu")
     assert loaded.config == G.config and loaded.synthesis.b32.torgb.conv_clamp == 256
 
 
 def test_fp16_pickle_is_cast_to_fp32(nvlabs, tmp_path):
-    G = tiny_generator()
+    G = perturbed_generator()
     loaded = load_generator(write_nvlabs_pickle(nvlabs, tmp_path / "half.pkl", G, dtype=torch.float16), device="cpu")
     for key, value in loaded.state_dict().items():
         assert value.dtype == torch.float32
@@ -152,7 +148,7 @@ def test_fp16_pickle_is_cast_to_fp32(nvlabs, tmp_path):
 
 
 def test_pickle_without_g_ema_is_a_clear_error(nvlabs, tmp_path):
-    path = write_nvlabs_pickle(nvlabs, tmp_path / "no_ema.pkl", tiny_generator(), drop=["G_ema"])
+    path = write_nvlabs_pickle(nvlabs, tmp_path / "no_ema.pkl", perturbed_generator(), drop=["G_ema"])
     with pytest.raises(CheckpointFormatError, match=r"no_ema\.pkl: the pickle has no 'G_ema' entry.*'G'"):
         load_generator(path)
 
@@ -182,7 +178,7 @@ class Exploit:
 def test_malicious_pickle_is_refused_and_nothing_runs(nvlabs, tmp_path, func, args, global_name):
     marker = tmp_path / "pwned"
     arg = [a.format(m=str(marker)) for a in args] if isinstance(args, list) else args.format(m=str(marker))
-    G = tiny_generator()
+    G = perturbed_generator()
     snapshot = persist(nvlabs, G, "Generator", easy(nvlabs, TINY_KWARGS))
     snapshot.state["_modules"]["mapping"].state["evil"] = Exploit(func, arg)  # deep inside G_ema
     path = tmp_path / "evil.pkl"
@@ -243,7 +239,7 @@ def test_wrong_format_files(tmp_path):
 
 
 def test_truncated_and_corrupt_files(nvlabs, tmp_path):
-    G = tiny_generator()
+    G = perturbed_generator()
     pkl = write_nvlabs_pickle(nvlabs, tmp_path / "full.pkl", G)
     st = save_generator(G, tmp_path / "full.safetensors")
     pt = tmp_path / "full.pt"
@@ -263,7 +259,7 @@ def test_truncated_and_corrupt_files(nvlabs, tmp_path):
 
 
 def test_weights_that_do_not_fit_list_every_problem(tmp_path):
-    G = tiny_generator()
+    G = perturbed_generator()
     state = dict(G.state_dict())
     del state["mapping.fc0.bias"]
     state["synthesis.b8.conv0.weight"] = torch.zeros(3, 3, 3, 3)
@@ -277,7 +273,7 @@ def test_weights_that_do_not_fit_list_every_problem(tmp_path):
 # ----------------------------------------------------------------------------- safetensors and convert
 
 def test_safetensors_round_trip_embeds_the_config(tmp_path):
-    G = tiny_generator(img_resolution=64)
+    G = perturbed_generator(res=64)
     path = save_generator(G, tmp_path / "g.safetensors", source="g.pkl")
     with safe_open(str(path), "pt") as f:
         assert json.loads(f.metadata()["draggan_config"])["init_kwargs"]["img_resolution"] == 64
@@ -300,7 +296,7 @@ def test_shared_fixture_loads_through_its_sidecar_json(shared_dir):
 def test_safetensors_without_config_names_the_missing_sidecar(tmp_path):
     from safetensors.torch import save_file
     path = tmp_path / "bare.safetensors"
-    save_file({k: v.contiguous() for k, v in tiny_generator().state_dict().items()}, str(path))
+    save_file({k: v.contiguous() for k, v in perturbed_generator().state_dict().items()}, str(path))
     with pytest.raises(CheckpointFormatError, match=r"bare\.safetensors: no generator config.*bare\.json"):
         load_generator(path)
     (tmp_path / "bare.json").write_text(json.dumps({"init_kwargs": TINY_KWARGS}))
@@ -308,7 +304,7 @@ def test_safetensors_without_config_names_the_missing_sidecar(tmp_path):
 
 
 def test_convert_cli_pickle_to_safetensors(nvlabs, tmp_path, capsys):
-    G = tiny_generator()
+    G = perturbed_generator()
     pkl = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", G)
     assert convert_main([str(pkl)]) == 0
     out = capsys.readouterr().out
@@ -330,7 +326,7 @@ def test_convert_cli_runs_as_a_module_and_reports_bad_input(tmp_path):
 
 def test_reader_handles_numpy_values_in_the_snapshot(nvlabs, tmp_path):
     from draggan.pickle_reader import read_pickle
-    path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", tiny_generator())
+    path = write_nvlabs_pickle(nvlabs, tmp_path / "net.pkl", perturbed_generator())
     snapshot = read_pickle(path)
     assert snapshot["training_set_kwargs"]["resolution"] == 32
     np.testing.assert_array_equal(snapshot["training_set_kwargs"]["mean"], np.arange(3, dtype=np.float32))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
+from conftest import free_port
 from segmentation.train import TrainConfig, train
 
 
@@ -21,12 +21,6 @@ def _random_pairs(folder: Path, n: int, size: int) -> Path:
     for i in range(n):
         Image.fromarray(rng.integers(0, 256, (size, 2 * size, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     return folder
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rank(rank: int, world: int, port: int, cfg: TrainConfig, result_dir: str) -> None:
@@ -43,7 +37,7 @@ def test_two_gloo_ranks_stay_in_sync_and_write_once(tmp_path):
     out = tmp_path / "run"
     cfg = TrainConfig(data=str(data), out=str(out), ngf=4, depth=4, ndf=4, load_size=36, crop_size=32,
                       iters=4, val_every=4, log_every=2, threads=1, device="cpu")
-    mp.spawn(_rank, args=(2, _free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_rank, args=(2, free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
 
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)

@@ -1,20 +1,19 @@
-"""What the app keeps per browser session, and the checks on everything that crosses the app boundary.
+"""What the drag tab keeps per visitor, and the checks on what a visitor types.
 
 Gradio hands each visitor their own `DragState` (through `gr.State`), so two people editing at
-once never share points, masks or images; only the generator weights are shared (see app.py).
-Inputs from the page or from an API client are validated by the pydantic models below before
-any handler touches them, and a failed check becomes one readable sentence for the status line.
+once never share points, masks or images; only the generator weights are shared (ui/models.py).
+What comes from the page or an API client is validated by the pydantic models below, so a failed
+check names the field or row and becomes one readable sentence for the status line. The session
+checks its own contract again (draggan/session.py): these models are for the person typing.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -24,7 +23,6 @@ from pydantic import (
     model_validator,
 )
 
-DISPLAY_MIN_SIDE = 512    # Small (demo) images are shown enlarged by an integer factor to at least this.
 POINT_COLUMNS = ["handle x", "handle y", "target x", "target y"]
 
 
@@ -47,16 +45,10 @@ class Point(BaseModel):
 
 
 class DragPoints(BaseModel):
-    """Handle and target lists of equal, non-zero length (validate with context={'size': (w, h)})."""
+    """The typed handle → target pairs of a drag (validate with context={'size': (w, h)}), so that an error
+    names the point ("handles.1"). The table pairs them up; the session checks pairing for its own callers."""
     handles: list[Point] = Field(min_length=1, max_length=68)
     targets: list[Point] = Field(min_length=1, max_length=68)
-
-    @model_validator(mode="after")
-    def _paired(self) -> DragPoints:
-        if len(self.handles) != len(self.targets):
-            raise ValueError(f"{len(self.handles)} handles but {len(self.targets)} targets: "
-                             "every handle (red) needs a target (blue)")
-        return self
 
     def as_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(K, 2) float32 handles and targets."""
@@ -96,7 +88,8 @@ def explain(err: ValidationError, what: str) -> str:
 
 @dataclass
 class DragState:
-    """One visitor's drag editing: their session on the shared generator, clicks, mask and history."""
+    """One visitor's drag editing: their session on the shared generator (which keeps the undo stack),
+    clicks, mask and landmarks."""
     session: Any = None                     # draggan DragSession (its own latent; the generator is shared).
     image: np.ndarray | None = None         # The session's current image, rendered once per latent change.
     model: str = ""                         # Dropdown value the session was built from.
@@ -104,7 +97,6 @@ class DragState:
     landmarks: np.ndarray | None = None     # (68, 2) of the current image, once detected.
     mask: np.ndarray | None = None          # (H, W) bool flexible region; None = everything may move.
     show_mask: bool = False
-    undo_points: list[list[tuple[float, float]]] = field(default_factory=list)  # Points before each drag.
     running: bool = False                   # A drag of this session is streaming.
 
     def rendered(self) -> np.ndarray:
@@ -136,7 +128,6 @@ class DragState:
         self.points.clear()
         self.landmarks = None
         self.mask = None
-        self.undo_points.clear()
 
 
 # ----------------------------------------------------------------------------- points table
@@ -187,70 +178,3 @@ def _cell(value: Any, index: int) -> float | None:
     except (TypeError, ValueError):
         raise ValueError(f"points row {index + 1}: {value!r} is not a number") from None
     return None if math.isnan(number) else number
-
-
-# ----------------------------------------------------------------------------- images
-
-def display_scale(width: int, height: int) -> int:
-    """Integer enlargement that shows a small image at DISPLAY_MIN_SIDE or more (1 for big ones)."""
-    return max(1, math.ceil(DISPLAY_MIN_SIDE / max(width, height)))
-
-
-def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic enlargement by an integer factor: image pixel (x, y) lands at (x + 0.5) * scale - 0.5."""
-    if scale == 1:
-        return image
-    height, width = image.shape[:2]
-    return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
-
-
-def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray | None:
-    """The painted flexible region of a gr.ImageEditor value as an (H, W) bool mask; None when nothing is painted."""
-    if not isinstance(value, dict):
-        return None
-    layers = [np.asarray(layer) for layer in value.get("layers") or [] if layer is not None]
-    painted = None
-    for layer in layers:
-        if layer.ndim == 3 and layer.shape[-1] == 4:
-            ink = layer[..., 3] > 0
-        elif layer.ndim == 3:
-            ink = layer.max(axis=-1) > 0
-        else:
-            ink = layer > 0
-        painted = ink if painted is None or painted.shape != ink.shape else painted | ink
-    if painted is None or not painted.any():
-        return None
-    width, height = size
-    if painted.shape != (height, width):
-        rows = (np.arange(height) * painted.shape[0] // height)
-        cols = (np.arange(width) * painted.shape[1] // width)
-        painted = painted[rows][:, cols]
-    return painted
-
-
-def tint_outside(image: np.ndarray, mask: np.ndarray, strength: float = 0.55) -> np.ndarray:
-    """Darken what lies outside the flexible region, so the user sees what will stay fixed."""
-    out = image.astype(np.float32)
-    out[~mask] *= 1.0 - strength
-    return out.round().astype(np.uint8)
-
-
-def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
-    """Label colours laid over the photo with the given opacity (0 = photo only, 1 = labels only)."""
-    if photo.shape != labels.shape:
-        raise ValueError(f"photo {photo.shape} and label map {labels.shape} must have the same shape")
-    mixed = (1.0 - opacity) * photo.astype(np.float32) + opacity * labels.astype(np.float32)
-    return mixed.round().clip(0, 255).astype(np.uint8)
-
-
-def legend_html(class_names: tuple[str, ...], palette: np.ndarray, shares: dict[str, float]) -> str:
-    """A colour-swatch table of the classes, largest share first."""
-    rows = []
-    for name, colour in sorted(zip(class_names, palette), key=lambda nc: -shares.get(nc[0], 0.0)):
-        hex_colour = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in colour))
-        rows.append(
-            f"<tr><td><span style='display:inline-block;width:1.1em;height:1.1em;background:{hex_colour};"
-            f"border:1px solid #0004;vertical-align:middle'></span></td>"
-            f"<td>{html.escape(name)}</td><td style='text-align:right'>{100 * shares.get(name, 0.0):.1f} %</td></tr>")
-    return ("<table class='legend'><thead><tr><th></th><th>class</th><th>pixels</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")

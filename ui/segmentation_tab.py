@@ -1,0 +1,130 @@
+"""The segmentation tab: a facade photo -> label map, overlay and legend, its handlers and its layout.
+
+Models are held by name (one today, the shipped facades checkpoint), each loaded once for everyone;
+`segment` takes the name, so a model dropdown is one more input.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+import segmentation
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
+FACADES = "facades"       # Name of the shipped (or --segmentation-weights) model.
+NO_PHOTO = "Upload a facade photo or pick an example."
+
+
+def read_photo(upload: dict) -> np.ndarray:
+    """An uploaded file as RGB uint8 (EXIF rotation applied); a ValueError naming the file if it is no image."""
+    name = upload.get("orig_name") or Path(upload.get("path") or "upload").name
+    try:
+        with Image.open(upload["path"]) as im:
+            rgb = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    except (OSError, KeyError, TypeError, Image.DecompressionBombError) as err:
+        raise ValueError(f"'{name}' is not a readable image ({type(err).__name__}). "
+                         "Upload a JPEG, PNG or WebP photo.") from None
+    try:
+        return segmentation.model.as_rgb(rgb)
+    except ValueError as err:
+        raise ValueError(f"'{name}': {err}") from None
+
+
+def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
+    """Label colours laid over the photo with the given opacity (0 = photo only, 1 = labels only)."""
+    if photo.shape != labels.shape:
+        raise ValueError(f"photo {photo.shape} and label map {labels.shape} must have the same shape")
+    mixed = (1.0 - opacity) * photo.astype(np.float32) + opacity * labels.astype(np.float32)
+    return mixed.round().clip(0, 255).astype(np.uint8)
+
+
+def legend_html(class_names: tuple[str, ...], palette: np.ndarray, shares: dict[str, float]) -> str:
+    """A colour-swatch table of the classes, largest share first."""
+    rows = []
+    for name, colour in sorted(zip(class_names, palette), key=lambda nc: -shares.get(nc[0], 0.0)):
+        hex_colour = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in colour))
+        rows.append(
+            f"<tr><td><span style='display:inline-block;width:1.1em;height:1.1em;background:{hex_colour};"
+            f"border:1px solid #0004;vertical-align:middle'></span></td>"
+            f"<td>{html.escape(name)}</td><td style='text-align:right'>{100 * shares.get(name, 0.0):.1f} %</td></tr>")
+    return ("<table class='legend'><thead><tr><th></th><th>class</th><th>pixels</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>")
+
+
+class SegmentationTab:
+    """The tab's handlers, over models loaded once for everyone and held by name."""
+
+    def __init__(self, weights: dict[str, Path], device: torch.device):
+        if not weights:
+            raise ValueError("the segmentation tab needs at least one model")
+        self.default = next(iter(weights))
+        self.models, self.problems = {}, {}
+        for name, path in weights.items():
+            try:
+                self.models[name] = segmentation.load_model(path, device=device)
+            except (OSError, ValueError) as err:
+                self.problems[name] = f"⚠️ The segmentation model is not available: {err}"
+
+    @property
+    def notice(self) -> str:
+        """What the page says about models that did not load ('' when all did)."""
+        return "\n\n".join(self.problems.values())
+
+    def segment(self, photo: dict | None, opacity: float, name: str | None = None):
+        """Returns (label map, overlay, legend HTML, status, (photo, labels) kept for the opacity slider).
+
+        `photo` is the upload's raw file record (the event runs with preprocess=False), so that a file
+        that is not an image gets a readable message here instead of failing inside Gradio.
+        """
+        if not photo:
+            return None, None, "", NO_PHOTO, None
+        try:
+            rgb = read_photo(photo)
+        except ValueError as err:
+            gr.Warning(str(err))
+            return None, None, "", f"⚠️ {err}", None
+        name = name or self.default
+        model = self.models.get(name)
+        if model is None:
+            return None, None, "", self.problems.get(name, f"⚠️ There is no segmentation model '{name}'."), None
+        classes = model.predict_classes(rgb)
+        labels = model.palette[classes]
+        legend = legend_html(model.class_names, model.palette, model.class_shares(classes))
+        height, width = classes.shape
+        return labels, blend(rgb, labels, opacity), legend, f"Segmented a {width}×{height} photo.", (rgb, labels)
+
+    @staticmethod
+    def reblend(kept, opacity: float):
+        if kept is None:
+            return gr.skip()
+        photo, labels = kept
+        return blend(photo, labels, opacity)
+
+
+def build(tab: SegmentationTab) -> None:
+    """The segmentation tab: photo, label map and overlay in a row; opacity, status, examples and legend below."""
+    with gr.Tab("Segmentation", id="segmentation"):
+        kept = gr.State(None)
+        gr.Markdown(tab.notice, visible=bool(tab.notice), elem_id="seg-notice")
+        with gr.Row():
+            photo = gr.Image(label="Facade photo", type="numpy", sources=["upload", "clipboard"], elem_id="seg-photo")
+            labels = gr.Image(label="Label map", interactive=False, format="png", elem_id="seg-labels")
+            overlay = gr.Image(label="Overlay", interactive=False, format="png", elem_id="seg-overlay")
+        with gr.Row():
+            with gr.Column(scale=2):
+                opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
+                status = gr.Markdown(NO_PHOTO, label="segmentation status", elem_id="seg-status")
+                if EXAMPLES:
+                    gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
+                                label="Example facades (CMP Facade Database, research use)")
+            legend = gr.HTML(elem_id="seg-legend")
+    photo.change(tab.segment, [photo, opacity], [labels, overlay, legend, status, kept], api_name="segment",
+                 preprocess=False)
+    opacity.change(tab.reblend, [kept, opacity], overlay, api_visibility="private")
