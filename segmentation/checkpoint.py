@@ -28,8 +28,12 @@ def config_path(weights: Path) -> Path:
 
 def save_segmenter(path: str | Path, segmenter: torch.nn.Module, config: SegmenterConfig,
                    meta: dict | None = None, palette: np.ndarray = PALETTE,
-                   class_names: tuple[str, ...] = CLASS_NAMES, half: bool = False) -> None:
-    """Write the segmenter's weights (safetensors; ``half`` stores fp16 to halve the file) and its json config."""
+                   class_names: tuple[str, ...] = CLASS_NAMES, half: bool = False,
+                   predict: dict | None = None) -> None:
+    """Write the segmenter's weights (safetensors; ``half`` stores fp16 to halve the file) and its json config.
+
+    ``predict`` holds the prediction settings ``load_model`` should default to (scale, flip_tta).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dtype = torch.float16 if half else torch.float32
@@ -37,7 +41,7 @@ def save_segmenter(path: str | Path, segmenter: torch.nn.Module, config: Segment
              for k, v in segmenter.state_dict().items()}
     save_file(state, str(path))
     info = {"segmenter": config.to_dict(), "palette": np.asarray(palette).tolist(),
-            "class_names": list(class_names), "meta": meta or {}}
+            "class_names": list(class_names), "meta": meta or {}, "predict": predict or {}}
     config_path(path).write_text(json.dumps(info, indent=2) + "\n")
 
 

@@ -1,7 +1,7 @@
 """The segmentation tab: a facade photo -> label map, overlay and legend, its handlers and its layout.
 
-Models are held by name (one today, the shipped facades checkpoint), each loaded once for everyone;
-`segment` takes the name, so a model dropdown is one more input.
+Models are held by name (the shipped ones, or one --segmentation-weights checkpoint), each loaded
+once for everyone; a dropdown labels which is which, and `segment` (the `/segment` API) takes the name.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import segmentation
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
-FACADES = "facades"       # Name of the shipped (or --segmentation-weights) model.
 NO_PHOTO = "Upload a facade photo or pick an example."
 
 
@@ -35,6 +34,14 @@ def read_photo(upload: dict) -> np.ndarray:
         return segmentation.model.as_rgb(rgb)
     except ValueError as err:
         raise ValueError(f"'{name}': {err}") from None
+
+
+def model_files(weights: Path | None = None) -> dict[str, tuple[str, Path]]:
+    """{name: (menu label, weights file)}: the shipped models, the default first; or one given checkpoint."""
+    if weights is not None:
+        return {Path(weights).stem: (f"{Path(weights).name} (--segmentation-weights)", Path(weights))}
+    return {m.name: (m.label + (" (default: best validation mIoU)" if m.default else ""), m.path)
+            for m in segmentation.list_models()}
 
 
 def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
@@ -61,12 +68,13 @@ def legend_html(class_names: tuple[str, ...], palette: np.ndarray, shares: dict[
 class SegmentationTab:
     """The tab's handlers, over models loaded once for everyone and held by name."""
 
-    def __init__(self, weights: dict[str, Path], device: torch.device):
+    def __init__(self, weights: dict[str, tuple[str, Path]], device: torch.device):
         if not weights:
             raise ValueError("the segmentation tab needs at least one model")
         self.default = next(iter(weights))
+        self.labels = {name: label for name, (label, _) in weights.items()}
         self.models, self.problems = {}, {}
-        for name, path in weights.items():
+        for name, (_, path) in weights.items():
             try:
                 self.models[name] = segmentation.load_model(path, device=device)
             except (OSError, ValueError) as err:
@@ -119,12 +127,15 @@ def build(tab: SegmentationTab) -> None:
             overlay = gr.Image(label="Overlay", interactive=False, format="png", elem_id="seg-overlay")
         with gr.Row():
             with gr.Column(scale=2):
+                model = gr.Dropdown([(label, name) for name, label in tab.labels.items()], value=tab.default,
+                                    label="Model", elem_id="seg-model")
                 opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
                 status = gr.Markdown(NO_PHOTO, label="segmentation status", elem_id="seg-status")
                 if EXAMPLES:
                     gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
                                 label="Example facades (CMP Facade Database, research use)")
             legend = gr.HTML(elem_id="seg-legend")
-    photo.change(tab.segment, [photo, opacity], [labels, overlay, legend, status, kept], api_name="segment",
-                 preprocess=False)
+    outputs = [labels, overlay, legend, status, kept]
+    photo.change(tab.segment, [photo, opacity, model], outputs, api_name="segment", preprocess=False)
+    model.change(tab.segment, [photo, opacity, model], outputs, api_visibility="private", preprocess=False)
     opacity.change(tab.reblend, [kept, opacity], overlay, api_visibility="private")
