@@ -16,7 +16,6 @@ from pathlib import Path
 
 import gradio as gr
 
-import segmentation
 from common import pick_device
 from ui import CSS, AppConfig, build_app
 from ui.models import DEFAULT_MODEL
@@ -34,8 +33,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="drag tab's first model: a registry name or a checkpoint file")
     parser.add_argument("--demo", action="store_true", default=os.environ.get("DRAGGAN_DEMO") == "1",
                         help="use only the untrained demo generator (also: DRAGGAN_DEMO=1)")
-    parser.add_argument("--segmentation-weights", type=Path, default=segmentation.model.DEFAULT_WEIGHTS,
-                        help="facades checkpoint (.safetensors) for the segmentation tab")
+    parser.add_argument("--segmentation-weights", type=Path, default=None,
+                        help="one facades checkpoint (.safetensors) for the segmentation tab; default: the shipped models")
     parser.add_argument("--max-drags", type=int, default=2, help="drags optimised at once over all visitors")
     parser.add_argument("--max-tuned", type=int, default=DEFAULT_MAX_TUNED,
                         help="photo sessions that keep a tuned generator (~124 MB each at 512 px); the least "

@@ -1,10 +1,12 @@
-"""Training throughput (images/s) and predict latency: U-Net vs the earlier encoder-decoder, side by side.
+"""Training throughput (G+D images/s) under CPU settings, side by side, and predict latency.
 
-Each configuration runs the real training step (G and, with --lambda-adv > 0, the PatchGAN D)
-on random 128 px batches. Rounds alternate between the implementations so that
-background load hits both alike; the median round is reported, with the ratio.
+Every variant runs the real ``segmentation.train.train_step`` (class head, class L1 + PatchGAN)
+on random photos and label maps. Rounds alternate between the variants so that background
+load hits all alike; the median round is reported, with the ratio to the first (baseline)
+variant. Variants: fp32 vs bf16 autocast, channels-last, batch size, threads. Data loading
+is timed separately (one augmented pair, pix2pix 286 -> crop), to compare with a step's time.
 
-    python -m benchmarks.bench_segmentation --threads 1 --steps 20 --rounds 3
+    python -m benchmarks.bench_segmentation --ngf 16 --ndf 16 --crop 128 --steps 8 --rounds 3
 """
 
 from __future__ import annotations
@@ -12,103 +14,111 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
 
-from segmentation.losses import discriminator_loss, gan_loss
-from common import pick_device
+from segmentation.data import PairedConfig, PairedFolder, resize
 from segmentation.model import SegmentationModel
-from segmentation.networks import GeneratorConfig, PatchDiscriminator, build_generator
+from segmentation.networks import SegmenterConfig
+from segmentation.palette import PALETTE
+from segmentation.train import TrainConfig, _build_nets, train_step
+
+VARIANTS = {  # name: (TrainConfig changes, threads)
+    "fp32 b1": ({}, 1),
+    "bf16 b1": ({"bf16": True}, 1),
+    "fp32 b1 channels-last": ({"channels_last": True}, 1),
+    "fp32 b4": ({"batch_size": 4}, 1),
+    "bf16 b4": ({"bf16": True, "batch_size": 4}, 1),
+    "bf16 b8": ({"bf16": True, "batch_size": 8}, 1),
+    "bf16 b4 2 threads": ({"bf16": True, "batch_size": 4}, 2),
+}
 
 
-class Step:
-    """One pix2pix optimisation step, as in segmentation.train."""
+class Variant:
+    def __init__(self, cfg: TrainConfig, threads: int):
+        torch.manual_seed(0)
+        self.cfg, self.threads = cfg, threads
+        self.scfg = SegmenterConfig("unet", cfg.ngf, cfg.depth, image_size=cfg.image_size, head=cfg.head)
+        self.nets = _build_nets(cfg, self.scfg, torch.device("cpu"), distributed=False)
+        b, s = cfg.batch_size, cfg.crop_size
+        self.x = torch.rand(b, 3, s, s) * 2 - 1
+        self.classes = torch.randint(0, len(PALETTE), (b, s, s))
 
-    def __init__(self, gcfg: GeneratorConfig, ndf: int, lambda_adv: float, batch: int, device):
-        self.G = build_generator(gcfg).to(device)
-        self.D = PatchDiscriminator(ndf).to(device) if lambda_adv > 0 else None
-        self.opt_g = torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), 2e-4, betas=(0.5, 0.999)) if self.D else None
-        self.lambda_adv = lambda_adv
-        s = gcfg.image_size
-        self.x = torch.randn(batch, 3, s, s, device=device)
-        self.y = torch.randn(batch, 3, s, s, device=device).clamp(-1, 1)
-        self.batch = batch
-
-    def __call__(self) -> None:
-        fake = self.G(self.x)
-        g_adv = 0.0
-        if self.D is not None:
-            logits = self.D(torch.cat([self.x, self.x]), torch.cat([self.y, fake.detach()]))
-            loss_d, _, _ = discriminator_loss(*logits.chunk(2))
-            self.opt_d.zero_grad()
-            loss_d.backward()
-            self.opt_d.step()
-            self.D.requires_grad_(False)
-            g_adv = gan_loss(self.D(self.x, fake), True)
-            self.D.requires_grad_(True)
-        loss = 20.0 * (fake - self.y).abs().mean() + self.lambda_adv * g_adv
-        self.opt_g.zero_grad()
-        loss.backward()
-        self.opt_g.step()
+    def images_per_s(self, steps: int) -> float:
+        torch.set_num_threads(self.threads)
+        t = time.perf_counter()
+        for _ in range(steps):
+            train_step(self.cfg, self.nets, self.x, self.classes)
+        return steps * self.cfg.batch_size / (time.perf_counter() - t)
 
 
-def _sync(device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def data_loading_ms(crop: int, n: int = 20) -> tuple[float, float]:
+    """Median ms to produce one augmented training pair: (resizing 256 -> 286 per item, as before;
+    resized once at load, as now: crop, flip and tensors only)."""
+    rng = np.random.default_rng(0)
+    photos = [rng.integers(0, 255, (256, 256, 3), dtype=np.uint8) for _ in range(4)]
+    labels = [rng.integers(0, len(PALETTE), (256, 256), dtype=np.uint8) for _ in range(4)]
+    ds = PairedFolder.__new__(PairedFolder)
+    ds.config, ds.train, ds.palette, ds.rng = PairedConfig(load_size=286, crop_size=crop), True, PALETTE, rng
+    ds.pairs = [(resize(x, 286), resize(y, 286, nearest=True)) for x, y in zip(photos, labels)]
+    before, after = [], []
+    for i in range(n):
+        t = time.perf_counter()
+        resize(photos[i % 4], 286), resize(labels[i % 4], 286, nearest=True)
+        ds[i % 4]
+        t1 = time.perf_counter()
+        ds[i % 4]
+        after.append(time.perf_counter() - t1)
+        before.append(t1 - t)
+    return 1000 * statistics.median(before), 1000 * statistics.median(after)
+
+
+def predict_ms(model: SegmentationModel, rounds: int) -> float:
+    photo = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
+    model.predict(photo)
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        model.predict(photo)
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--steps", type=int, default=20, help="training steps per round")
+    p.add_argument("--ngf", type=int, default=16, help="U-Net width")
+    p.add_argument("--ndf", type=int, default=16, help="PatchGAN width")
+    p.add_argument("--crop", type=int, default=128, help="training crop size")
+    p.add_argument("--steps", type=int, default=8, help="training steps per round")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--ndf", type=int, default=32)
-    p.add_argument("--lambda-adv", type=float, default=1.0)
-    p.add_argument("--device", default="")
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS), help=f"subset of {list(VARIANTS)}")
+    p.add_argument("--predict-threads", type=int, default=1)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device) if args.device else pick_device()
-    torch.manual_seed(0)
-    impls = {
-        "fcn": GeneratorConfig(arch="fcn", image_size=args.size),
-        "unet16": GeneratorConfig(arch="unet", ngf=16, depth=7, image_size=args.size),
-    }
-    steps = {k: Step(c, args.ndf, args.lambda_adv, args.batch, device) for k, c in impls.items()}
-    for step in steps.values():
-        step()  # warm-up
-    rates = {k: [] for k in impls}
+    base = TrainConfig(data="", out="", ngf=args.ngf, ndf=args.ndf, crop_size=args.crop)
+    variants = {name: Variant(replace(base, **VARIANTS[name][0]), VARIANTS[name][1]) for name in args.variants}
+    for v in variants.values():
+        v.images_per_s(1)  # warm-up
+    rates = {name: [] for name in variants}
     for _ in range(args.rounds):
-        for name, step in steps.items():
-            _sync(device)
-            t = time.perf_counter()
-            for _ in range(args.steps):
-                step()
-            _sync(device)
-            rates[name].append(args.steps * args.batch / (time.perf_counter() - t))
-    photo = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
-    latency = {}
-    for name, step in steps.items():
-        model = SegmentationModel(step.G, args.size, device=device)
-        model.predict(photo)
-        times = []
-        for _ in range(args.rounds * 5):
-            t = time.perf_counter()
-            model.predict(photo)
-            times.append(time.perf_counter() - t)
-        latency[name] = 1000 * statistics.median(times)
-    print(f"device {device}, threads {args.threads}, {args.size} px, batch {args.batch}, "
-          f"ndf {args.ndf}, lambda_adv {args.lambda_adv}")
-    for name in impls:
-        params = sum(p.numel() for p in steps[name].G.parameters())
-        print(f"{name:8s} G params {params / 1e6:6.2f} M  train {statistics.median(rates[name]):7.2f} img/s"
-              f"  predict 256 px {latency[name]:7.1f} ms")
-    ratio = statistics.median(rates["fcn"]) / statistics.median(rates["unet16"])
-    print(f"training throughput ratio fcn / unet16: {ratio:.2f}x;"
-          f" predict latency ratio unet16 / fcn: {latency['unet16'] / latency['fcn']:.2f}x")
+        for name, v in variants.items():
+            rates[name].append(v.images_per_s(max(1, args.steps // v.cfg.batch_size)))
+    first = statistics.median(rates[args.variants[0]])
+    print(f"G ngf {args.ngf} + D ndf {args.ndf}, {args.crop} px crops, class head, class L1 + GAN; "
+          f"median of {args.rounds} rounds")
+    for name in variants:
+        r = statistics.median(rates[name])
+        print(f"{name:24s} {r:7.2f} img/s  ({r / first:5.2f}x {args.variants[0]})")
+    before, after = data_loading_ms(args.crop)
+    print(f"data loading per augmented pair: {before:.1f} ms resizing per item (before), "
+          f"{after:.2f} ms resized once at load (now): {before / after:.0f}x")
+    torch.set_num_threads(args.predict_threads)
+    g = variants[args.variants[0]].nets.G
+    for tta in (False, True):
+        model = SegmentationModel(g, 256, device="cpu", flip_tta=tta)
+        print(f"predict 256x256 photo, {args.predict_threads} threads, flip TTA {tta}: "
+              f"{predict_ms(model, args.rounds * 5):.1f} ms")
 
 
 if __name__ == "__main__":

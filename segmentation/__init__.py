@@ -1,11 +1,12 @@
-"""pix2pix for building facades: photo -> the 12-class CMP label map.
+"""pix2pix for building facades: photo -> the 13-colour CMP label map.
 
-    from segmentation import load_model
-    m = load_model()                      # the shipped facades checkpoint, no download
+    from segmentation import list_models, load_model
+    [m.name for m in list_models()]       # the shipped models, the default first
+    m = load_model()                      # the default model, no download; load_model("cgan") by name
     labels = m.predict(rgb_uint8)         # (H, W, 3) uint8 label colours
 """
 
-from .model import SegmentationModel, load_model, read_image
+from .model import SegmentationModel, list_models, load_model, read_image
 from .palette import CLASS_NAMES, PALETTE
 
-__all__ = ["CLASS_NAMES", "PALETTE", "SegmentationModel", "load_model", "read_image"]
+__all__ = ["CLASS_NAMES", "PALETTE", "SegmentationModel", "list_models", "load_model", "read_image"]

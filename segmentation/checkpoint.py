@@ -1,7 +1,7 @@
 """Checkpoints without code execution.
 
-- Shipped / best generators: ``name.safetensors`` (weights) + ``name.json`` (the
-  ``GeneratorConfig``, palette, class names and training metadata).
+- Shipped / best segmenters: ``name.safetensors`` (weights, fp32 or fp16) + ``name.json``
+  (the ``SegmenterConfig``, palette, class names and training metadata).
 - Resume states: a ``.pt`` dict of tensors and plain values, read with
   ``torch.load(weights_only=True)``.
 """
@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from common import state_dict_problems
 
-from .networks import GeneratorConfig, build_generator
+from .networks import SegmenterConfig, build_segmenter
 from .palette import CLASS_NAMES, PALETTE
 
 
@@ -26,21 +26,27 @@ def config_path(weights: Path) -> Path:
     return Path(weights).with_suffix(".json")
 
 
-def save_generator(path: str | Path, generator: torch.nn.Module, config: GeneratorConfig,
+def save_segmenter(path: str | Path, segmenter: torch.nn.Module, config: SegmenterConfig,
                    meta: dict | None = None, palette: np.ndarray = PALETTE,
-                   class_names: tuple[str, ...] = CLASS_NAMES) -> None:
-    """Write the generator's weights (fp32 safetensors) and its json config beside them."""
+                   class_names: tuple[str, ...] = CLASS_NAMES, half: bool = False,
+                   predict: dict | None = None) -> None:
+    """Write the segmenter's weights (safetensors; ``half`` stores fp16 to halve the file) and its json config.
+
+    ``predict`` holds the prediction settings ``load_model`` should default to (scale, flip_tta).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
+    dtype = torch.float16 if half else torch.float32
+    state = {k: (v.to(dtype) if v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in segmenter.state_dict().items()}
     save_file(state, str(path))
-    info = {"generator": config.to_dict(), "palette": np.asarray(palette).tolist(),
-            "class_names": list(class_names), "meta": meta or {}}
+    info = {"segmenter": config.to_dict(), "palette": np.asarray(palette).tolist(),
+            "class_names": list(class_names), "meta": meta or {}, "predict": predict or {}}
     config_path(path).write_text(json.dumps(info, indent=2) + "\n")
 
 
-def load_generator(path: str | Path, device: str | torch.device = "cpu"):
-    """(generator in eval mode, GeneratorConfig, info dict) from a safetensors + json pair."""
+def load_segmenter(path: str | Path, device: str | torch.device = "cpu"):
+    """(segmenter in eval mode, SegmenterConfig, info dict) from a safetensors + json pair."""
     path = Path(path)
     cfg_file = config_path(path)
     for f in (path, cfg_file):
@@ -48,19 +54,19 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu"):
             raise FileNotFoundError(f"segmentation checkpoint file missing: {f}")
     try:
         info = json.loads(cfg_file.read_text())
-        config = GeneratorConfig(**info["generator"])
+        config = SegmenterConfig(**info["segmenter"])
     except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{cfg_file}: not a segmentation generator config ({err})") from err
+        raise ValueError(f"{cfg_file}: not a segmentation model config ({err})") from err
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as err:
         raise ValueError(f"{path}: not a readable safetensors file ({err})") from err
-    generator = build_generator(config)
-    problems = state_dict_problems(generator.state_dict(), state)
+    segmenter = build_segmenter(config)
+    problems = state_dict_problems(segmenter.state_dict(), state)
     if problems:
         raise ValueError(f"{path}: the weights do not fit the {config.arch} config: " + "; ".join(problems))
-    generator.load_state_dict(state)
-    return generator.to(device).eval(), config, info
+    segmenter.load_state_dict(state)  # copies into the fp32 parameters, so fp16 files load as fp32
+    return segmenter.to(device).eval(), config, info
 
 
 def save_state(path: str | Path, state: dict) -> None:

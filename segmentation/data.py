@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .palette import classes_to_colours, colours_to_classes
+from .palette import colours_to_classes
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -78,13 +78,9 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
-def to_image(t: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [-1, 1] -> (H, W, 3) uint8."""
-    return t.detach().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
 def resize(rgb: np.ndarray, size: int | tuple[int, int], nearest: bool = False) -> np.ndarray:
-    """Resize to ``size`` (square int, or (W, H)); bicubic for photos, nearest for labels."""
+    """Resize an (H, W, 3) photo or (H, W) class map to ``size`` (square int, or (W, H)); bicubic for
+    photos, nearest for labels."""
     wh = (size, size) if isinstance(size, int) else size
     method = Image.NEAREST if nearest else Image.BICUBIC
     return np.asarray(Image.fromarray(rgb).resize(wh, method))
@@ -99,10 +95,12 @@ class PairedConfig:
 
 
 class PairedFolder(torch.utils.data.Dataset):
-    """Pairs from ``files``, held in memory, as (input, target) tensors in [-1, 1].
+    """Pairs from ``files``, held in memory: (input in [-1, 1], target).
 
-    With a ``palette``, the target half is snapped to its class colours once at
-    load (JPEG blending removed) and resized with nearest-neighbour.
+    Without a palette the target is the other half as a colour tensor in [-1, 1].
+    With a ``palette`` it is the (H, W) int64 class map: each pixel of the label half
+    snapped to its nearest class colour once at load (JPEG blending removed), resized
+    with nearest-neighbour.
     """
 
     def __init__(
@@ -126,11 +124,13 @@ class PairedFolder(torch.utils.data.Dataset):
             a, b = read_pair(f)
             if size is not None and a.shape != size:
                 raise ValueError(f"{f}: pair half is {a.shape[1]}x{a.shape[0]}, others are {size[1]}x{size[0]}")
-            size = a.shape
             x, y = (a, b) if config.direction == "AtoB" else (b, a)
             if palette is not None:
-                y = classes_to_colours(colours_to_classes(y, palette), palette)
-            self.pairs.append((x, y))
+                y = colours_to_classes(y, palette).astype(np.uint8)
+            # Resizing is deterministic, so it happens once here; only crop and flip are per item.
+            side = config.load_size if train else config.crop_size
+            self.pairs.append((resize(x, side), resize(y, side, nearest=palette is not None)))
+            size = a.shape
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -138,13 +138,11 @@ class PairedFolder(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         x, y = self.pairs[i]
         c = self.config
-        nearest_y = self.palette is not None
-        if not self.train:
-            return to_tensor(resize(x, c.crop_size)), to_tensor(resize(y, c.crop_size, nearest_y))
-        x, y = resize(x, c.load_size), resize(y, c.load_size, nearest_y)
-        top, left = self.rng.integers(0, c.load_size - c.crop_size + 1, size=2)
-        x = x[top:top + c.crop_size, left:left + c.crop_size]
-        y = y[top:top + c.crop_size, left:left + c.crop_size]
-        if c.flip and self.rng.random() < 0.5:
-            x, y = x[:, ::-1], y[:, ::-1]
-        return to_tensor(x), to_tensor(y)
+        if self.train:
+            top, left = self.rng.integers(0, c.load_size - c.crop_size + 1, size=2)
+            x = x[top:top + c.crop_size, left:left + c.crop_size]
+            y = y[top:top + c.crop_size, left:left + c.crop_size]
+            if c.flip and self.rng.random() < 0.5:
+                x, y = x[:, ::-1], y[:, ::-1]
+        target = torch.from_numpy(np.array(y, dtype=np.int64)) if self.palette is not None else to_tensor(y)
+        return to_tensor(x), target

@@ -3,7 +3,7 @@
 Predictions and ground truth are both snapped to the nearest palette colour, at
 the ground truth's own resolution (the model resizes inside ``predict``).
 
-    python -m segmentation.evaluate --data ../shared/datasets/facades/train --split val
+    python -m segmentation.evaluate --data ../shared/datasets/facades/train --split val --model cgan
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import list_pairs, read_pair, split_files
 from .metrics import Scores, confusion, scores
-from .model import DEFAULT_WEIGHTS, SegmentationModel, load_model
+from .model import SegmentationModel, load_model
 from .palette import colours_to_classes
 
 
@@ -46,22 +46,29 @@ def format_scores(s: Scores, class_names) -> str:
 
 def main(argv: list[str] | None = None) -> Scores:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="generator .safetensors (json beside it)")
+    p.add_argument("--model", default=None,
+                   help="a shipped model name (segmentation.list_models() lists them; default: the default "
+                        "model) or a .safetensors path (json beside it)")
     p.add_argument("--data", type=Path, required=True, help="side-by-side paired folder")
     p.add_argument("--split", choices=("val", "train", "all"), default="val")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--split-seed", type=int, default=0)
     p.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB")
     p.add_argument("--device", default=None, help="cpu / cuda / mps; default: the best available")
+    p.add_argument("--scale", choices=("fixed", "native"), default=None,
+                   help="predict scale; default: the checkpoint's recommendation")
+    p.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
+                   help="average each prediction with its mirror image; default: the checkpoint's recommendation")
     p.add_argument("--json", type=Path, default=None, help="also write the scores here")
     args = p.parse_args(argv)
 
     files = list_pairs(args.data)
     train, val = split_files(files, args.val_fraction, args.split_seed)
     chosen = {"val": val, "train": train, "all": files}[args.split]
-    model = load_model(args.weights, device=args.device)
+    model = load_model(args.model, device=args.device, scale=args.scale, flip_tta=args.flip_tta)
     s = evaluate(model, chosen, args.direction)
-    print(f"{args.weights} on {len(chosen)} {args.split} pairs of {args.data}")
+    print(f"{args.model or 'default model'} (scale {model.scale}, flip TTA {model.flip_tta}) "
+          f"on {len(chosen)} {args.split} pairs of {args.data}")
     print(format_scores(s, model.class_names))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

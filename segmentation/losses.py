@@ -1,4 +1,7 @@
-"""pix2pix losses: the GAN objective (vanilla BCE or LSGAN) and the weighted generator loss."""
+"""pix2pix losses: the GAN objective (vanilla BCE or LSGAN) and the reconstruction terms.
+
+The generator's total, λ_rec·rec + λ_adv·GAN(D(x, G(x)), real), is summed in ``train.train_step``.
+"""
 
 from __future__ import annotations
 
@@ -21,3 +24,22 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mod
     real = gan_loss(real_logits, True, mode)
     fake = gan_loss(fake_logits, False, mode)
     return 0.5 * (real + fake), real, fake
+
+
+def class_l1(probs: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
+    """L1 between the softmax map and the one-hot labels: summed over classes, averaged over pixels.
+
+    Summing over classes keeps the scale of the RGB L1 (a wholly wrong pixel costs 2), so
+    λ_rec : λ_adv means the same for both heads.
+    """
+    return (probs - one_hot).abs().sum(1).mean()
+
+
+def class_reconstruction(kind: str, logits: torch.Tensor, classes: torch.Tensor,
+                         one_hot: torch.Tensor) -> torch.Tensor:
+    """The class head's rec term: "l1" (softmax vs one-hot, the mission's L1) or "ce" (cross-entropy)."""
+    if kind == "l1":
+        return class_l1(logits.softmax(1), one_hot)
+    if kind == "ce":
+        return F.cross_entropy(logits, classes)
+    raise ValueError(f"reconstruction loss must be 'l1' or 'ce', got {kind!r}")

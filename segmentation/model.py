@@ -1,8 +1,19 @@
-"""The inference wrapper the app uses: any RGB photo in, facade label colour map out."""
+"""The inference wrapper the app uses: any RGB photo in, facade label colour map out.
+
+The shipped models live in ``weights/``; ``weights/models.json`` names each with a
+human label and says which is the default (the better validation mIoU):
+
+    from segmentation import list_models, load_model
+    for m in list_models(): print(m.name, m.label, m.default)
+    model = load_model("cgan")            # or load_model() for the default
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import json
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -12,11 +23,13 @@ from PIL import Image
 from common import pick_device
 from common.images import check_size, read_rgb, to_rgb
 
-from .checkpoint import load_generator
+from .checkpoint import load_segmenter
 from .data import resize, to_tensor
 from .palette import CLASS_NAMES, PALETTE, classes_to_colours
 
-DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "facades.safetensors"
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = WEIGHTS_DIR / "models.json"
+NATIVE_MAX_SIDE = 1024    # "native" prediction scales larger photos down to this long side.
 MIN_SIDE = 8              # Smaller images carry no facade structure; refuse them.
 
 
@@ -47,28 +60,58 @@ def as_rgb(image) -> np.ndarray:
 
 
 class SegmentationModel:
-    """A trained generator plus its palette: photo -> class map -> colour map."""
+    """A trained segmenter plus its palette: photo -> class scores -> class map -> colour map.
 
-    def __init__(self, generator: torch.nn.Module, image_size: int,
-                 palette: np.ndarray = PALETTE, class_names=CLASS_NAMES, device=None):
+    ``scale="fixed"`` resizes the photo to the training size (``image_size`` square);
+    ``scale="native"`` keeps the photo's own size (capped at ``NATIVE_MAX_SIDE``) and pads it
+    to a multiple of 2**depth, since the U-Net is fully convolutional. Either way the class
+    scores are up-sampled bilinearly to the photo's size before the argmax, so boundaries are
+    smooth at any size. ``flip_tta`` averages the prediction of the photo and its mirror image.
+    """
+
+    def __init__(self, segmenter: torch.nn.Module, image_size: int, palette: np.ndarray = PALETTE,
+                 class_names=CLASS_NAMES, device=None, head: str = "class", scale: str = "fixed",
+                 flip_tta: bool = False):
+        if scale not in ("fixed", "native"):
+            raise ValueError(f"scale must be 'fixed' or 'native', got {scale!r}")
         self.device = pick_device(device)
-        self.generator = generator.to(self.device).eval()
-        self.image_size = image_size
+        self.segmenter = segmenter.to(self.device).eval()
+        self.image_size, self.head, self.scale, self.flip_tta = image_size, head, scale, flip_tta
         self.palette = np.asarray(palette, dtype=np.uint8)
         self.class_names = tuple(class_names)
         self._palette_t = torch.from_numpy(self.palette).float().div(127.5).sub(1).to(self.device)
+        self._multiple = 2 ** getattr(segmenter, "depth", 0)
+
+    def _scores(self, x: torch.Tensor) -> torch.Tensor:
+        """(1, C, H, W) class scores of a padded photo batch: softmax, or minus the palette distance."""
+        out = self.segmenter(x)
+        if self.head == "class":
+            return out.softmax(1)
+        return -((out[:, None] - self._palette_t[None, :, :, None, None]) ** 2).sum(2)
 
     @torch.no_grad()
-    def predict_classes(self, image) -> np.ndarray:
-        """(H, W) class indices for an image of any size (resized to the model's size and back)."""
+    def class_scores(self, image) -> torch.Tensor:
+        """(C, H, W) per-class scores at the photo's own size."""
         rgb = as_rgb(image)
         h, w = rgb.shape[:2]
-        x = to_tensor(resize(rgb, self.image_size))[None].to(self.device)
-        out = self.generator(x)[0]                                   # (3, S, S) in [-1, 1]
-        dist = ((out[None] - self._palette_t[:, :, None, None]) ** 2).sum(1)
-        classes = dist.argmin(0)[None, None].float()
-        classes = F.interpolate(classes, size=(h, w), mode="nearest")[0, 0]
-        return classes.long().cpu().numpy()
+        if self.scale == "fixed":
+            size = (self.image_size, self.image_size)
+        else:
+            f = min(1.0, NATIVE_MAX_SIDE / max(h, w))
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+        x = to_tensor(resize(rgb, size) if size != (w, h) else rgb)[None].to(self.device)
+        sh, sw = x.shape[2:]
+        m = self._multiple
+        x = F.pad(x, (0, -sw % m, 0, -sh % m), mode="replicate")
+        scores = self._scores(x)
+        if self.flip_tta:
+            scores = 0.5 * (scores + self._scores(x.flip(3)).flip(3))
+        scores = scores[:, :, :sh, :sw]
+        return F.interpolate(scores, size=(h, w), mode="bilinear", align_corners=False)[0]
+
+    def predict_classes(self, image) -> np.ndarray:
+        """(H, W) class indices for an image of any size."""
+        return self.class_scores(image).argmax(0).cpu().numpy()
 
     def predict(self, image) -> np.ndarray:
         """(H, W, 3) uint8 label colour map, snapped to the palette, same size as the input."""
@@ -82,14 +125,60 @@ class SegmentationModel:
         return {n: float(c) / max(int(counts.sum()), 1) for n, c in zip(self.class_names, counts)}
 
 
-def load_model(path: str | Path = DEFAULT_WEIGHTS, device=None) -> SegmentationModel:
-    """Load the shipped facades model (or another safetensors + json checkpoint)."""
-    path = Path(path)
+@dataclass(frozen=True)
+class ShippedModel:
+    name: str        # What load_model and /segment take.
+    label: str       # What a user reads in the model menu.
+    default: bool    # The one with the better validation mIoU.
+    path: Path       # Its .safetensors file (json beside it).
+
+
+def list_models() -> list[ShippedModel]:
+    """The shipped models, as listed in ``weights/models.json``, the default first."""
+    try:
+        manifest = json.loads(MANIFEST.read_text())
+        models = [ShippedModel(n, m["label"], n == manifest["default"], WEIGHTS_DIR / m["file"])
+                  for n, m in manifest["models"].items()]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{MANIFEST}: not a readable model list ({err})") from err
+    return sorted(models, key=lambda m: not m.default)
+
+
+def model_path(name: str | Path | None = None) -> Path:
+    """The weights file of a shipped model name (None = the default), or ``name`` itself if it is a path."""
+    if name is not None and (str(name).endswith(".safetensors") or Path(name).is_file()):
+        return Path(name)
+    models = list_models()
+    if name is None:
+        return models[0].path
+    for m in models:
+        if m.name == str(name):
+            return m.path
+    raise ValueError(f"unknown segmentation model {str(name)!r}; shipped: {', '.join(m.name for m in models)}")
+
+
+def __getattr__(name: str):
+    """``DEFAULT_WEIGHTS``: the default shipped model's file, read from the manifest when asked."""
+    if name == "DEFAULT_WEIGHTS":
+        return model_path()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load_model(name: str | Path | None = None, device=None, scale: str | None = None,
+               flip_tta: bool | None = None) -> SegmentationModel:
+    """Load a shipped model by name (None = the default) or any safetensors + json checkpoint by path.
+
+    ``scale`` and ``flip_tta`` default to what the checkpoint's json recommends (its ``predict`` entry).
+    """
+    path = model_path(name)
     if not path.is_file():
         raise FileNotFoundError(
             f"segmentation weights not found: {path}. Train them with python -m segmentation.train "
-            "(the README's segmentation section lists the commands that produced the shipped file)."
+            "(the README's segmentation section lists the commands that produced the shipped files)."
         )
-    generator, config, info = load_generator(path)
-    return SegmentationModel(generator, config.image_size, np.asarray(info["palette"], np.uint8),
-                             info["class_names"], device)
+    segmenter, config, info = load_segmenter(path)
+    advice = info.get("predict", {})
+    return SegmentationModel(segmenter, config.image_size, np.asarray(info["palette"], np.uint8),
+                             info["class_names"], device, config.head,
+                             scale or advice.get("scale", "fixed"),
+                             advice.get("flip_tta", False) if flip_tta is None else flip_tta)

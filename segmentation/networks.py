@@ -1,7 +1,9 @@
-"""pix2pix networks: the encoder-decoder and U-Net generators, the PatchGAN discriminator.
+"""pix2pix networks: the encoder-decoder and U-Net segmenters, the PatchGAN discriminator.
 
-All generators map (N, 3, H, W) in [-1, 1] to (N, 3, H, W) in [-1, 1] (Tanh), and
-need H and W divisible by 2**depth.
+A segmenter maps a photo (N, 3, H, W) in [-1, 1] to either per-class logits
+(N, num_classes, H, W) (``head="class"``: label = argmax) or a label colour image
+(N, 3, H, W) in [-1, 1] (``head="rgb"``, Tanh: label = nearest palette colour).
+H and W must be divisible by 2**depth.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ from torch import nn
 
 
 @dataclass
-class GeneratorConfig:
+class SegmenterConfig:
     arch: str = "unet"        # "unet" (pix2pix) or "fcn" (the earlier L1 encoder-decoder).
     ngf: int = 16             # U-Net width: channels of the first encoder block.
     depth: int = 7            # U-Net down-samplings; 2**depth must divide the image size.
     norm: str = "instance"    # U-Net norm: "instance" (same in train and eval) or "batch".
     dropout: float = 0.0      # Dropout in the 3 innermost U-Net decoder blocks (train only).
-    image_size: int = 128     # Square size the model is trained at; predict resizes to it.
+    image_size: int = 128     # Square size the photos are scaled to in training (the crop size).
+    head: str = "class"       # "class": per-class logits; "rgb": Tanh label colours (the earlier head).
+    num_classes: int = 13     # Logit channels of the class head.
+
+    @property
+    def out_channels(self) -> int:
+        return self.num_classes if self.head == "class" else 3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -38,7 +46,7 @@ class EncoderDecoder(nn.Module):
 
     widths = (8, 16, 32, 64, 128)
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3):
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, tanh: bool = True):
         super().__init__()
         layers: list[nn.Module] = []
         c = in_channels
@@ -48,7 +56,7 @@ class EncoderDecoder(nn.Module):
         for w in reversed(self.widths[:-1]):
             layers += [nn.ConvTranspose2d(c, w, 4, 2, 1), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
             c = w
-        layers += [nn.ConvTranspose2d(c, out_channels, 4, 2, 1), nn.Tanh()]
+        layers += [nn.ConvTranspose2d(c, out_channels, 4, 2, 1), nn.Tanh() if tanh else nn.Identity()]
         self.net = nn.Sequential(*layers)
         self.depth = len(self.widths)
 
@@ -90,7 +98,7 @@ class UNet(nn.Module):
     """
 
     def __init__(self, ngf: int = 16, depth: int = 7, norm: str = "instance", dropout: float = 0.0,
-                 in_channels: int = 3, out_channels: int = 3):
+                 in_channels: int = 3, out_channels: int = 3, tanh: bool = True):
         super().__init__()
         if depth < 2:
             raise ValueError(f"U-Net depth must be >= 2, got {depth}")
@@ -105,7 +113,8 @@ class UNet(nn.Module):
         for i in range(depth - 1, 0, -1):
             cin = widths[i] if i == depth - 1 else 2 * widths[i]
             self.ups.append(Up(cin, widths[i - 1], norm, dropout if i >= depth - 3 else 0.0))
-        self.out = nn.Sequential(nn.ConvTranspose2d(2 * widths[0], out_channels, 4, 2, 1), nn.Tanh())
+        self.out = nn.Sequential(nn.ConvTranspose2d(2 * widths[0], out_channels, 4, 2, 1),
+                                 nn.Tanh() if tanh else nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -119,7 +128,10 @@ class UNet(nn.Module):
 
 
 class PatchDiscriminator(nn.Module):
-    """Conditional 70x70 PatchGAN (3 layers): one real/fake logit per patch of concat(x, y)."""
+    """Conditional 70x70 PatchGAN (3 layers): one real/fake logit per patch of concat(photo, label).
+
+    The label is a colour image (3 channels) or a class-probability map (num_classes channels).
+    """
 
     def __init__(self, ndf: int = 64, n_layers: int = 3, norm: str = "instance", in_channels: int = 6):
         super().__init__()
@@ -134,19 +146,22 @@ class PatchDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if x.shape != y.shape:
-            raise ValueError(f"discriminator needs equal input and label shapes, got {tuple(x.shape)} and {tuple(y.shape)}")
+        if x.shape[0] != y.shape[0] or x.shape[2:] != y.shape[2:]:
+            raise ValueError(f"discriminator needs photo and label of one size, got {tuple(x.shape)} and {tuple(y.shape)}")
         return self.net(torch.cat([x, y], dim=1))
 
 
-def build_generator(config: GeneratorConfig) -> nn.Module:
-    """The generator named by ``config.arch``, checked against ``config.image_size``."""
+def build_segmenter(config: SegmenterConfig) -> nn.Module:
+    """The segmenter named by ``config.arch`` and ``config.head``, checked against ``config.image_size``."""
+    if config.head not in ("class", "rgb"):
+        raise ValueError(f"segmenter head must be 'class' or 'rgb', got {config.head!r}")
+    tanh = config.head == "rgb"
     if config.arch == "unet":
-        g = UNet(config.ngf, config.depth, config.norm, config.dropout)
+        g = UNet(config.ngf, config.depth, config.norm, config.dropout, 3, config.out_channels, tanh)
     elif config.arch == "fcn":
-        g = EncoderDecoder()
+        g = EncoderDecoder(3, config.out_channels, tanh)
     else:
-        raise ValueError(f"generator arch must be 'unet' or 'fcn', got {config.arch!r}")
+        raise ValueError(f"segmenter arch must be 'unet' or 'fcn', got {config.arch!r}")
     if config.image_size % (2 ** g.depth):
         raise ValueError(f"image_size {config.image_size} is not divisible by 2**{g.depth}")
     return g

@@ -11,25 +11,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-LOSS_KEYS = (("g_rec", "G rec (L1)"), ("g_adv", "G adv"), ("d_real", "D real"), ("d_fake", "D fake"))
+LOSS_KEYS = (("g_rec", "G rec"), ("g_adv", "G adv"), ("d_real", "D real"), ("d_fake", "D fake"))
 
 
-def plot_losses(history: list[dict], val: list[dict], path: str | Path, title: str = "") -> None:
-    """Four loss panels (G rec, G adv, D real, D fake) and the validation mIoU, to one PNG."""
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.2))
-    its = [h["iter"] for h in history]
-    for ax, (key, label) in zip(axes, LOSS_KEYS):
-        ys = [h.get(key, float("nan")) for h in history]
-        ax.plot(its, ys, lw=1)
-        ax.set_title(label)
-        ax.set_xlabel("iteration")
-    axes[-1].plot([v["iter"] for v in val], [v["mean_iou"] for v in val], marker=".")
+def plot_losses(runs: list[tuple[str, list[dict], list[dict]]], path: str | Path) -> None:
+    """Loss panels (G rec, G adv, D real, D fake) and the validation mIoU, runs overlaid, to one PNG.
+
+    ``runs`` holds (name, logged losses, validation scores) per run; runs without a
+    discriminator leave the adversarial panels empty.
+    """
+    fig, axes = plt.subplots(1, 5, figsize=(18, 3.4))
+    for i, (name, history, val) in enumerate(runs):
+        its = [h["iter"] for h in history]
+        for ax, (key, label) in zip(axes, LOSS_KEYS):
+            if any(key in h for h in history):
+                ax.plot(its, [h.get(key, float("nan")) for h in history], lw=1, color=f"C{i}", label=name)
+            ax.set_title(label)
+        axes[-1].plot([v["iter"] for v in val], [v["mean_iou"] for v in val], marker=".", color=f"C{i}",
+                      label=name)
     axes[-1].set_title("val mIoU")
-    axes[-1].set_xlabel("iteration")
-    if title:
-        fig.suptitle(title)
+    for ax in axes:
+        ax.set_xlabel("iteration")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=70)
     plt.close(fig)
 
 

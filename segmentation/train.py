@@ -1,6 +1,11 @@
-"""Train pix2pix (photo -> facade labels): G = λ_rec·L1(G(x), y) + λ_adv·GAN(D(x, G(x))).
+"""Train pix2pix (photo -> facade labels): G = λ_rec·rec(G(x), y) + λ_adv·GAN(D(x, G(x))).
 
     python -m segmentation.train --data ../shared/datasets/facades/train --out runs/facades
+
+The default generator has a class head (13 logits, label = argmax) trained with the L1
+between its softmax and the one-hot labels (``--rec ce``: cross-entropy), and a conditional
+PatchGAN on (photo, class-probability map) at λ_rec : λ_adv = 20 : 1. ``--head rgb`` is the
+earlier Tanh colour head with a colour L1; ``--lambda-adv 0`` trains without a discriminator.
 
 One process trains on the best device; ``torchrun --nproc_per_node N -m segmentation.train ...``
 trains with DistributedDataParallel (gloo on CPU, nccl on CUDA), multi-node included.
@@ -11,7 +16,6 @@ Rank 0 validates, plots and writes checkpoints:
   optimisers, lr schedule, history; the augmentation stream restarts. A resumed run may set a
   new ``--iters`` / ``--decay-start`` (the schedule is a function of the iteration);
 - ``OUT/history.json``, ``OUT/loss_curves.png``, ``OUT/samples_<iter>.png``.
-``--lambda-adv 0`` trains with L1 only (no discriminator).
 """
 
 from __future__ import annotations
@@ -21,65 +25,78 @@ import json
 import os
 import sys
 import time
-from dataclasses import MISSING, asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
-from .checkpoint import load_state, save_generator, save_state
-from .data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
-from .evaluate import evaluate
-from .losses import discriminator_loss, gan_loss
 from common import pick_device
 
+from .checkpoint import load_state, save_segmenter, save_state
+from .data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
+from .evaluate import evaluate
+from .losses import class_reconstruction, discriminator_loss, gan_loss
 from .model import SegmentationModel
-from .networks import GeneratorConfig, PatchDiscriminator, build_generator, init_weights
+from .networks import PatchDiscriminator, SegmenterConfig, build_segmenter, init_weights
 from .palette import PALETTE
 from .plots import plot_losses, sample_grid
 
 
+def opt(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TrainConfig:
-    data: str
-    out: str
-    arch: str = "unet"
-    ngf: int = 16
-    depth: int = 7
-    norm: str = "instance"
-    dropout: float = 0.0
-    ndf: int = 64              # PatchGAN width.
-    lambda_rec: float = 20.0   # L1 weight; 20 : 1 is the default ratio.
-    lambda_adv: float = 1.0    # GAN weight; 0 = L1 only.
-    gan_mode: str = "vanilla"  # "vanilla" (BCE) or "lsgan".
-    iters: int = 20000
-    decay_start: int = -1      # Iteration where linear lr decay to 0 starts; -1 = iters // 2.
-    batch_size: int = 1
-    lr: float = 2e-4
-    beta1: float = 0.5
-    load_size: int = 286
-    crop_size: int = 256
-    direction: str = "AtoB"
-    val_fraction: float = 0.1
-    split_seed: int = 0
-    seed: int = 0
-    val_every: int = 1000
-    log_every: int = 50
-    threads: int = 0           # torch CPU threads per process; 0 = torch's default.
-    device: str = ""           # "" = best available.
+    data: str = field(metadata={"help": "side-by-side paired folder (photo left, labels right)"})
+    out: str = field(metadata={"help": "run folder: checkpoints, history, figures"})
+    arch: str = opt("unet", "generator: 'unet' (pix2pix) or 'fcn' (the earlier encoder-decoder)")
+    head: str = opt("class", "'class': 13 logits, label = argmax; 'rgb': Tanh colours snapped to the palette")
+    rec: str = opt("l1", "class head's reconstruction loss: 'l1' (softmax vs one-hot) or 'ce'")
+    ngf: int = opt(16, "U-Net width: channels of the first encoder block")
+    depth: int = opt(7, "U-Net down-samplings")
+    norm: str = opt("instance", "'instance' or 'batch'")
+    dropout: float = opt(0.0, "dropout in the 3 innermost decoder blocks (train only)")
+    ndf: int = opt(64, "PatchGAN width")
+    lambda_rec: float = opt(20.0, "reconstruction weight (20 : 1 with --lambda-adv is the default)")
+    lambda_adv: float = opt(1.0, "adversarial weight; 0 = no discriminator")
+    gan_mode: str = opt("vanilla", "'vanilla' (BCE) or 'lsgan'")
+    iters: int = opt(20000, "training iterations (batches)")
+    decay_start: int = opt(-1, "iteration where linear lr decay to 0 starts; -1 = iters // 2")
+    batch_size: int = opt(1, "pairs per batch")
+    lr: float = opt(2e-4, "Adam learning rate of G and D")
+    beta1: float = opt(0.5, "Adam beta1")
+    load_size: int = opt(286, "photos and labels are resized to this before the random crop")
+    crop_size: int = opt(256, "random crop size (may be smaller than image-size: the U-Net is convolutional)")
+    image_size: int = opt(256, "square size predict and validation resize photos to")
+    direction: str = opt("AtoB", "'AtoB': left half -> right half; 'BtoA' the reverse")
+    val_fraction: float = opt(0.1, "held-out share of the pairs (seeded split)")
+    split_seed: int = opt(0, "seed of the train / validation split")
+    seed: int = opt(0, "seed of weights and augmentation")
+    val_every: int = opt(1000, "validate and checkpoint every this many iterations")
+    log_every: int = opt(50, "log mean losses and images/s every this many iterations")
+    threads: int = opt(0, "torch CPU threads per process; 0 = torch's default")
+    workers: int = opt(0, "DataLoader worker processes (augmentation off the training thread)")
+    bf16: bool = opt(False, "bf16 autocast for the forward passes (CPU: needs avx512_bf16 or AMX)")
+    channels_last: bool = opt(False, "channels-last memory format for G and D")
+    device: str = opt("", "cpu / cuda / mps; '' = best available")
 
 
 def parse_args(argv: list[str] | None) -> tuple[TrainConfig, Path | None]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, default in TrainConfig.__dataclass_fields__.items():
-        flag = "--" + name.replace("_", "-")
-        if default.default is MISSING:
-            p.add_argument(flag, required=True)
+    for name, f in TrainConfig.__dataclass_fields__.items():
+        flag, help_ = "--" + name.replace("_", "-"), f.metadata["help"]
+        if f.default is MISSING:
+            p.add_argument(flag, required=True, help=help_)
+        elif isinstance(f.default, bool):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
         else:
-            p.add_argument(flag, type=type(default.default), default=default.default)
+            p.add_argument(flag, type=type(f.default), default=f.default, help=f"{help_} (default {f.default})")
     p.add_argument("--resume", type=Path, default=None, help="a best.pt or last.pt to continue from")
     args = vars(p.parse_args(argv))
     resume = args.pop("resume")
@@ -100,13 +117,122 @@ def _infinite(loader, sampler):
         epoch += 1
 
 
-def _save_samples(model: SegmentationModel, files: list[Path], path: Path, direction: str) -> None:
+def _seed_worker(worker_id: int) -> None:
+    """Give each DataLoader worker its own augmentation stream (they start as copies)."""
+    info = torch.utils.data.get_worker_info()
+    info.dataset.rng = np.random.default_rng(torch.initial_seed() % 2 ** 32)
+
+
+@dataclass
+class Nets:
+    """Everything a training step changes, and what a checkpoint holds."""
+    G: torch.nn.Module
+    D: torch.nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    G_train: torch.nn.Module       # G, or G wrapped in DDP.
+    D_train: torch.nn.Module | None
+    palette: torch.Tensor          # (C, 3) class colours in [-1, 1], for the rgb head's targets.
+
+
+def _build_nets(cfg: TrainConfig, scfg: SegmenterConfig, device, distributed: bool) -> Nets:
+    G = build_segmenter(scfg).to(device)
+    init_weights(G)
+    D = None
+    if cfg.lambda_adv > 0:
+        D = PatchDiscriminator(cfg.ndf, 3, cfg.norm, in_channels=3 + scfg.out_channels).to(device)
+        init_weights(D)
+    if cfg.channels_last:
+        G = G.to(memory_format=torch.channels_last)
+        D = D.to(memory_format=torch.channels_last) if D is not None else None
+    opt_g = torch.optim.Adam(G.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr, betas=(cfg.beta1, 0.999)) if D is not None else None
+    palette = torch.from_numpy(PALETTE).float().div(127.5).sub(1).to(device)
+    return Nets(G, D, opt_g, opt_d, DDP(G) if distributed else G,
+                DDP(D) if distributed and D is not None else D, palette)
+
+
+def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
+    """One pix2pix step as in its ``optimize_parameters``: D on (real, fake) pairs, then G. Returns the losses."""
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    autocast = torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    nets.G_train.train()
+    with autocast:
+        out = nets.G_train(x).float()
+    if cfg.head == "class":
+        one_hot = F.one_hot(classes, out.shape[1]).permute(0, 3, 1, 2).float()
+        real, fake = one_hot, out.softmax(1)
+        g_rec = class_reconstruction(cfg.rec, out, classes, one_hot)
+    else:
+        real, fake = nets.palette[classes].permute(0, 3, 1, 2), out
+        g_rec = (fake - real).abs().mean()
+    logs = {"g_rec": g_rec.item()}
+    g_adv = torch.zeros((), device=x.device)
+    if nets.D is not None:
+        # D: real pairs towards 1, generated pairs towards 0, in one forward over [real; fake]
+        # (instance norm keeps the halves independent).
+        with autocast:
+            logits = nets.D_train(torch.cat([x, x]), torch.cat([real, fake.detach()])).float()
+        loss_d, d_real, d_fake = discriminator_loss(*logits.chunk(2), cfg.gan_mode)
+        nets.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        nets.opt_d.step()
+        # G through the bare D: D's weights are frozen here, so no DDP sync is needed.
+        nets.D.requires_grad_(False)
+        with autocast:
+            g_adv = gan_loss(nets.D(x, fake).float(), True, cfg.gan_mode)
+        nets.D.requires_grad_(True)
+        logs.update(d_real=d_real.item(), d_fake=d_fake.item(), g_adv=g_adv.item())
+    loss_g = cfg.lambda_rec * g_rec + cfg.lambda_adv * g_adv
+    nets.opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    nets.opt_g.step()
+    return logs
+
+
+@dataclass
+class Progress:
+    """What validate_and_save reads and extends; also part of the resume state."""
+    history: list = field(default_factory=list)   # Logged mean losses.
+    val: list = field(default_factory=list)       # Validation scores.
+    best: float = -1.0                            # Best validation mIoU so far.
+
+
+def checkpoint_state(cfg: TrainConfig, nets: Nets, progress: Progress, it: int) -> dict:
+    s = {"generator": nets.G.state_dict(), "opt_g": nets.opt_g.state_dict(), "iter": it,
+         "best_miou": progress.best, "history": json.dumps(progress.history), "val": json.dumps(progress.val),
+         "config": json.dumps(asdict(cfg)), "torch_rng": torch.get_rng_state()}
+    if nets.D is not None:
+        s.update(discriminator=nets.D.state_dict(), opt_d=nets.opt_d.state_dict())
+    return s
+
+
+def validate_and_save(cfg: TrainConfig, scfg: SegmenterConfig, nets: Nets, progress: Progress, it: int,
+                      val_files: list[Path]) -> None:
+    """Score G on the validation pairs; write best (if better) and last checkpoints, curves, samples."""
+    out = Path(cfg.out)
+    model = SegmentationModel(nets.G, scfg.image_size, PALETTE, device=next(nets.G.parameters()).device,
+                              head=scfg.head)
+    s = evaluate(model, val_files, cfg.direction)
+    nets.G.train()
+    progress.val.append({"iter": it, "pixel_accuracy": s.pixel_accuracy,
+                         "mean_class_accuracy": s.mean_class_accuracy, "mean_iou": s.mean_iou})
+    print(json.dumps({"val": progress.val[-1]}), flush=True)
+    if s.mean_iou > progress.best:
+        progress.best = s.mean_iou
+        meta = {"iter": it, "val": progress.val[-1], "class_iou": s.class_iou, "train_config": asdict(cfg)}
+        save_segmenter(out / "best.safetensors", nets.G, scfg, meta)
+        save_state(out / "best.pt", checkpoint_state(cfg, nets, progress, it))
+    save_state(out / "last.pt", checkpoint_state(cfg, nets, progress, it))
+    plot_losses([(out.name, progress.history, progress.val)], out / "loss_curves.png")
     rows = []
-    for f in files:
+    for f in val_files[:4]:
         a, b = read_pair(f)
-        x, y = (a, b) if direction == "AtoB" else (b, a)
+        x, y = (a, b) if cfg.direction == "AtoB" else (b, a)
         rows.append((x, y, model.predict(x)))
-    sample_grid(rows, path)
+    sample_grid(rows, out / f"samples_{it:06d}.png")
+    (out / "history.json").write_text(json.dumps({"train": progress.history, "val": progress.val}, indent=1))
 
 
 @dataclass
@@ -118,80 +244,67 @@ class TrainResult:
     best_miou: float            # Rank 0 only; NaN elsewhere.
 
 
+def _start_ranks(cfg: TrainConfig):
+    """(device, rank, world, distributed) after joining the torchrun job, if any."""
+    device = pick_device(cfg.device or None)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return device, 0, 1, False
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    return device, dist.get_rank(), dist.get_world_size(), True
+
+
+def _restore(state: dict, nets: Nets, resume: Path) -> tuple[int, Progress]:
+    nets.G.load_state_dict(state["generator"])
+    nets.opt_g.load_state_dict(state["opt_g"])
+    if nets.D is not None:
+        if "discriminator" not in state:
+            raise ValueError(f"{resume}: a checkpoint without a discriminator cannot resume GAN training")
+        nets.D.load_state_dict(state["discriminator"])
+        nets.opt_d.load_state_dict(state["opt_d"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["iter"]), Progress(json.loads(state["history"]), json.loads(state["val"]),
+                                        float(state["best_miou"]))
+
+
 def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     """Run training on this process (one rank of a torchrun job, or alone)."""
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    device = pick_device(cfg.device or None)
-    if distributed:
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-        rank, world = dist.get_rank(), dist.get_world_size()
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-            torch.cuda.set_device(device)
-    else:
-        rank, world = 0, 1
+    device, rank, world, distributed = _start_ranks(cfg)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
-
     state = load_state(resume) if resume else None
-    if state is not None:
+    if state is not None:  # the network's shape comes from the checkpoint, not the flags
         saved = json.loads(state["config"])
-        for key in ("arch", "ngf", "depth", "norm", "dropout", "ndf", "crop_size"):
+        for key in ("arch", "head", "ngf", "depth", "norm", "dropout", "ndf", "image_size"):
             setattr(cfg, key, saved[key])
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
 
-    files = list_pairs(cfg.data)
-    train_files, val_files = split_files(files, cfg.val_fraction, cfg.split_seed)
+    train_files, val_files = split_files(list_pairs(cfg.data), cfg.val_fraction, cfg.split_seed)
     if not val_files:
         raise ValueError(f"val_fraction {cfg.val_fraction} leaves no validation pairs in {cfg.data}")
-    data_cfg = PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size)
-    dataset = PairedFolder(train_files, data_cfg, train=True, palette=PALETTE, seed=cfg.seed + rank)
+    dataset = PairedFolder(train_files, PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size),
+                           train=True, palette=PALETTE, seed=cfg.seed + rank)
     sampler = torch.utils.data.DistributedSampler(dataset, world, rank, seed=cfg.seed) if distributed else None
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None,
-                                         sampler=sampler, drop_last=True, num_workers=0)
+                                         sampler=sampler, drop_last=True, num_workers=cfg.workers,
+                                         worker_init_fn=_seed_worker, persistent_workers=cfg.workers > 0)
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} training pairs per process are fewer than batch size {cfg.batch_size}")
 
-    gcfg = GeneratorConfig(cfg.arch, cfg.ngf, cfg.depth, cfg.norm, cfg.dropout, cfg.crop_size)
-    G = build_generator(gcfg).to(device)
-    init_weights(G)
-    use_gan = cfg.lambda_adv > 0
-    D = PatchDiscriminator(cfg.ndf, 3, cfg.norm).to(device) if use_gan else None
-    if D is not None:
-        init_weights(D)
-    opt_g = torch.optim.Adam(G.parameters(), cfg.lr, betas=(cfg.beta1, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), cfg.lr, betas=(cfg.beta1, 0.999)) if use_gan else None
-    start_it, history, val_hist, best = 0, [], [], -1.0
-    if state is not None:
-        G.load_state_dict(state["generator"])
-        opt_g.load_state_dict(state["opt_g"])
-        if use_gan:
-            if "discriminator" not in state:
-                raise ValueError(f"{resume}: an L1-only checkpoint cannot resume GAN training")
-            D.load_state_dict(state["discriminator"])
-            opt_d.load_state_dict(state["opt_d"])
-        start_it, best = int(state["iter"]), float(state["best_miou"])
-        history, val_hist = json.loads(state["history"]), json.loads(state["val"])
-        torch.set_rng_state(state["torch_rng"])
+    scfg = SegmenterConfig(cfg.arch, cfg.ngf, cfg.depth, cfg.norm, cfg.dropout, cfg.image_size, cfg.head,
+                           len(PALETTE))
+    nets = _build_nets(cfg, scfg, device, distributed)
+    start_it, progress = _restore(state, nets, resume) if state is not None else (0, Progress())
     # last_epoch = start_it - 1 puts a resumed schedule where it stopped (initial_lr comes from opt state).
-    sched_g = torch.optim.lr_scheduler.LambdaLR(opt_g, _lr_factor(cfg), last_epoch=start_it - 1)
-    sched_d = torch.optim.lr_scheduler.LambdaLR(opt_d, _lr_factor(cfg), last_epoch=start_it - 1) if use_gan else None
-    G_train = DDP(G) if distributed else G
-    D_train = DDP(D) if distributed and use_gan else D
-
-    def checkpoint_state(it: int) -> dict:
-        s = {"generator": G.state_dict(), "opt_g": opt_g.state_dict(), "iter": it, "best_miou": best,
-             "history": json.dumps(history), "val": json.dumps(val_hist),
-             "config": json.dumps(asdict(cfg)), "torch_rng": torch.get_rng_state()}
-        if use_gan:
-            s.update(discriminator=D.state_dict(), opt_d=opt_d.state_dict())
-        return s
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, _lr_factor(cfg), last_epoch=start_it - 1)
+              for o in (nets.opt_g, nets.opt_d) if o is not None]
 
     sums: dict[str, float] = {}
     n_sum, t_log = 0, time.perf_counter()
@@ -199,73 +312,32 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     bar = tqdm(range(start_it, cfg.iters), initial=start_it, total=cfg.iters, disable=rank != 0,
                mininterval=1.0 if sys.stderr.isatty() else 60.0, desc=f"train {out.name}")
     for it in bar:
-        G_train.train()
-        x, y = (t.to(device) for t in next(batches))
-        fake = G_train(x)
-        logs = {}
-        if use_gan:
-            # D step: real pairs towards 1, generated pairs towards 0.
-            # One D forward over [real; fake] (instance norm keeps the halves independent).
-            logits = D_train(torch.cat([x, x]), torch.cat([y, fake.detach()]))
-            real_logits, fake_logits = logits.chunk(2)
-            loss_d, d_real, d_fake = discriminator_loss(real_logits, fake_logits, cfg.gan_mode)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            logs.update(d_real=d_real.item(), d_fake=d_fake.item())
-            # G step through the bare D: D's weights are frozen here, so no DDP sync is needed.
-            D.requires_grad_(False)
-            g_adv = gan_loss(D(x, fake), True, cfg.gan_mode)
-            D.requires_grad_(True)
-            logs["g_adv"] = g_adv.item()
-        else:
-            g_adv = torch.zeros((), device=device)
-        g_rec = (fake - y).abs().mean()
-        loss_g = cfg.lambda_rec * g_rec + cfg.lambda_adv * g_adv
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        sched_g.step()
-        if sched_d:
-            sched_d.step()
-        logs["g_rec"] = g_rec.item()
-        for k, v in logs.items():
+        x, classes = (t.to(device) for t in next(batches))
+        for k, v in train_step(cfg, nets, x, classes).items():
             sums[k] = sums.get(k, 0.0) + v
+        for sched in scheds:
+            sched.step()
         n_sum += 1
         done = it + 1
         if rank == 0 and (done % cfg.log_every == 0 or done == cfg.iters):
-            dt = time.perf_counter() - t_log
             entry = {"iter": done, **{k: v / n_sum for k, v in sums.items()},
-                     "images_per_s": n_sum * cfg.batch_size * world / dt, "lr": sched_g.get_last_lr()[0]}
-            history.append(entry)
+                     "images_per_s": n_sum * cfg.batch_size * world / (time.perf_counter() - t_log),
+                     "lr": scheds[0].get_last_lr()[0]}
+            progress.history.append(entry)
             bar.set_postfix({k: f"{v:.3f}" for k, v in entry.items() if k != "iter"})
             if not sys.stderr.isatty():
                 print(json.dumps(entry), flush=True)
             sums, n_sum, t_log = {}, 0, time.perf_counter()
         if done % cfg.val_every == 0 or done == cfg.iters:
             if rank == 0:
-                model = SegmentationModel(G, cfg.crop_size, PALETTE, device=device)
-                s = evaluate(model, val_files, cfg.direction)
-                val_hist.append({"iter": done, "pixel_accuracy": s.pixel_accuracy,
-                                 "mean_class_accuracy": s.mean_class_accuracy, "mean_iou": s.mean_iou})
-                print(json.dumps({"val": val_hist[-1]}), flush=True)
-                if s.mean_iou > best:
-                    best = s.mean_iou
-                    meta = {"iter": done, "val": val_hist[-1], "class_iou": s.class_iou,
-                            "train_config": asdict(cfg)}
-                    save_generator(out / "best.safetensors", G, gcfg, meta)
-                    save_state(out / "best.pt", checkpoint_state(done))
-                save_state(out / "last.pt", checkpoint_state(done))
-                plot_losses(history, val_hist, out / "loss_curves.png", out.name)
-                _save_samples(model, val_files[:4], out / f"samples_{done:06d}.png", cfg.direction)
-                (out / "history.json").write_text(json.dumps({"train": history, "val": val_hist}, indent=1))
+                validate_and_save(cfg, scfg, nets, progress, done, val_files)
                 t_log = time.perf_counter()  # validation time is not training throughput
             if distributed:
                 dist.barrier()
     bar.close()
     if distributed:
         dist.destroy_process_group()
-    return TrainResult(G, rank, world, cfg.iters, best if rank == 0 else float("nan"))
+    return TrainResult(nets.G, rank, world, cfg.iters, progress.best if rank == 0 else float("nan"))
 
 
 def main(argv: list[str] | None = None) -> None:

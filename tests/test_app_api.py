@@ -1,7 +1,7 @@
 """The app through its HTTP API (gradio_client), as a script or another Space would use it.
 
 The app runs in this process on a free port with the untrained demo generator (fast on CPU) and,
-when the shipped facades checkpoint is missing, a small random segmentation checkpoint.
+the shipped segmentation models (or, when they are missing, a small random segmentation checkpoint).
 Each gradio_client.Client is one browser session with its own gr.State.
 """
 from __future__ import annotations
@@ -24,12 +24,12 @@ import segmentation
 from conftest import free_port
 from draggan.session import DragSession
 from segmentation import CLASS_NAMES, PALETTE
-from segmentation.checkpoint import save_generator
-from segmentation.networks import GeneratorConfig, build_generator
+from segmentation.checkpoint import save_segmenter
+from segmentation.networks import SegmenterConfig, build_segmenter
 from ui import AppConfig, build_app
 from ui.drag_state import POINT_COLUMNS
 from ui.models import DEMO_MODEL, demo_generator
-from ui.segmentation_tab import EXAMPLES
+from ui.segmentation_tab import EXAMPLES, model_files
 
 DEMO = DEMO_MODEL
 EXAMPLE = EXAMPLES[0] if EXAMPLES else None
@@ -38,14 +38,16 @@ RESOLUTION = 128  # The demo generator's image size.
 
 @pytest.fixture(scope="module")
 def segmentation_weights(tmp_path_factory):
-    """The shipped checkpoint if present, else a small random one (the wiring is what is tested)."""
-    shipped = segmentation.model.DEFAULT_WEIGHTS
-    if shipped.is_file():
-        return shipped
+    """None (the app's shipped models) if present, else a small random checkpoint (the wiring is what is tested)."""
+    try:
+        if all(path.is_file() for _, path in model_files().values()):
+            return None
+    except ValueError:  # no readable model list
+        pass
     path = tmp_path_factory.mktemp("seg") / "tiny.safetensors"
-    config = GeneratorConfig(arch="unet", ngf=4, depth=5, image_size=32)
+    config = SegmenterConfig(arch="unet", ngf=4, depth=5, image_size=32)
     torch.manual_seed(0)
-    save_generator(path, build_generator(config), config)
+    save_segmenter(path, build_segmenter(config), config)
     return path
 
 
@@ -98,8 +100,9 @@ def steps_in(status: str) -> int:
 
 @pytest.mark.skipif(EXAMPLE is None, reason="no example photos in assets/examples")
 def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_weights):
+    name = next(iter(model_files(segmentation_weights)))  # the dropdown's default
     labels_path, overlay_path, legend, status = client(url).predict(
-        handle_file(str(EXAMPLE)), 0.5, api_name="/segment")
+        handle_file(str(EXAMPLE)), 0.5, name, api_name="/segment")
     photo = read(EXAMPLE)
     labels, overlay = read(labels_path), read(overlay_path)
     assert labels.shape == photo.shape and overlay.shape == photo.shape
@@ -112,7 +115,7 @@ def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_we
     assert sum(shares) == pytest.approx(100, abs=0.1 * len(CLASS_NAMES))
     assert all(name in legend for name in CLASS_NAMES)
     assert f"Segmented a {photo.shape[1]}×{photo.shape[0]} photo" in status
-    if segmentation_weights == segmentation.model.DEFAULT_WEIGHTS:
+    if segmentation_weights is None:
         # The shipped model sees a facade: its largest classes (the legend's first rows) are facade and window.
         largest = re.findall(r"<td>(\w+)</td>", legend)[:2]
         assert set(largest) == {"facade", "window"}, largest
@@ -121,9 +124,21 @@ def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_we
 def test_segment_rejects_a_file_that_is_not_an_image(url, tmp_path):
     junk = tmp_path / "notes.png"
     junk.write_text("not an image")
-    labels, overlay, legend, status = client(url).predict(handle_file(str(junk)), 0.5, api_name="/segment")
+    labels, overlay, legend, status = client(url).predict(handle_file(str(junk)), 0.5, None, api_name="/segment")
     assert labels is None and overlay is None and legend == ""
     assert "notes.png: not a readable image" in status
+
+
+@pytest.mark.skipif(EXAMPLE is None, reason="no example photos in assets/examples")
+def test_segment_takes_the_model_name(url, segmentation_weights):
+    """/segment runs the model it is named; each gives what load_model(name) predicts; unknown names are named."""
+    photo = read(EXAMPLE)
+    for name, (_, path) in model_files(segmentation_weights).items():
+        labels_path, _, _, status = client(url).predict(handle_file(str(EXAMPLE)), 1.0, name, api_name="/segment")
+        expected = segmentation.load_model(path, device="cpu").predict(photo)
+        assert np.array_equal(read(labels_path), expected), name
+    labels, _, _, status = client(url).predict(handle_file(str(EXAMPLE)), 0.5, "nonsense", api_name="/segment")
+    assert labels is None and "There is no segmentation model 'nonsense'" in status
 
 
 # ----------------------------------------------------------------------------- drag tab

@@ -11,16 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from segmentation import CLASS_NAMES, PALETTE, load_model, read_image
-from segmentation.checkpoint import load_generator, load_state, save_generator
+from segmentation import CLASS_NAMES, PALETTE, list_models, load_model, read_image
+from segmentation.checkpoint import load_segmenter, load_state, save_segmenter
 from segmentation.data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from segmentation.evaluate import main as evaluate_main
 from segmentation.metrics import confusion, scores
 from segmentation.model import SegmentationModel, as_rgb
-from segmentation.networks import (EncoderDecoder, GeneratorConfig, PatchDiscriminator, UNet,
-                                   build_generator)
+from segmentation.networks import (EncoderDecoder, PatchDiscriminator, SegmenterConfig, UNet,
+                                   build_segmenter)
 from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
 from segmentation.report import main as report_main
+from segmentation.train import TrainConfig, _build_nets, train_step
 from segmentation.train import main as train_main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -33,7 +34,7 @@ def synthetic_label_map(rng: np.random.Generator, size: int = 64) -> np.ndarray:
     for _ in range(12):
         y, x = rng.integers(0, size - 8, 2)
         h, w = rng.integers(6, size // 2, 2)
-        classes[y:y + h, x:x + w] = rng.integers(0, 12)
+        classes[y:y + h, x:x + w] = rng.integers(0, len(PALETTE))
     return classes
 
 
@@ -52,11 +53,30 @@ def make_pair_folder(folder: Path, n: int, size: int = 64, seed: int = 0) -> Pat
 # --- palette -------------------------------------------------------------------------------
 
 
-def test_palette_has_twelve_distinct_named_colours():
-    assert PALETTE.shape == (12, 3) and PALETTE.dtype == np.uint8
-    assert len(CLASS_NAMES) == 12 and CLASS_NAMES[0] == "background" and CLASS_NAMES[-1] == "shop"
+def test_palette_has_thirteen_distinct_named_colours():
+    assert PALETTE.shape == (13, 3) and PALETTE.dtype == np.uint8
+    assert len(CLASS_NAMES) == 13 and CLASS_NAMES[:2] == ("unlabelled", "background") and CLASS_NAMES[-1] == "shop"
     d = np.linalg.norm(PALETTE[:, None].astype(float) - PALETTE[None].astype(float), axis=-1)
-    assert d[~np.eye(12, dtype=bool)].min() > 50
+    assert d[~np.eye(13, dtype=bool)].min() > 50
+
+
+def outlined_label_map(rng: np.random.Generator) -> np.ndarray:
+    """A 4 x 3 grid of boxes of the region classes on "background", each drawn with a 2 px
+    "unlabelled" seam, as the facade label maps are."""
+    classes = np.ones((96, 96), np.int64)
+    for cell, c in enumerate(rng.permutation(np.arange(1, 13))):
+        y, x = 32 * (cell // 4), 24 * (cell % 4)
+        classes[y + 2:y + 30, x + 2:x + 22] = 0
+        classes[y + 4:y + 28, x + 4:x + 20] = c
+    return classes
+
+
+def test_derive_palette_finds_region_colours_and_the_seam_colour(tmp_path):
+    rng = np.random.default_rng(1)
+    maps = [PALETTE[outlined_label_map(rng)] for _ in range(4)]
+    assert np.array_equal(derive_palette(maps), PALETTE)
+    # The seam colour never fills a 3x3 patch: only the second (line) stage can find it.
+    assert np.array_equal(derive_palette(maps, num_classes=12), PALETTE[1:])
 
 
 def test_derive_palette_recovers_colours_through_jpeg(tmp_path):
@@ -64,12 +84,11 @@ def test_derive_palette_recovers_colours_through_jpeg(tmp_path):
     maps = []
     for i in range(6):
         classes = synthetic_label_map(rng, 96)
-        classes[:8, :8 * 12] = np.repeat(np.arange(12), 8)[None]  # every class appears
+        classes[:8, :7 * 13] = np.repeat(np.arange(13), 7)[None]  # every class appears
         path = tmp_path / f"{i}.jpg"
         Image.fromarray(PALETTE[classes[:96, :96]]).save(path, quality=75)
         maps.append(np.asarray(Image.open(path)))
-    derived = derive_palette(maps)
-    assert np.abs(derived.astype(int) - PALETTE.astype(int)).max() <= 10
+    assert np.abs(derive_palette(maps).astype(int) - PALETTE.astype(int)).max() <= 10
 
 
 @pytest.mark.skipif(not FACADES.is_dir(), reason=f"facades data not found at {FACADES}")
@@ -82,11 +101,11 @@ def test_derive_palette_on_facades_matches_the_constant():
 def test_quantise_snaps_blended_colours_to_nearest_class():
     rgb = np.array([[[5, 3, 215], [250, 150, 10], [128, 128, 128]]], np.uint8)
     classes = colours_to_classes(rgb)
-    assert classes.tolist() == [[0, 8, int(np.argmin(((PALETTE.astype(int) - 128) ** 2).sum(1)))]]
+    assert classes.tolist() == [[1, 9, int(np.argmin(((PALETTE.astype(int) - 128) ** 2).sum(1)))]]
     assert np.array_equal(quantise(PALETTE[None]), PALETTE[None])
     assert np.array_equal(classes_to_colours(classes), PALETTE[classes])
     with pytest.raises(ValueError, match="class indices"):
-        classes_to_colours(np.array([[12]]))
+        classes_to_colours(np.array([[13]]))
 
 
 # --- metrics -------------------------------------------------------------------------------
@@ -128,9 +147,12 @@ def test_training_augmentation_moves_photo_and_label_together(tmp_path):
         assert x.shape == y.shape == (3, 32, 32)
         assert torch.equal(x, y)  # same crop and flip on both halves
     assert any(not torch.equal(crops[0][0], c[0]) for c in crops[1:])  # augmentation varies
-    labelled = PairedFolder(list_pairs(folder), PairedConfig(load_size=36, crop_size=32), palette=PALETTE)
-    colours = {tuple(c) for c in ((labelled[0][1] + 1) * 127.5).round().permute(1, 2, 0).reshape(-1, 3).tolist()}
-    assert colours <= {tuple(float(v) for v in p) for p in PALETTE}  # nearest resize keeps class colours
+    labelled = PairedFolder(list_pairs(folder), PairedConfig(load_size=32, crop_size=32), palette=PALETTE)
+    x, classes = labelled[0]
+    assert classes.shape == (32, 32) and classes.dtype == torch.int64
+    # The class map is flipped with the photo: each pixel's class matches its photo colour.
+    photo = ((x + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(np.uint8)
+    assert np.array_equal(colours_to_classes(photo), classes.numpy())
 
 
 def test_direction_btoa_swaps_halves(tmp_path):
@@ -177,8 +199,12 @@ def test_unet_width_and_shape():
     assert 3.5 < count(wide) / count(small) < 4.5  # parameters grow with width squared
     y = small(torch.randn(1, 3, 64, 64))
     assert y.shape == (1, 3, 64, 64) and y.abs().max() <= 1
+    logits = build_segmenter(SegmenterConfig(ngf=4, depth=4, image_size=32))(torch.randn(1, 3, 32, 32) * 50)
+    assert logits.shape == (1, 13, 32, 32) and logits.abs().max() > 1  # class head: unbounded logits
     with pytest.raises(ValueError, match="not divisible"):
-        build_generator(GeneratorConfig(depth=7, image_size=96))
+        build_segmenter(SegmenterConfig(depth=7, image_size=96))
+    with pytest.raises(ValueError, match="head must be"):
+        build_segmenter(SegmenterConfig(head="labels", image_size=128))
 
 
 def test_patchgan_sees_70_pixels_and_needs_matching_pairs():
@@ -189,25 +215,38 @@ def test_patchgan_sees_70_pixels_and_needs_matching_pairs():
     out[0, 0, 15, 15].backward()
     rows = torch.nonzero(x.grad.abs().sum((0, 1, 3)))
     assert rows.max() - rows.min() + 1 == 70
-    with pytest.raises(ValueError, match="equal input and label shapes"):
+    with pytest.raises(ValueError, match="photo and label of one size"):
         d(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 32, 32))
+
+
+def test_train_step_updates_d_then_g_on_photo_and_class_probabilities():
+    cfg = TrainConfig(data="", out="", ngf=4, depth=4, ndf=4, crop_size=32, image_size=32)
+    nets = _build_nets(cfg, SegmenterConfig(ngf=4, depth=4, image_size=32), torch.device("cpu"), False)
+    assert nets.D.net[0].in_channels == 3 + 13  # conditional D on (photo, 13-class probability map)
+    g0 = [p.clone() for p in nets.G.parameters()]
+    d0 = [p.clone() for p in nets.D.parameters()]
+    x, classes = torch.rand(2, 3, 32, 32) * 2 - 1, torch.randint(0, 13, (2, 32, 32))
+    logs = train_step(cfg, nets, x, classes)
+    assert set(logs) == {"g_rec", "g_adv", "d_real", "d_fake"} and 0 < logs["g_rec"] <= 2
+    assert all(not torch.equal(a, b) for a, b in zip(g0, nets.G.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(d0, nets.D.parameters()))
 
 
 # --- checkpoints and predict ---------------------------------------------------------------
 
 
 def tiny_model(tmp_path: Path) -> Path:
-    cfg = GeneratorConfig(ngf=4, depth=4, image_size=32)
+    cfg = SegmenterConfig(ngf=4, depth=4, image_size=32)
     torch.manual_seed(0)
     path = tmp_path / "tiny.safetensors"
-    save_generator(path, build_generator(cfg), cfg, {"note": "test"})
+    save_segmenter(path, build_segmenter(cfg), cfg, {"note": "test"})
     return path
 
 
 def test_checkpoint_round_trip_gives_same_predictions(tmp_path):
     path = tiny_model(tmp_path)
-    g, cfg, info = load_generator(path)
-    g2, _, _ = load_generator(path)
+    g, cfg, info = load_segmenter(path)
+    g2, _, _ = load_segmenter(path)
     x = torch.randn(1, 3, 32, 32)
     assert torch.equal(g(x), g2(x)) and cfg.ngf == 4 and info["meta"]["note"] == "test"
 
@@ -215,16 +254,16 @@ def test_checkpoint_round_trip_gives_same_predictions(tmp_path):
 def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path):
     path = tiny_model(tmp_path)
     info = json.loads(path.with_suffix(".json").read_text())
-    info["generator"]["ngf"] = 8
+    info["segmenter"]["ngf"] = 8
     path.with_suffix(".json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="shape"):
-        load_generator(path)
+        load_segmenter(path)
     path.write_bytes(b"garbage" * 10)
     with pytest.raises(ValueError, match="not a readable safetensors"):
-        load_generator(path)
+        load_segmenter(path)
     path.with_suffix(".json").unlink()
     with pytest.raises(FileNotFoundError, match="tiny.json"):
-        load_generator(path)
+        load_segmenter(path)
 
 
 def test_resume_state_refuses_pickled_code(tmp_path):
@@ -238,7 +277,7 @@ def test_resume_state_refuses_pickled_code(tmp_path):
 
 
 def test_predict_any_size_and_bad_inputs(tmp_path):
-    g, cfg, _ = load_generator(tiny_model(tmp_path))
+    g, cfg, _ = load_segmenter(tiny_model(tmp_path))
     m = SegmentationModel(g, cfg.image_size, device="cpu")
     rng = np.random.default_rng(0)
     for shape in [(50, 70, 3), (33, 20), (40, 40, 4), (300, 17, 1)]:
@@ -260,6 +299,22 @@ def test_predict_any_size_and_bad_inputs(tmp_path):
         read_image(tmp_path / "notes.png")
     Image.fromarray(np.full((20, 30, 4), 200, np.uint8)).save(tmp_path / "rgba.png")
     assert m.predict(read_image(tmp_path / "rgba.png")).shape == (20, 30, 3)
+
+
+def test_native_scale_pads_to_the_network_and_flip_tta_is_mirror_symmetric(tmp_path):
+    g, cfg, _ = load_segmenter(tiny_model(tmp_path))
+    seen = []
+    g.register_forward_hook(lambda mod, inp, out: seen.append(tuple(inp[0].shape[2:])))
+    photo = np.random.default_rng(0).integers(0, 255, (37, 53, 3), dtype=np.uint8)
+    native = SegmentationModel(g, cfg.image_size, device="cpu", scale="native")
+    assert native.predict_classes(photo).shape == (37, 53)
+    assert seen[-1] == (48, 64)  # own size, padded up to a multiple of 2**depth = 16
+    tta = SegmentationModel(g, cfg.image_size, device="cpu", flip_tta=True)
+    out = tta.predict_classes(photo)
+    assert seen[-2:] == [(32, 32), (32, 32)]  # fixed scale: the training size, photo and mirror
+    assert np.array_equal(tta.predict_classes(np.ascontiguousarray(photo[:, ::-1])), out[:, ::-1])
+    with pytest.raises(ValueError, match="scale must be"):
+        SegmentationModel(g, cfg.image_size, device="cpu", scale="huge")
 
 
 def test_shipped_model_loads_by_default():
@@ -297,7 +352,7 @@ def test_train_resume_and_evaluate_cli(tmp_path, capsys):
     assert [h["iter"] for h in hist["train"]] == [2, 4, 6, 8]
     assert hist["train"][2]["lr"] == pytest.approx(1e-4)  # resumed schedule: decay 4 -> 8, halfway at 6
     assert {"g_rec", "g_adv", "d_real", "d_fake"} <= set(hist["train"][-1])
-    s = evaluate_main(["--weights", str(out / "best.safetensors"), "--data", str(data), "--split", "all",
+    s = evaluate_main(["--model", str(out / "best.safetensors"), "--data", str(data), "--split", "all",
                        "--json", str(tmp_path / "s.json")])
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["n"] == 10 and saved["mean_iou"] == pytest.approx(s.mean_iou) and 0 <= s.mean_iou <= 1

@@ -35,7 +35,7 @@ def _rank(rank: int, world: int, port: int, cfg: TrainConfig, result_dir: str) -
 def test_two_gloo_ranks_stay_in_sync_and_write_once(tmp_path):
     data = _random_pairs(tmp_path / "pairs", 12, 32)
     out = tmp_path / "run"
-    cfg = TrainConfig(data=str(data), out=str(out), ngf=4, depth=4, ndf=4, load_size=36, crop_size=32,
+    cfg = TrainConfig(data=str(data), out=str(out), ngf=4, depth=4, ndf=4, load_size=36, crop_size=32, image_size=32,
                       iters=4, val_every=4, log_every=2, threads=1, device="cpu")
     mp.spawn(_rank, args=(2, free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
 
@@ -46,8 +46,8 @@ def test_two_gloo_ranks_stay_in_sync_and_write_once(tmp_path):
     for k, v in r0["weights"].items():
         assert torch.equal(v, r1["weights"][k]), k
     torch.manual_seed(0)
-    from segmentation.networks import GeneratorConfig, build_generator, init_weights
-    fresh = build_generator(GeneratorConfig(ngf=4, depth=4, image_size=32))
+    from segmentation.networks import SegmenterConfig, build_segmenter, init_weights
+    fresh = build_segmenter(SegmenterConfig(ngf=4, depth=4, image_size=32))
     init_weights(fresh)
     assert any(not torch.equal(v, r0["weights"][k]) for k, v in fresh.state_dict().items())
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-import segmentation
 from common import pick_device
 from ui import drag_tab, segmentation_tab
 from ui.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
@@ -24,7 +23,7 @@ class AppConfig:
     device: torch.device = field(default_factory=pick_device)
     model: str = DEFAULT_MODEL           # The drag tab's first model: registry name or checkpoint file.
     demo: bool = False                   # Only the untrained demo generator (fast start: tests, offline demos).
-    segmentation_weights: Path = segmentation.model.DEFAULT_WEIGHTS
+    segmentation_weights: Path | None = None  # One checkpoint for the segmentation tab; None = the shipped models.
     max_drags: int = 2                   # Optimisations running at once, over all visitors.
     max_tuned: int = DEFAULT_MAX_TUNED   # Tuned generators (PTI, ~124 MB each at 512 px) kept over all visitors.
 
@@ -33,7 +32,7 @@ def build_app(config: AppConfig) -> gr.Blocks:
     """The two-tab Blocks app. Nothing per-visitor is kept here: that lives in gr.State."""
     models = ModelCache(config.device)
     model, notice = first_model(models, config.model, config.demo)
-    seg = segmentation_tab.SegmentationTab({segmentation_tab.FACADES: config.segmentation_weights}, config.device)
+    seg = segmentation_tab.SegmentationTab(segmentation_tab.model_files(config.segmentation_weights), config.device)
     with gr.Blocks(title="GAN image editor", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), or segment a building "
                     "facade into its parts (pix2pix).")

@@ -1,7 +1,7 @@
 """The segmentation tab: a facade photo -> label map, overlay and legend, its handlers and its layout.
 
-Models are held by name (one today, the shipped facades checkpoint), each loaded once for everyone;
-`segment` takes the name, so a model dropdown is one more input.
+Models are held by name (the shipped ones, or one --segmentation-weights checkpoint), each loaded
+once for everyone; a dropdown labels which is which, and `segment` (the `/segment` API) takes the name.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from ui.outputs import unique_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
-FACADES = "facades"       # Name of the shipped (or --segmentation-weights) model.
 NO_PHOTO = "Upload a facade photo or pick an example."
-SHOWN_MAX_SIDE = 1024     # Photos are read, and label map and overlay sent back, at most this large (the model
-                          # itself works at 128 px, so nothing is lost but bytes and memory).
+SHOWN_MAX_SIDE = 1024     # Photos are read, and label map and overlay sent back, at most this large (the models
+                          # themselves work at 256 px, so nothing is lost but bytes and memory).
 
 
 def read_photo(upload) -> tuple[np.ndarray, tuple[int, int]]:
@@ -49,6 +48,14 @@ def parse_opacity(value) -> float:
     return opacity
 
 
+def model_files(weights: Path | None = None) -> dict[str, tuple[str, Path]]:
+    """{name: (menu label, weights file)}: the shipped models, the default first; or one given checkpoint."""
+    if weights is not None:
+        return {Path(weights).stem: (f"{Path(weights).name} (--segmentation-weights)", Path(weights))}
+    return {m.name: (m.label + (" (default: best validation mIoU)" if m.default else ""), m.path)
+            for m in segmentation.list_models()}
+
+
 def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
     """Label colours laid over the photo with the given opacity (0 = photo only, 1 = labels only)."""
     if photo.shape != labels.shape:
@@ -73,12 +80,13 @@ def legend_html(class_names: tuple[str, ...], palette: np.ndarray, shares: dict[
 class SegmentationTab:
     """The tab's handlers, over models loaded once for everyone and held by name."""
 
-    def __init__(self, weights: dict[str, Path], device: torch.device):
+    def __init__(self, weights: dict[str, tuple[str, Path]], device: torch.device):
         if not weights:
             raise ValueError("the segmentation tab needs at least one model")
         self.default = next(iter(weights))
+        self.labels = {name: label for name, (label, _) in weights.items()}
         self.models, self.problems = {}, {}
-        for name, path in weights.items():
+        for name, (_, path) in weights.items():
             try:
                 self.models[name] = segmentation.load_model(path, device=device)
             except (OSError, ValueError) as err:
@@ -104,9 +112,11 @@ class SegmentationTab:
             gr.Warning(str(err))
             return None, None, "", f"⚠️ {err}", None
         name = name or self.default
-        model = self.models.get(name)
+        model = self.models.get(name) if isinstance(name, str) else None
         if model is None:
-            return None, None, "", self.problems.get(name, f"⚠️ There is no segmentation model '{name}'."), None
+            known = ", ".join(repr(n) for n in self.labels)
+            return None, None, "", self.problems.get(name, f"⚠️ There is no segmentation model {str(name)[:60]!r}; "
+                                                           f"the models are {known}."), None
         classes = model.predict_classes(rgb)
         labels = model.palette[classes]
         legend = legend_html(model.class_names, model.palette, model.class_shares(classes))
@@ -133,12 +143,17 @@ def build(tab: SegmentationTab) -> None:
             overlay = gr.Image(label="Overlay", interactive=False, format="png", elem_id="seg-overlay")
         with gr.Row():
             with gr.Column(scale=2):
+                model = gr.Dropdown([(label, name) for name, label in tab.labels.items()], value=tab.default,
+                                    label="Model", elem_id="seg-model")
                 opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
                 status = gr.Markdown(NO_PHOTO, label="segmentation status", elem_id="seg-status")
                 if EXAMPLES:
                     gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
                                 label="Example facades (CMP Facade Database, research use)")
             legend = gr.HTML(elem_id="seg-legend")
-    photo.change(unique_outputs(tab.segment), [photo, opacity], [labels, overlay, legend, status, kept],
-                 api_name="segment", preprocess=False)
+    outputs = [labels, overlay, legend, status, kept]
+    photo.change(unique_outputs(tab.segment), [photo, opacity, model], outputs, api_name="segment",
+                 preprocess=False)
+    model.change(unique_outputs(tab.segment), [photo, opacity, model], outputs, api_visibility="private",
+                 preprocess=False)
     opacity.change(unique_outputs(tab.reblend), [kept, opacity], overlay, api_visibility="private")

@@ -1,0 +1,60 @@
+"""Ship trained runs as the app's models: fp16 weights + json in ``segmentation/weights/``, listed in
+``models.json`` with a label each; the one with the better validation mIoU becomes the default.
+
+    python -m segmentation.ship --data ../shared/datasets/facades/train \\
+        --model cgan runs/d_l1_adv20 "conditional GAN: class L1 + adversarial, 20 : 1" \\
+        --model l1 runs/b_class_l1 "class L1 only, no discriminator"
+
+Each run's ``best.safetensors`` is scored on the validation split with and without flip
+test-time averaging; the json records both and recommends flip TTA only if it scored better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .checkpoint import load_segmenter, save_segmenter
+from .data import list_pairs, split_files
+from .evaluate import evaluate
+from .model import MANIFEST, WEIGHTS_DIR, SegmentationModel
+
+MAX_BYTES = 20_000_000  # Each shipped file must stay below this (the repository carries it).
+
+
+def ship(name: str, run: Path, label: str, val: list[Path], out_dir: Path = WEIGHTS_DIR) -> dict:
+    """Score one run's best generator, write it as fp16 ``out_dir/name.safetensors``; its manifest entry."""
+    segmenter, config, info = load_segmenter(run / "best.safetensors")
+    results = {}
+    for tta in (False, True):
+        model = SegmentationModel(segmenter, config.image_size, device="cpu", head=config.head, flip_tta=tta)
+        results[tta] = evaluate(model, val)
+    tta = results[True].mean_iou > results[False].mean_iou
+    path = out_dir / f"{name}.safetensors"
+    meta = {**info["meta"], "run": run.name, "val_without_tta": results[False].__dict__,
+            "val_with_flip_tta": results[True].__dict__}
+    save_segmenter(path, segmenter, config, meta, half=True, predict={"scale": "fixed", "flip_tta": tta})
+    if path.stat().st_size > MAX_BYTES:
+        raise ValueError(f"{path} is {path.stat().st_size / 1e6:.1f} MB, over the {MAX_BYTES / 1e6:.0f} MB limit")
+    return {"file": path.name, "label": label, "val_miou": results[tta].mean_iou}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="the paired folder the runs trained on")
+    p.add_argument("--model", nargs=3, action="append", required=True, metavar=("NAME", "RUN", "LABEL"),
+                   help="a model name, its run folder and the label the app shows")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--split-seed", type=int, default=0)
+    args = p.parse_args(argv)
+    val = split_files(list_pairs(args.data), args.val_fraction, args.split_seed)[1]
+    models = {name: ship(name, Path(run), label, val) for name, run, label in args.model}
+    default = max(models, key=lambda n: models[n]["val_miou"])
+    MANIFEST.write_text(json.dumps({"default": default, "models": models}, indent=1) + "\n")
+    for name, m in models.items():
+        print(f"{name}: val mIoU {m['val_miou']:.4f}{'  (default)' if name == default else ''}  {m['label']}")
+
+
+if __name__ == "__main__":
+    main()
