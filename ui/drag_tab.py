@@ -86,17 +86,17 @@ def guarded(outputs: int, needs_image: bool = True):
     def wrap(handler):
         if inspect.isgeneratorfunction(handler):  # a streaming handler must stay a generator for gradio
             @functools.wraps(handler)
-            def stream(*args):
+            def stream(*args, **kwargs):
                 refused = refusal(state_of(args))
                 if refused:
                     yield refused
                     return
-                yield from handler(*args)
+                yield from handler(*args, **kwargs)
             return stream
 
         @functools.wraps(handler)
-        def respond(*args):
-            return refusal(state_of(args)) or handler(*args)
+        def respond(*args, **kwargs):
+            return refusal(state_of(args)) or handler(*args, **kwargs)
         return respond
     return wrap
 

@@ -56,6 +56,7 @@ try {
     await page.locator('#start').click();
     await status.filter({ hasText: / — / }).waitFor({ timeout: 300_000 });
     await page.mouse.move(0, 0);
+    await page.evaluate(() => window.scrollTo(0, 0));  // the clicks scrolled down; show the photo panel
     await page.waitForTimeout(500);
     await page.screenshot({ path: process.env.PHOTO_SHOT });
     console.log(`photo: ${(await status.innerText()).trim()} -> ${process.env.PHOTO_SHOT}`);
