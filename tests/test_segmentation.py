@@ -317,23 +317,42 @@ def test_native_scale_pads_to_the_network_and_flip_tta_is_mirror_symmetric(tmp_p
         SegmentationModel(g, cfg.image_size, device="cpu", scale="huge")
 
 
-def test_shipped_model_loads_by_default():
-    m = load_model(device="cpu")
-    assert m.image_size >= 128 and np.array_equal(m.palette, PALETTE)
-    assert sum(p.numel() for p in m.generator.parameters()) * 4 <= 20e6
+def test_shipped_models_are_listed_small_and_load_by_name():
+    shipped = list_models()
+    assert len(shipped) >= 2 and shipped[0].default and sum(m.default for m in shipped) == 1
+    for m in shipped:
+        assert m.path.stat().st_size <= 20 * 2**20, f"{m.name} is over 20 MiB"
+        model = load_model(m.name, device="cpu")
+        assert model.image_size == 256 and np.array_equal(model.palette, PALETTE)
+    with pytest.raises(ValueError, match=shipped[0].name):  # an unknown name lists the real ones
+        load_model("no-such-model")
 
 
 @pytest.mark.skipif(not FACADES.is_dir(), reason=f"facades data not found at {FACADES}")
-def test_shipped_model_segments_held_out_facades():
-    """On held-out pairs the shipped model must clearly beat painting everything "facade"."""
+def test_shipped_default_segments_held_out_facades():
+    """On held-out pairs the default model must clearly beat painting everything "facade", and it must
+    paint the 13th colour (the unlabelled seams) where the annotators left it: near true seams."""
     from segmentation.evaluate import evaluate
 
     val = split_files(list_pairs(FACADES), 0.1, seed=0)[1][:8]
-    s = evaluate(load_model(device="cpu"), val)
+    model = load_model(device="cpu")
+    s = evaluate(model, val)
     truth = np.concatenate([colours_to_classes(read_pair(f)[1]).ravel() for f in val])
-    baseline = scores(confusion(truth, np.full_like(truth, CLASS_NAMES.index("facade")), 12))
+    baseline = scores(confusion(truth, np.full_like(truth, CLASS_NAMES.index("facade")), len(CLASS_NAMES)))
     assert s.pixel_accuracy > baseline.pixel_accuracy + 0.05
     assert s.mean_iou > 2 * baseline.mean_iou and s.mean_class_accuracy > 2 * baseline.mean_class_accuracy
+
+    unlabelled = CLASS_NAMES.index("unlabelled")
+    painted = near_seam = seam_area = 0
+    for f in val:
+        photo, labels = read_pair(f)
+        seams = torch.from_numpy(colours_to_classes(labels) == unlabelled).float()[None, None]
+        near = torch.nn.functional.max_pool2d(seams, 5, 1, 2)[0, 0].numpy() > 0  # within 2 px of a seam
+        predicted = model.predict_classes(photo) == unlabelled
+        painted, near_seam = painted + predicted.sum(), near_seam + (predicted & near).sum()
+        seam_area += near.mean() / len(val)
+    assert painted > 0, "the 13th colour never appears in predictions"
+    assert near_seam / painted > max(0.5, 1.5 * seam_area)  # where it belongs, well above chance
 
 
 # --- CLIs ----------------------------------------------------------------------------------
