@@ -1,0 +1,70 @@
+"""What does a trained PatchGAN look at? Its verdict on three label maps of each validation photo.
+
+    python -m segmentation.probe_discriminator --data ../shared/datasets/facades/train --run runs/d_l1_adv20
+
+For a GAN run's ``last.pt`` (G and D), on the validation pairs, it prints the discriminator's mean
+probability "real" for: the true one-hot map; G's softmax map (what D is trained to call fake); and G's
+own prediction made one-hot (argmax), which has G's layout but the real maps' hardness. If the last one
+scores as real as the truth, D separates soft from hard maps, not right from wrong layouts, and its
+gradient to G says "be more confident", not "put the window there".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import list_pairs, read_pair, resize, split_files, to_tensor
+from .networks import PatchDiscriminator, SegmenterConfig, build_segmenter
+from .palette import colours_to_classes
+from .train import TrainConfig
+
+
+@torch.no_grad()
+def probe(run: Path, val: list[Path]) -> dict[str, float]:
+    """Mean P(real) per patch for truth, softmax and argmax maps, and G's mean top-class probability."""
+    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
+    cfg = TrainConfig(**{**json.loads(state["config"]), "data": "", "out": ""})
+    if "discriminator" not in state:
+        raise ValueError(f"{run}: not a GAN run (its last.pt has no discriminator)")
+    scfg = SegmenterConfig("unet", cfg.ngf, cfg.depth, cfg.norm, cfg.dropout, cfg.image_size, cfg.head)
+    G, D = build_segmenter(scfg).eval(), PatchDiscriminator(cfg.ndf, 3, cfg.norm, 3 + scfg.out_channels).eval()
+    G.load_state_dict(state["generator"])
+    D.load_state_dict(state["discriminator"])
+    sums = {"truth": 0.0, "softmax": 0.0, "argmax": 0.0, "top_probability": 0.0}
+    for f in val:
+        photo, labels = read_pair(f)
+        x = to_tensor(resize(photo, cfg.image_size))[None]
+        truth = torch.from_numpy(colours_to_classes(resize(labels, cfg.image_size, nearest=True))).long()[None]
+        p = G(x).float().softmax(1)
+        maps = {"truth": F.one_hot(truth, p.shape[1]).permute(0, 3, 1, 2).float(), "softmax": p,
+                "argmax": F.one_hot(p.argmax(1), p.shape[1]).permute(0, 3, 1, 2).float()}
+        for name, y in maps.items():
+            sums[name] += D(x, y).sigmoid().mean().item() / len(val)
+        sums["top_probability"] += p.max(1).values.mean().item() / len(val)
+    return sums
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="the paired folder the run trained on")
+    p.add_argument("--run", type=Path, nargs="+", required=True, help="GAN run folders (with last.pt)")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--split-seed", type=int, default=0)
+    args = p.parse_args(argv)
+    val = split_files(list_pairs(args.data), args.val_fraction, args.split_seed)[1]
+    print("| run | iter | D(real one-hot) | D(G softmax) | D(G argmax, one-hot) | G's mean top probability |")
+    print("|---|---|---|---|---|---|")
+    for run in args.run:
+        s = probe(run, val)
+        it = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["iter"]
+        print(f"| {run.name} | {it} | {s['truth']:.3f} | {s['softmax']:.3f} | {s['argmax']:.3f} | "
+              f"{s['top_probability']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
