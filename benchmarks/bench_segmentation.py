@@ -21,7 +21,6 @@ import torch
 
 from segmentation.data import PairedConfig, PairedFolder, resize
 from segmentation.model import SegmentationModel
-from segmentation.networks import SegmenterConfig
 from segmentation.palette import PALETTE
 from segmentation.train import TrainConfig, _build_nets, train_step
 
@@ -40,7 +39,7 @@ class Variant:
     def __init__(self, cfg: TrainConfig, threads: int):
         torch.manual_seed(0)
         self.cfg, self.threads = cfg, threads
-        self.scfg = SegmenterConfig("unet", cfg.ngf, cfg.depth, image_size=cfg.image_size, head=cfg.head)
+        self.scfg = cfg.segmenter()
         self.nets = _build_nets(cfg, self.scfg, torch.device("cpu"), distributed=False)
         b, s = cfg.batch_size, cfg.crop_size
         self.x = torch.rand(b, 3, s, s) * 2 - 1

@@ -243,12 +243,14 @@ def invert(G: Generator, target_uint8: np.ndarray, steps: int = 300, pti_steps: 
     run = _Run([("projection", r) for r in schedule] + [("pti", res)] * pti_steps, progress, stop)
     ws = _project(G, targets, schedule, distance, run, seed)
     with torch.no_grad():
-        projection_psnr = psnr(G.synthesis(ws), full)
+        img = G.synthesis(ws)
+    projection_psnr = psnr(img, full)
     generator = G
     if pti_steps and not run.message:
         generator = _pivotal_tuning(G, ws, full, pti_steps, distance, run) or G
-    with torch.no_grad():
-        img = generator.synthesis(ws)
+    if generator is not G:
+        with torch.no_grad():
+            img = generator.synthesis(ws)
     return Inversion(ws=ws, generator=generator, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
                      resolutions=run.resolutions, message=run.message)

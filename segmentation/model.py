@@ -157,13 +157,6 @@ def model_path(name: str | Path | None = None) -> Path:
     raise ValueError(f"unknown segmentation model {str(name)!r}; shipped: {', '.join(m.name for m in models)}")
 
 
-def __getattr__(name: str):
-    """``DEFAULT_WEIGHTS``: the default shipped model's file, read from the manifest when asked."""
-    if name == "DEFAULT_WEIGHTS":
-        return model_path()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def load_model(name: str | Path | None = None, device=None, scale: str | None = None,
                flip_tta: bool | None = None) -> SegmentationModel:
     """Load a shipped model by name (None = the default) or any safetensors + json checkpoint by path.

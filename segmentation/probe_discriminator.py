@@ -19,23 +19,23 @@ import torch
 import torch.nn.functional as F
 
 from .data import list_pairs, read_pair, resize, split_files, to_tensor
-from .networks import PatchDiscriminator, SegmenterConfig, build_segmenter
 from .palette import colours_to_classes
-from .train import TrainConfig
+from .train import TrainConfig, _build_nets
 
 
 @torch.no_grad()
 def probe(run: Path, val: list[Path]) -> dict[str, float]:
-    """Mean P(real) per patch for truth, softmax and argmax maps, and G's mean top-class probability."""
+    """The run's iteration, mean P(real) per patch for truth, softmax and argmax maps, and G's mean
+    top-class probability."""
     state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    cfg = TrainConfig(**{**json.loads(state["config"]), "data": "", "out": ""})
     if "discriminator" not in state:
         raise ValueError(f"{run}: not a GAN run (its last.pt has no discriminator)")
-    scfg = SegmenterConfig("unet", cfg.ngf, cfg.depth, cfg.norm, cfg.dropout, cfg.image_size, cfg.head)
-    G, D = build_segmenter(scfg).eval(), PatchDiscriminator(cfg.ndf, 3, cfg.norm, 3 + scfg.out_channels).eval()
+    cfg = TrainConfig(**{**json.loads(state["config"]), "data": "", "out": ""})
+    nets = _build_nets(cfg, cfg.segmenter(), torch.device("cpu"), distributed=False)
+    G, D = nets.G.eval(), nets.D.eval()
     G.load_state_dict(state["generator"])
     D.load_state_dict(state["discriminator"])
-    sums = {"truth": 0.0, "softmax": 0.0, "argmax": 0.0, "top_probability": 0.0}
+    sums = {"iter": float(state["iter"]), "truth": 0.0, "softmax": 0.0, "argmax": 0.0, "top_probability": 0.0}
     for f in val:
         photo, labels = read_pair(f)
         x = to_tensor(resize(photo, cfg.image_size))[None]
@@ -61,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|")
     for run in args.run:
         s = probe(run, val)
-        it = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["iter"]
-        print(f"| {run.name} | {it} | {s['truth']:.3f} | {s['softmax']:.3f} | {s['argmax']:.3f} | "
+        print(f"| {run.name} | {s['iter']:.0f} | {s['truth']:.3f} | {s['softmax']:.3f} | {s['argmax']:.3f} | "
               f"{s['top_probability']:.3f} |")
 
 

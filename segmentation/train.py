@@ -86,6 +86,11 @@ class TrainConfig:
     channels_last: bool = opt(False, "channels-last memory format for G and D")
     device: str = opt("", "cpu / cuda / mps; '' = best available")
 
+    def segmenter(self) -> SegmenterConfig:
+        """The generator these flags describe (also what a resume state's config rebuilds)."""
+        return SegmenterConfig(self.arch, self.ngf, self.depth, self.norm, self.dropout, self.image_size, self.head,
+                               len(PALETTE))
+
 
 def parse_args(argv: list[str] | None) -> tuple[TrainConfig, Path | None]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -298,8 +303,7 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} training pairs per process are fewer than batch size {cfg.batch_size}")
 
-    scfg = SegmenterConfig(cfg.arch, cfg.ngf, cfg.depth, cfg.norm, cfg.dropout, cfg.image_size, cfg.head,
-                           len(PALETTE))
+    scfg = cfg.segmenter()
     nets = _build_nets(cfg, scfg, device, distributed)
     start_it, progress = _restore(state, nets, resume) if state is not None else (0, Progress())
     # last_epoch = start_it - 1 puts a resumed schedule where it stopped (initial_lr comes from opt state).

@@ -7,7 +7,7 @@ path, and `write_bytes` truncates the file before it writes. A response that is 
 (starlette's FileResponse declares the size it saw in an earlier `stat`, then reads to the end) then sends
 an empty or cut-off file, or more bytes than it declared: the client sees an empty file or "peer closed
 connection", the server logs h11's "Too much data for declared Content-Length". `benchmarks/cache_race.py`
-reproduces it: 47 of 80 calls failed with 8 sessions; none with writes made atomic, and none with this tag.
+reproduces it: 33 of 80 calls failed with 8 sessions; none with writes made atomic, and none with this tag.
 
 The tag is a random id in the PNG text chunks and in the EXIF block (WebP, JPEG): the pixels are the same,
 the bytes, and so the file, belong to this response alone. Handlers keep returning arrays (testable);
