@@ -92,6 +92,12 @@ class PairedConfig:
     load_size: int = 286      # Resize both halves to this before cropping (training only).
     crop_size: int = 256      # Random crop size in training; validation resizes to it.
     flip: bool = True         # Random horizontal flip in training.
+    load_size_max: int = 0    # > load_size: each item's resize side is drawn from [load_size, load_size_max].
+    color_jitter: float = 0.0 # Photo brightness, contrast and saturation each scaled by U(1 - j, 1 + j).
+
+    @property
+    def zoom(self) -> bool:
+        return self.load_size_max > self.load_size
 
 
 class PairedFolder(torch.utils.data.Dataset):
@@ -115,6 +121,8 @@ class PairedFolder(torch.utils.data.Dataset):
             raise ValueError(f"direction must be 'AtoB' or 'BtoA', got {config.direction!r}")
         if config.crop_size > config.load_size:
             raise ValueError(f"crop_size {config.crop_size} exceeds load_size {config.load_size}")
+        if not 0.0 <= config.color_jitter < 1.0:
+            raise ValueError(f"color_jitter must be in [0, 1), got {config.color_jitter}")
         self.config, self.train, self.palette = config, train, palette
         self.files = list(files)
         self.rng = np.random.default_rng(seed)
@@ -127,9 +135,9 @@ class PairedFolder(torch.utils.data.Dataset):
             x, y = (a, b) if config.direction == "AtoB" else (b, a)
             if palette is not None:
                 y = colours_to_classes(y, palette).astype(np.uint8)
-            # Resizing is deterministic, so it happens once here; only crop and flip are per item.
-            side = config.load_size if train else config.crop_size
-            self.pairs.append((resize(x, side), resize(y, side, nearest=palette is not None)))
+            # Without zoom jitter resizing is deterministic, so it happens once here.
+            side = config.crop_size if not train else None if config.zoom else config.load_size
+            self.pairs.append((x, y) if side is None else (resize(x, side), resize(y, side, nearest=palette is not None)))
             size = a.shape
 
     def __len__(self) -> int:
@@ -139,10 +147,26 @@ class PairedFolder(torch.utils.data.Dataset):
         x, y = self.pairs[i]
         c = self.config
         if self.train:
-            top, left = self.rng.integers(0, c.load_size - c.crop_size + 1, size=2)
+            side = c.load_size
+            if c.zoom:
+                side = int(self.rng.integers(c.load_size, c.load_size_max + 1))
+                x, y = resize(x, side), resize(y, side, nearest=self.palette is not None)
+            top, left = self.rng.integers(0, side - c.crop_size + 1, size=2)
             x = x[top:top + c.crop_size, left:left + c.crop_size]
             y = y[top:top + c.crop_size, left:left + c.crop_size]
             if c.flip and self.rng.random() < 0.5:
                 x, y = x[:, ::-1], y[:, ::-1]
         target = torch.from_numpy(np.array(y, dtype=np.int64)) if self.palette is not None else to_tensor(y)
-        return to_tensor(x), target
+        photo = to_tensor(x)
+        if self.train and c.color_jitter > 0:
+            photo = self._jitter(photo)
+        return photo, target
+
+    def _jitter(self, photo: torch.Tensor) -> torch.Tensor:
+        """Brightness, contrast and saturation jitter (facade photos differ in light and camera)."""
+        b, k, s = self.rng.uniform(1 - self.config.color_jitter, 1 + self.config.color_jitter, size=3)
+        img = (photo + 1) * 0.5 * float(b)
+        img = (img - img.mean()) * float(k) + img.mean()
+        grey = img.mean(0, keepdim=True)
+        img = (img - grey) * float(s) + grey
+        return img.clamp(0, 1) * 2 - 1

@@ -35,11 +35,42 @@ def class_l1(probs: torch.Tensor, one_hot: torch.Tensor) -> torch.Tensor:
     return (probs - one_hot).abs().sum(1).mean()
 
 
+def lovasz_softmax(probs: torch.Tensor, classes: torch.Tensor, max_pixels: int = 65536) -> torch.Tensor:
+    """Lovász-softmax (Berman et al., 2018): a convex surrogate of 1 − IoU, averaged over the classes present.
+
+    CE weighs every pixel alike, so facade and window dominate it; mIoU weighs every class alike.
+    For each class, the pixel errors |fg − p| are sorted and weighted by the Jaccard loss's
+    increments along that order, which is the gradient of the Lovász extension of 1 − IoU.
+    Computed over the whole batch, as mIoU is computed over the whole split; batches of more than
+    ``max_pixels`` pixels use a random subset of that many (the sorts are the cost: 0.4 s for 4 × 256²
+    on one CPU thread, 0.07 s for 65 536 pixels).
+    """
+    n = probs.shape[1]
+    p = probs.permute(0, 2, 3, 1).reshape(-1, n)
+    labels = classes.reshape(-1)
+    if labels.numel() > max_pixels:
+        keep = torch.randperm(labels.numel(), device=labels.device)[:max_pixels]
+        p, labels = p[keep], labels[keep]
+    losses = []
+    for c in labels.unique():
+        fg = (labels == c).float()
+        errors, order = (fg - p[:, c]).abs().sort(descending=True)
+        fg_sorted = fg[order]
+        total = fg_sorted.sum()
+        jaccard = 1.0 - (total - fg_sorted.cumsum(0)) / (total + (1.0 - fg_sorted).cumsum(0))
+        jaccard = torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+        losses.append(torch.dot(errors, jaccard))
+    return torch.stack(losses).mean()
+
+
 def class_reconstruction(kind: str, logits: torch.Tensor, classes: torch.Tensor,
                          one_hot: torch.Tensor) -> torch.Tensor:
-    """The class head's rec term: "l1" (softmax vs one-hot, the mission's L1) or "ce" (cross-entropy)."""
+    """The class head's rec term: "l1" (softmax vs one-hot, the mission's L1), "ce" (cross-entropy),
+    or "ce+lovasz" (cross-entropy plus the Lovász-softmax IoU surrogate)."""
     if kind == "l1":
         return class_l1(logits.softmax(1), one_hot)
     if kind == "ce":
         return F.cross_entropy(logits, classes)
-    raise ValueError(f"reconstruction loss must be 'l1' or 'ce', got {kind!r}")
+    if kind == "ce+lovasz":
+        return F.cross_entropy(logits, classes) + lovasz_softmax(logits.softmax(1), classes)
+    raise ValueError(f"reconstruction loss must be 'l1', 'ce' or 'ce+lovasz', got {kind!r}")

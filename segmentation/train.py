@@ -57,7 +57,8 @@ class TrainConfig:
     out: str = field(metadata={"help": "run folder: checkpoints, history, figures"})
     arch: str = opt("unet", "generator: 'unet' (pix2pix) or 'fcn' (the earlier encoder-decoder)")
     head: str = opt("class", "'class': 13 logits, label = argmax; 'rgb': Tanh colours snapped to the palette")
-    rec: str = opt("l1", "class head's reconstruction loss: 'l1' (softmax vs one-hot) or 'ce'")
+    rec: str = opt("l1", "class head's reconstruction loss: 'l1' (softmax vs one-hot), 'ce', or 'ce+lovasz' "
+                         "(cross-entropy + the Lovász-softmax IoU surrogate)")
     ngf: int = opt(16, "U-Net width: channels of the first encoder block")
     depth: int = opt(7, "U-Net down-samplings")
     norm: str = opt("instance", "'instance' or 'batch'")
@@ -72,6 +73,9 @@ class TrainConfig:
     lr: float = opt(2e-4, "Adam learning rate of G and D")
     beta1: float = opt(0.5, "Adam beta1")
     load_size: int = opt(286, "photos and labels are resized to this before the random crop")
+    load_size_max: int = opt(0, "zoom jitter: if > load-size, each item's resize side is drawn from "
+                                "[load-size, load-size-max]")
+    color_jitter: float = opt(0.0, "photo brightness, contrast and saturation jitter strength j: factors U(1-j, 1+j)")
     crop_size: int = opt(256, "random crop size (may be smaller than image-size: the U-Net is convolutional)")
     image_size: int = opt(256, "square size predict and validation resize photos to")
     direction: str = opt("AtoB", "'AtoB': left half -> right half; 'BtoA' the reverse")
@@ -294,7 +298,8 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     train_files, val_files = split_files(list_pairs(cfg.data), cfg.val_fraction, cfg.split_seed)
     if not val_files:
         raise ValueError(f"val_fraction {cfg.val_fraction} leaves no validation pairs in {cfg.data}")
-    dataset = PairedFolder(train_files, PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size),
+    dataset = PairedFolder(train_files, PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size, True,
+                                                          cfg.load_size_max, cfg.color_jitter),
                            train=True, palette=PALETTE, seed=cfg.seed + rank)
     sampler = torch.utils.data.DistributedSampler(dataset, world, rank, seed=cfg.seed) if distributed else None
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None,

@@ -15,6 +15,7 @@ from segmentation import CLASS_NAMES, PALETTE, list_models, load_model, read_ima
 from segmentation.checkpoint import load_segmenter, load_state, save_segmenter
 from segmentation.data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from segmentation.evaluate import main as evaluate_main
+from segmentation.losses import class_reconstruction, lovasz_softmax
 from segmentation.metrics import confusion, scores
 from segmentation.model import SegmentationModel, as_rgb
 from segmentation.networks import (EncoderDecoder, PatchDiscriminator, SegmenterConfig, UNet,
@@ -153,6 +154,65 @@ def test_training_augmentation_moves_photo_and_label_together(tmp_path):
     # The class map is flipped with the photo: each pixel's class matches its photo colour.
     photo = ((x + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(np.uint8)
     assert np.array_equal(colours_to_classes(photo), classes.numpy())
+
+
+def test_zoom_and_colour_jitter_keep_photo_and_labels_aligned(tmp_path):
+    folder = tmp_path / "zoom"
+    folder.mkdir()
+    half = PALETTE[synthetic_label_map(np.random.default_rng(1), 32)]
+    Image.fromarray(np.concatenate([half, half], 1)).save(folder / "1.png")
+    config = PairedConfig(load_size=32, crop_size=32, load_size_max=64)
+    ds = PairedFolder(list_pairs(folder), config, train=True, palette=PALETTE, seed=0)
+    crops = [ds[0] for _ in range(12)]
+    for x, classes in crops:
+        assert x.shape == (3, 32, 32) and classes.shape == (32, 32)
+        photo = ((x + 1) * 127.5).round().permute(1, 2, 0).numpy().astype(np.uint8)
+        # Bicubic photo and nearest labels agree away from the class edges.
+        assert (colours_to_classes(photo) == classes.numpy()).mean() > 0.85
+    assert len({c.sum().item() for _, c in crops}) > 3  # zooms and offsets vary
+    jittered = PairedFolder(list_pairs(folder), PairedConfig(load_size=32, crop_size=32, flip=False,
+                                                             color_jitter=0.3), train=True, palette=PALETTE)
+    plain = PairedFolder(list_pairs(folder), PairedConfig(load_size=32, crop_size=32, flip=False),
+                         train=True, palette=PALETTE)
+    (xj, yj), (xp, yp) = jittered[0], plain[0]
+    assert torch.equal(yj, yp) and not torch.allclose(xj, xp) and xj.abs().max() <= 1
+    with pytest.raises(ValueError, match="color_jitter"):
+        PairedFolder(list_pairs(folder), PairedConfig(load_size=32, crop_size=32, color_jitter=1.5))
+
+
+def test_lovasz_softmax_is_one_minus_iou_on_hard_maps():
+    rng = np.random.default_rng(0)
+    truth = torch.from_numpy(synthetic_label_map(rng, 32)).long()[None]
+    pred = truth.clone()
+    pred[:, :, :10] = (pred[:, :, :10] + 1) % 13  # a third of the columns wrong
+    one_hot = torch.nn.functional.one_hot(pred, 13).permute(0, 3, 1, 2).float()
+    present = truth.unique()
+    ious = [((pred == c) & (truth == c)).sum() / ((pred == c) | (truth == c)).sum() for c in present]
+    expected = 1 - torch.stack(ious).float().mean()
+    assert lovasz_softmax(one_hot, truth).item() == pytest.approx(expected.item(), abs=1e-5)
+    perfect = torch.nn.functional.one_hot(truth, 13).permute(0, 3, 1, 2).float()
+    assert lovasz_softmax(perfect, truth).item() == pytest.approx(0.0, abs=1e-6)
+    # A random subset of pixels estimates the same loss.
+    torch.manual_seed(0)
+    assert lovasz_softmax(one_hot, truth, max_pixels=512).item() == pytest.approx(expected.item(), abs=0.08)
+
+
+def test_ce_plus_lovasz_pushes_a_rare_class_harder_than_ce():
+    classes = torch.zeros(1, 16, 16, dtype=torch.long)
+    classes[:, :2, :2] = 1  # 4 of 256 pixels
+    logits = torch.zeros(1, 13, 16, 16, requires_grad=True)
+    one_hot = torch.nn.functional.one_hot(classes, 13).permute(0, 3, 1, 2).float()
+    ratios = {}
+    for kind in ("ce", "ce+lovasz"):
+        logits.grad = None
+        class_reconstruction(kind, logits, classes, one_hot).backward()
+        rare = -logits.grad[0, 1, :2, :2].mean()     # pull towards the rare class on its pixels
+        common = -logits.grad[0, 0, 4:, 4:].mean()   # pull towards the common class on its pixels
+        ratios[kind] = (rare / common).item()
+    assert ratios["ce"] == pytest.approx(1.0)  # CE: every pixel alike
+    assert ratios["ce+lovasz"] > 2.0           # Lovász: every class alike
+    with pytest.raises(ValueError, match="ce\\+lovasz"):
+        class_reconstruction("dice", logits, classes, one_hot)
 
 
 def test_direction_btoa_swaps_halves(tmp_path):
