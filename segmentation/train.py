@@ -62,7 +62,7 @@ class TrainConfig:
     ngf: int = opt(16, "U-Net width: channels of the first encoder block")
     depth: int = opt(7, "U-Net down-samplings")
     norm: str = opt("instance", "'instance' or 'batch'")
-    dropout: float = opt(0.0, "dropout in the 3 innermost decoder blocks (train only)")
+    dropout: float = opt(0.0, "dropout in the 3 innermost decoder blocks (train only; a resumed run takes this flag)")
     ndf: int = opt(64, "PatchGAN width")
     lambda_rec: float = opt(20.0, "reconstruction weight (20 : 1 with --lambda-adv is the default)")
     lambda_adv: float = opt(1.0, "adversarial weight; 0 = no discriminator")
@@ -286,9 +286,9 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
     state = load_state(resume) if resume else None
-    if state is not None:  # the network's shape comes from the checkpoint, not the flags
+    if state is not None:  # the network's shape comes from the checkpoint, not the flags (dropout has no weights)
         saved = json.loads(state["config"])
-        for key in ("arch", "head", "ngf", "depth", "norm", "dropout", "ndf", "image_size"):
+        for key in ("arch", "head", "ngf", "depth", "norm", "ndf", "image_size"):
             setattr(cfg, key, saved[key])
     out = Path(cfg.out)
     if rank == 0:

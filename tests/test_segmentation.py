@@ -426,7 +426,11 @@ def test_train_resume_and_evaluate_cli(tmp_path, capsys):
     train_main(common + ["--out", str(out), "--iters", "4"])
     for name in ["best.safetensors", "best.json", "best.pt", "last.pt", "loss_curves.png", "samples_000004.png"]:
         assert (out / name).is_file(), name
-    train_main(common + ["--out", str(out), "--iters", "8", "--resume", str(out / "last.pt")])
+    # A resume keeps the network's shape (ngf) but takes the loss, augmentation and dropout flags.
+    train_main(common + ["--out", str(out), "--iters", "8", "--resume", str(out / "last.pt"), "--ngf", "8",
+                         "--rec", "ce+lovasz", "--dropout", "0.5", "--load-size-max", "44", "--color-jitter", "0.2"])
+    config = json.loads((out / "config.json").read_text())
+    assert (config["ngf"], config["dropout"], config["rec"], config["load_size_max"]) == (4, 0.5, "ce+lovasz", 44)
     hist = json.loads((out / "history.json").read_text())
     assert [h["iter"] for h in hist["train"]] == [2, 4, 6, 8]
     assert hist["train"][2]["lr"] == pytest.approx(1e-4)  # resumed schedule: decay 4 -> 8, halfway at 6
