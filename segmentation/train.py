@@ -67,6 +67,8 @@ class TrainConfig:
     lambda_rec: float = opt(20.0, "reconstruction weight (20 : 1 with --lambda-adv is the default)")
     lambda_adv: float = opt(1.0, "adversarial weight; 0 = no discriminator")
     gan_mode: str = opt("vanilla", "'vanilla' (BCE) or 'lsgan'")
+    d_input: str = opt("soft", "class head's fake map for D: 'soft' (softmax) or 'hard' (straight-through one-hot: "
+                               "argmax forward, softmax gradient, so softness is no tell)")
     iters: int = opt(20000, "training iterations (batches)")
     decay_start: int = opt(-1, "iteration where linear lr decay to 0 starts; -1 = iters // 2")
     batch_size: int = opt(1, "pairs per batch")
@@ -161,6 +163,17 @@ def _build_nets(cfg: TrainConfig, scfg: SegmenterConfig, device, distributed: bo
                 DDP(D) if distributed and D is not None else D, palette)
 
 
+def _d_view(probs: torch.Tensor, kind: str) -> torch.Tensor:
+    """What D sees of G's class map. Real maps are one-hot, so a soft map is told apart by its softness
+    alone (see ``probe_discriminator``); "hard" shows D the argmax one-hot and passes the softmax gradient."""
+    if kind == "soft":
+        return probs
+    if kind == "hard":
+        hard = F.one_hot(probs.argmax(1), probs.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
+        return hard + probs - probs.detach()
+    raise ValueError(f"d_input must be 'soft' or 'hard', got {kind!r}")
+
+
 def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
     """One pix2pix step as in its ``optimize_parameters``: D on (real, fake) pairs, then G. Returns the losses."""
     if cfg.channels_last:
@@ -171,7 +184,7 @@ def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, classes: torch.Ten
         out = nets.G_train(x).float()
     if cfg.head == "class":
         one_hot = F.one_hot(classes, out.shape[1]).permute(0, 3, 1, 2).float()
-        real, fake = one_hot, out.softmax(1)
+        real, fake = one_hot, _d_view(out.softmax(1), cfg.d_input)
         g_rec = class_reconstruction(cfg.rec, out, classes, one_hot)
     else:
         real, fake = nets.palette[classes].permute(0, 3, 1, 2), out

@@ -22,7 +22,7 @@ from segmentation.networks import (EncoderDecoder, PatchDiscriminator, Segmenter
                                    build_segmenter)
 from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
 from segmentation.report import main as report_main
-from segmentation.train import TrainConfig, _build_nets, train_step
+from segmentation.train import TrainConfig, _build_nets, _d_view, train_step
 from segmentation.train import main as train_main
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -290,6 +290,21 @@ def test_train_step_updates_d_then_g_on_photo_and_class_probabilities():
     assert set(logs) == {"g_rec", "g_adv", "d_real", "d_fake"} and 0 < logs["g_rec"] <= 2
     assert all(not torch.equal(a, b) for a, b in zip(g0, nets.G.parameters()))
     assert all(not torch.equal(a, b) for a, b in zip(d0, nets.D.parameters()))
+
+
+def test_hard_d_input_is_one_hot_forward_and_softmax_backward():
+    logits = torch.randn(2, 13, 8, 8, requires_grad=True)
+    probs = logits.softmax(1)
+    hard = _d_view(probs, "hard")
+    one_hot = torch.nn.functional.one_hot(logits.argmax(1), 13).permute(0, 3, 1, 2).float()
+    assert torch.allclose(hard.detach(), one_hot, atol=1e-6)  # D sees the argmax map
+    weights = torch.randn_like(probs)
+    (grad_hard,) = torch.autograd.grad((hard * weights).sum(), logits, retain_graph=True)
+    (grad_soft,) = torch.autograd.grad((probs * weights).sum(), logits)
+    assert torch.allclose(grad_hard, grad_soft)  # straight-through: the softmax's gradient
+    assert _d_view(probs, "soft") is probs
+    with pytest.raises(ValueError, match="d_input"):
+        _d_view(probs, "binary")
 
 
 # --- checkpoints and predict ---------------------------------------------------------------
