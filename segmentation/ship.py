@@ -2,8 +2,8 @@
 ``models.json`` with a label each; the one with the better validation mIoU becomes the default.
 
     python -m segmentation.ship --data ../shared/datasets/facades/train \\
-        --model ce runs/c_xl "class cross-entropy, no discriminator" \\
-        --model cgan runs/f_long "conditional GAN: class cross-entropy + adversarial, 20 : 1"
+        --model ce runs/i_lovasz_aug_drop "class cross-entropy + Lovász, no discriminator" \\
+        --model cgan runs/k0_gan_soft "conditional GAN: class cross-entropy + adversarial, 20 : 1"
 
 Each run's ``best.safetensors`` is scored on the validation split with and without flip
 test-time averaging; the json records both and recommends flip TTA only if it scored better.
