@@ -136,8 +136,10 @@ class PairedFolder(torch.utils.data.Dataset):
             if palette is not None:
                 y = colours_to_classes(y, palette).astype(np.uint8)
             # Without zoom jitter resizing is deterministic, so it happens once here.
-            side = config.crop_size if not train else None if config.zoom else config.load_size
-            self.pairs.append((x, y) if side is None else (resize(x, side), resize(y, side, nearest=palette is not None)))
+            if train and config.zoom:
+                self.pairs.append((x, y))
+            else:
+                self.pairs.append(self._resize_pair(x, y, config.load_size if train else config.crop_size))
             size = a.shape
 
     def __len__(self) -> int:
@@ -150,7 +152,7 @@ class PairedFolder(torch.utils.data.Dataset):
             side = c.load_size
             if c.zoom:
                 side = int(self.rng.integers(c.load_size, c.load_size_max + 1))
-                x, y = resize(x, side), resize(y, side, nearest=self.palette is not None)
+                x, y = self._resize_pair(x, y, side)
             top, left = self.rng.integers(0, side - c.crop_size + 1, size=2)
             x = x[top:top + c.crop_size, left:left + c.crop_size]
             y = y[top:top + c.crop_size, left:left + c.crop_size]
@@ -161,6 +163,10 @@ class PairedFolder(torch.utils.data.Dataset):
         if self.train and c.color_jitter > 0:
             photo = self._jitter(photo)
         return photo, target
+
+    def _resize_pair(self, x: np.ndarray, y: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Photo bicubic; labels nearest when they are class indices, so no blended classes appear."""
+        return resize(x, side), resize(y, side, nearest=self.palette is not None)
 
     def _jitter(self, photo: torch.Tensor) -> torch.Tensor:
         """Brightness, contrast and saturation jitter (facade photos differ in light and camera)."""

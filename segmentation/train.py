@@ -311,8 +311,9 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     train_files, val_files = split_files(list_pairs(cfg.data), cfg.val_fraction, cfg.split_seed)
     if not val_files:
         raise ValueError(f"val_fraction {cfg.val_fraction} leaves no validation pairs in {cfg.data}")
-    dataset = PairedFolder(train_files, PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size, True,
-                                                          cfg.load_size_max, cfg.color_jitter),
+    dataset = PairedFolder(train_files, PairedConfig(cfg.direction, cfg.load_size, cfg.crop_size,
+                                                          load_size_max=cfg.load_size_max,
+                                                          color_jitter=cfg.color_jitter),
                            train=True, palette=PALETTE, seed=cfg.seed + rank)
     sampler = torch.utils.data.DistributedSampler(dataset, world, rank, seed=cfg.seed) if distributed else None
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, shuffle=sampler is None,
