@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {cname} | " + " | ".join(f"{results[n]['class_iou'][c]:.3f}" for n in models) + " |")
     (args.out / "scores.json").write_text(json.dumps(results, indent=1))
 
-    histories = [json.loads((run / "history.json").read_text()) for run in args.runs]
-    plot_losses([(run.name, h["train"], h["val"]) for run, h in zip(args.runs, histories)],
-                args.out / "loss_curves.png")
+    trained = [run for run in args.runs if (run / "history.json").is_file()]  # A soup has no curves of its own.
+    histories = [json.loads((run / "history.json").read_text()) for run in trained]
+    if trained:
+        plot_losses([(run.name, h["train"], h["val"]) for run, h in zip(trained, histories)],
+                    args.out / "loss_curves.png")
     rows = []
     for f in val[:args.grid_rows]:
         photo, labels = read_pair(f)

@@ -22,6 +22,8 @@ from segmentation.networks import (EncoderDecoder, PatchDiscriminator, Segmenter
                                    build_segmenter)
 from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
 from segmentation.report import main as report_main
+from segmentation.soup import average_weights
+from segmentation.soup import main as soup_main
 from segmentation.train import TrainConfig, _build_nets, _d_view, train_step
 from segmentation.train import main as train_main
 
@@ -339,6 +341,44 @@ def test_corrupt_and_mismatched_checkpoints_fail_clearly(tmp_path):
     path.with_suffix(".json").unlink()
     with pytest.raises(FileNotFoundError, match="tiny.json"):
         load_segmenter(path)
+
+
+def tiny_run(folder: Path, seed: int, it: int, ngf: int = 4) -> Path:
+    """A run folder holding only a best checkpoint saved at iteration ``it``."""
+    cfg = SegmenterConfig(ngf=ngf, depth=4, image_size=32)
+    torch.manual_seed(seed)
+    save_segmenter(folder / "best.safetensors", build_segmenter(cfg), cfg, {"iter": it})
+    return folder
+
+
+def test_soup_is_the_weight_mean_and_refuses_other_networks(tmp_path):
+    a, b = (tiny_run(tmp_path / n, seed, 10) / "best.safetensors" for n, seed in (("a", 0), ("b", 1)))
+    soup, cfg = average_weights([a, b])
+    ga, gb = load_segmenter(a)[0].state_dict(), load_segmenter(b)[0].state_dict()
+    for k, v in soup.state_dict().items():
+        assert torch.allclose(v, (ga[k] + gb[k]) / 2), k
+    assert not torch.allclose(ga["out.0.weight"], gb["out.0.weight"])  # the two really differ
+    x = torch.randn(1, 3, 32, 32)
+    assert torch.allclose(average_weights([a, a])[0](x), load_segmenter(a)[0](x), atol=1e-6)
+    wide = tiny_run(tmp_path / "wide", 0, 10, ngf=8) / "best.safetensors"
+    with pytest.raises(ValueError, match="not the same network.*ngf 4 vs 8"):
+        average_weights([a, wide])
+    with pytest.raises(ValueError, match="at least two"):
+        average_weights([a])
+
+
+def test_soup_cli_writes_a_run_that_report_takes(tmp_path, capsys):
+    data = make_pair_folder(tmp_path / "pairs", 10, 32)
+    runs = [str(tiny_run(tmp_path / n, seed, it)) for n, seed, it in (("a", 0, 3), ("b", 1, 5))]
+    soup_main(["--data", str(data), "--runs", *runs, "--out", str(tmp_path / "soup")])
+    meta = json.loads((tmp_path / "soup" / "best.json").read_text())["meta"]
+    assert meta["soup_of"] == {"a": 3, "b": 5} and meta["iter"] == 5
+    assert set(meta["ingredient_val_miou"]) == {"a", "b"} and 0 <= meta["val"]["mean_iou"] <= 1
+    assert "soup" in capsys.readouterr().out
+    report_main(["--data", str(data), "--runs", str(tmp_path / "soup"), "--out", str(tmp_path / "report"),
+                 "--grid-rows", "1"])
+    assert "| soup | 5 |" in capsys.readouterr().out
+    assert not (tmp_path / "report" / "loss_curves.png").exists()  # a soup has no curves of its own
 
 
 def test_resume_state_refuses_pickled_code(tmp_path):
