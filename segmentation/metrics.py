@@ -27,6 +27,11 @@ class Scores:
     class_iou: list[float]       # NaN for classes absent from truth and prediction.
     class_accuracy: list[float]  # NaN for classes absent from the truth.
 
+    def summary(self) -> dict[str, float]:
+        """The three headline scores, as a run's history and best.json record them."""
+        return {"pixel_accuracy": self.pixel_accuracy, "mean_class_accuracy": self.mean_class_accuracy,
+                "mean_iou": self.mean_iou}
+
 
 def scores(conf: np.ndarray) -> Scores:
     """Scores of an accumulated confusion matrix."""

@@ -15,7 +15,6 @@ Writes ``OUT/best.safetensors`` + ``best.json`` (the ingredients and the scores 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -30,7 +29,8 @@ SHAPE_KEYS = ("arch", "ngf", "depth", "norm", "head", "num_classes", "image_size
 
 
 def average_weights(paths: list[Path]):
-    """(segmenter, config) whose weights are the mean of the checkpoints at ``paths``."""
+    """(soup, config, ingredients): the segmenter whose weights are the mean of the checkpoints at ``paths``,
+    and each checkpoint as loaded, a (segmenter, info) pair."""
     if len(paths) < 2:
         raise ValueError(f"a soup needs at least two checkpoints, got {len(paths)}")
     loaded = [load_segmenter(p) for p in paths]
@@ -43,9 +43,9 @@ def average_weights(paths: list[Path]):
     states = [s.state_dict() for s, _, _ in loaded]
     mean = {k: torch.stack([s[k].float() for s in states]).mean(0) if v.is_floating_point() else v
             for k, v in states[0].items()}
-    segmenter = build_segmenter(loaded[0][1])
-    segmenter.load_state_dict(mean)
-    return segmenter.eval(), loaded[0][1]
+    soup = build_segmenter(loaded[0][1])
+    soup.load_state_dict(mean)
+    return soup.eval(), loaded[0][1], [(s, info) for s, _, info in loaded]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,28 +60,22 @@ def main(argv: list[str] | None = None) -> None:
 
     val = split_files(list_pairs(args.data), args.val_fraction, args.split_seed)[1]
     paths = [run / "best.safetensors" for run in args.runs]
-    segmenter, config = average_weights(paths)
+    soup, config, ingredients = average_weights(paths)
 
     def score(net):
         return evaluate(SegmentationModel(net, config.image_size, device="cpu", head=config.head,
                                           flip_tta=args.flip_tta), val)
 
-    ingredients = {run.name: score(load_segmenter(path)[0]).mean_iou for run, path in zip(args.runs, paths)}
-    scores = score(segmenter)
-    val_entry = {"pixel_accuracy": scores.pixel_accuracy, "mean_class_accuracy": scores.mean_class_accuracy,
-                 "mean_iou": scores.mean_iou}
-    iters = {run.name: best_iter(path) for run, path in zip(args.runs, paths)}
-    meta = {"iter": max(iters.values()), "val": val_entry, "class_iou": scores.class_iou,
-            "flip_tta": args.flip_tta, "soup_of": iters, "ingredient_val_miou": ingredients}
-    save_segmenter(args.out / "best.safetensors", segmenter, config, meta)
-    for name, m in ingredients.items():
+    names = [run.name for run in args.runs]
+    ingredient_miou = {n: score(net).mean_iou for n, (net, _) in zip(names, ingredients)}
+    scores = score(soup)
+    iters = {n: int(info["meta"].get("iter", 0)) for n, (_, info) in zip(names, ingredients)}
+    meta = {"iter": max(iters.values()), "val": scores.summary(), "class_iou": scores.class_iou,
+            "flip_tta": args.flip_tta, "soup_of": iters, "ingredient_val_miou": ingredient_miou}
+    save_segmenter(args.out / "best.safetensors", soup, config, meta)
+    for name, m in ingredient_miou.items():
         print(f"{name:<24} val mIoU {m:.4f}")
     print(f"{'soup':<24} val mIoU {scores.mean_iou:.4f}  -> {args.out / 'best.safetensors'}")
-
-
-def best_iter(path: Path) -> int:
-    """The training iteration a best checkpoint was saved at (0 if its json does not say)."""
-    return int(json.loads(path.with_suffix(".json").read_text())["meta"].get("iter", 0))
 
 
 if __name__ == "__main__":

@@ -238,8 +238,7 @@ def validate_and_save(cfg: TrainConfig, scfg: SegmenterConfig, nets: Nets, progr
                               head=scfg.head)
     s = evaluate(model, val_files, cfg.direction)
     nets.G.train()
-    progress.val.append({"iter": it, "pixel_accuracy": s.pixel_accuracy,
-                         "mean_class_accuracy": s.mean_class_accuracy, "mean_iou": s.mean_iou})
+    progress.val.append({"iter": it, **s.summary()})
     print(json.dumps({"val": progress.val[-1]}), flush=True)
     if s.mean_iou > progress.best:
         progress.best = s.mean_iou

@@ -353,11 +353,12 @@ def tiny_run(folder: Path, seed: int, it: int, ngf: int = 4) -> Path:
 
 def test_soup_is_the_weight_mean_and_refuses_other_networks(tmp_path):
     a, b = (tiny_run(tmp_path / n, seed, 10) / "best.safetensors" for n, seed in (("a", 0), ("b", 1)))
-    soup, cfg = average_weights([a, b])
+    soup, cfg, ingredients = average_weights([a, b])
     ga, gb = load_segmenter(a)[0].state_dict(), load_segmenter(b)[0].state_dict()
     for k, v in soup.state_dict().items():
         assert torch.allclose(v, (ga[k] + gb[k]) / 2), k
     assert not torch.allclose(ga["out.0.weight"], gb["out.0.weight"])  # the two really differ
+    assert [info["meta"]["iter"] for _, info in ingredients] == [10, 10]
     x = torch.randn(1, 3, 32, 32)
     assert torch.allclose(average_weights([a, a])[0](x), load_segmenter(a)[0](x), atol=1e-6)
     wide = tiny_run(tmp_path / "wide", 0, 10, ngf=8) / "best.safetensors"
