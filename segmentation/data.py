@@ -1,9 +1,9 @@
 """Side-by-side paired image folders (the pix2pix layout) and the facades split.
 
 Each file holds two equal halves: A on the left, B on the right. For facades,
-A is the photo and B the colour label map, and the default direction A -> B is
-photo -> labels. Any folder in this layout works (e.g. Cityscapes prepared the
-pix2pix way).
+A is the photo and B the colour label map: direction A -> B (the default) is
+photo -> labels (segment), B -> A is labels -> photo (paint), as in pix2pix.
+Any folder in this layout works (e.g. Cityscapes prepared the pix2pix way).
 
 Validation split: the files are sorted by name (numerically where names are
 numbers), shuffled with ``numpy.random.default_rng(seed)`` and the first
@@ -101,12 +101,12 @@ class PairedConfig:
 
 
 class PairedFolder(torch.utils.data.Dataset):
-    """Pairs from ``files``, held in memory: (input in [-1, 1], target).
+    """Pairs from ``files``, held in memory: (input, target).
 
-    Without a palette the target is the other half as a colour tensor in [-1, 1].
-    With a ``palette`` it is the (H, W) int64 class map: each pixel of the label half
-    snapped to its nearest class colour once at load (JPEG blending removed), resized
-    with nearest-neighbour.
+    Without a palette both are colour tensors in [-1, 1] (A and B, swapped for BtoA).
+    With a ``palette`` B is the label half, read as the (H, W) int64 class map: each pixel
+    snapped to its nearest class colour once at load (JPEG blending removed), resized with
+    nearest-neighbour. AtoB gives (photo, class map), BtoA (class map, photo).
     """
 
     def __init__(
@@ -132,7 +132,8 @@ class PairedFolder(torch.utils.data.Dataset):
             a, b = read_pair(f)
             if size is not None and a.shape != size:
                 raise ValueError(f"{f}: pair half is {a.shape[1]}x{a.shape[0]}, others are {size[1]}x{size[0]}")
-            x, y = (a, b) if config.direction == "AtoB" else (b, a)
+            # x is the photo-like half (bicubic, jitter), y the other; with a palette y is B's class map.
+            x, y = (b, a) if config.direction == "BtoA" and palette is None else (a, b)
             if palette is not None:
                 y = colours_to_classes(y, palette).astype(np.uint8)
             # Without zoom jitter resizing is deterministic, so it happens once here.
@@ -158,11 +159,13 @@ class PairedFolder(torch.utils.data.Dataset):
             y = y[top:top + c.crop_size, left:left + c.crop_size]
             if c.flip and self.rng.random() < 0.5:
                 x, y = x[:, ::-1], y[:, ::-1]
-        target = torch.from_numpy(np.array(y, dtype=np.int64)) if self.palette is not None else to_tensor(y)
         photo = to_tensor(x)
         if self.train and c.color_jitter > 0:
             photo = self._jitter(photo)
-        return photo, target
+        if self.palette is None:
+            return photo, to_tensor(y)
+        classes = torch.from_numpy(np.array(y, dtype=np.int64))
+        return (photo, classes) if c.direction == "AtoB" else (classes, photo)
 
     def _resize_pair(self, x: np.ndarray, y: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
         """Photo bicubic; labels nearest when they are class indices, so no blended classes appear."""

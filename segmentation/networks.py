@@ -1,9 +1,10 @@
-"""pix2pix networks: the encoder-decoder and U-Net segmenters, the PatchGAN discriminator.
+"""pix2pix networks: the encoder-decoder and U-Net generators, the PatchGAN discriminator.
 
-A segmenter maps a photo (N, 3, H, W) in [-1, 1] to either per-class logits
+Direction ``AtoB`` (segment) maps a photo (N, 3, H, W) in [-1, 1] to either per-class logits
 (N, num_classes, H, W) (``head="class"``: label = argmax) or a label colour image
 (N, 3, H, W) in [-1, 1] (``head="rgb"``, Tanh: label = nearest palette colour).
-H and W must be divisible by 2**depth.
+Direction ``BtoA`` (paint) maps a one-hot class map (N, num_classes, H, W) to a photo
+(N, 3, H, W) in [-1, 1] (``head="rgb"``). H and W must be divisible by 2**depth.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ class SegmenterConfig:
     dropout: float = 0.0      # Dropout in the 3 innermost U-Net decoder blocks (train only).
     image_size: int = 128     # Square size the photos are scaled to in training (the crop size).
     head: str = "class"       # "class": per-class logits; "rgb": Tanh label colours (the earlier head).
-    num_classes: int = 13     # Logit channels of the class head.
+    num_classes: int = 13     # Logit channels of the class head; one-hot input channels when painting.
+    direction: str = "AtoB"   # "AtoB": photo -> labels (segment); "BtoA": labels -> photo (paint).
+
+    @property
+    def in_channels(self) -> int:
+        return 3 if self.direction == "AtoB" else self.num_classes
 
     @property
     def out_channels(self) -> int:
@@ -152,14 +158,18 @@ class PatchDiscriminator(nn.Module):
 
 
 def build_segmenter(config: SegmenterConfig) -> nn.Module:
-    """The segmenter named by ``config.arch`` and ``config.head``, checked against ``config.image_size``."""
+    """The generator named by ``config.arch``, ``head`` and ``direction``, checked against ``config.image_size``."""
     if config.head not in ("class", "rgb"):
         raise ValueError(f"segmenter head must be 'class' or 'rgb', got {config.head!r}")
+    if config.direction not in ("AtoB", "BtoA"):
+        raise ValueError(f"direction must be 'AtoB' (segment) or 'BtoA' (paint), got {config.direction!r}")
+    if config.direction == "BtoA" and config.head != "rgb":
+        raise ValueError("a painter (direction BtoA) outputs a photo: it needs head 'rgb'")
     tanh = config.head == "rgb"
     if config.arch == "unet":
-        g = UNet(config.ngf, config.depth, config.norm, config.dropout, 3, config.out_channels, tanh)
+        g = UNet(config.ngf, config.depth, config.norm, config.dropout, config.in_channels, config.out_channels, tanh)
     elif config.arch == "fcn":
-        g = EncoderDecoder(3, config.out_channels, tanh)
+        g = EncoderDecoder(config.in_channels, config.out_channels, tanh)
     else:
         raise ValueError(f"segmenter arch must be 'unet' or 'fcn', got {config.arch!r}")
     if config.image_size % (2 ** g.depth):

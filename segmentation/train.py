@@ -1,6 +1,8 @@
-"""Train pix2pix (photo -> facade labels): G = λ_rec·rec(G(x), y) + λ_adv·GAN(D(x, G(x))).
+"""Train pix2pix either way on facades: G = λ_rec·rec(G(x), y) + λ_adv·GAN(D(x, G(x))).
 
     python -m segmentation.train --data ../shared/datasets/facades/train --out runs/facades
+    python -m segmentation.train --data ../shared/datasets/facades/train --out runs/painter \
+        --direction BtoA --head rgb --lambda-rec 100 --dropout 0.5 ...   # labels -> photo (docs/painter.md)
 
 The default generator has a class head (13 logits, label = argmax) trained with the L1
 between its softmax and the one-hot labels (``--rec ce``: cross-entropy), and a conditional
@@ -9,9 +11,13 @@ earlier Tanh colour head with a colour L1; ``--lambda-adv 0`` trains without a d
 
 One process trains on the best device; ``torchrun --nproc_per_node N -m segmentation.train ...``
 trains with DistributedDataParallel (gloo on CPU, nccl on CUDA), multi-node included.
+``--direction BtoA`` trains the painter: G reads the one-hot class map and writes a photo (L1 to
+the real photo), D sees (class map, photo), and validation is the FCN-score (``fcn_score``): the
+shipped default segmenter reads each painted photo back, scored against the map it was painted from.
+
 Rank 0 validates, plots and writes checkpoints:
 
-- ``OUT/best.safetensors`` + ``best.json``: the generator with the best validation mIoU;
+- ``OUT/best.safetensors`` + ``best.json``: the generator with the best validation mIoU (FCN mIoU for BtoA);
 - ``OUT/best.pt`` and ``OUT/last.pt``: resume states (``--resume`` takes either): weights,
   optimisers, lr schedule, history; the augmentation stream restarts. A resumed run may set a
   new ``--iters`` / ``--decay-start`` (the schedule is a function of the iteration);
@@ -40,8 +46,10 @@ from common import pick_device
 from .checkpoint import load_state, save_segmenter, save_state
 from .data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from .evaluate import evaluate
+from .fcn_score import fcn_score, read_pairs
 from .losses import class_reconstruction, discriminator_loss, gan_loss
-from .model import SegmentationModel
+from .model import SegmentationModel, load_model
+from .painter import Painter, one_hot
 from .networks import PatchDiscriminator, SegmenterConfig, build_segmenter, init_weights
 from .palette import PALETTE
 from .plots import plot_losses, sample_grid
@@ -80,7 +88,7 @@ class TrainConfig:
     color_jitter: float = opt(0.0, "photo brightness, contrast and saturation jitter strength j: factors U(1-j, 1+j)")
     crop_size: int = opt(256, "random crop size (may be smaller than image-size: the U-Net is convolutional)")
     image_size: int = opt(256, "square size predict and validation resize photos to")
-    direction: str = opt("AtoB", "'AtoB': left half -> right half; 'BtoA' the reverse")
+    direction: str = opt("AtoB", "'AtoB': photo -> labels (segment); 'BtoA': labels -> photo (paint; needs --head rgb)")
     val_fraction: float = opt(0.1, "held-out share of the pairs (seeded split)")
     split_seed: int = opt(0, "seed of the train / validation split")
     seed: int = opt(0, "seed of weights and augmentation")
@@ -95,7 +103,7 @@ class TrainConfig:
     def segmenter(self) -> SegmenterConfig:
         """The generator these flags describe (also what a resume state's config rebuilds)."""
         return SegmenterConfig(self.arch, self.ngf, self.depth, self.norm, self.dropout, self.image_size, self.head,
-                               len(PALETTE))
+                               len(PALETTE), self.direction)
 
 
 def parse_args(argv: list[str] | None) -> tuple[TrainConfig, Path | None]:
@@ -151,7 +159,7 @@ def _build_nets(cfg: TrainConfig, scfg: SegmenterConfig, device, distributed: bo
     init_weights(G)
     D = None
     if cfg.lambda_adv > 0:
-        D = PatchDiscriminator(cfg.ndf, 3, cfg.norm, in_channels=3 + scfg.out_channels).to(device)
+        D = PatchDiscriminator(cfg.ndf, 3, cfg.norm, in_channels=scfg.in_channels + scfg.out_channels).to(device)
         init_weights(D)
     if cfg.channels_last:
         G = G.to(memory_format=torch.channels_last)
@@ -174,20 +182,27 @@ def _d_view(probs: torch.Tensor, kind: str) -> torch.Tensor:
     raise ValueError(f"d_input must be 'soft' or 'hard', got {kind!r}")
 
 
-def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
-    """One pix2pix step as in its ``optimize_parameters``: D on (real, fake) pairs, then G. Returns the losses."""
+def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """One pix2pix step as in its ``optimize_parameters``: D on (real, fake) pairs, then G. Returns the losses.
+
+    AtoB: x is the photo, target its class map. BtoA: x is the class map (read one-hot), target the photo."""
+    if cfg.direction == "BtoA":
+        x = one_hot(x, len(PALETTE))
     if cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
     nets.G_train.train()
     with autocast:
         out = nets.G_train(x).float()
-    if cfg.head == "class":
-        one_hot = F.one_hot(classes, out.shape[1]).permute(0, 3, 1, 2).float()
-        real, fake = one_hot, _d_view(out.softmax(1), cfg.d_input)
-        g_rec = class_reconstruction(cfg.rec, out, classes, one_hot)
+    if cfg.direction == "BtoA":
+        real, fake = target, out
+        g_rec = (fake - real).abs().mean()
+    elif cfg.head == "class":
+        truth = one_hot(target, out.shape[1])
+        real, fake = truth, _d_view(out.softmax(1), cfg.d_input)
+        g_rec = class_reconstruction(cfg.rec, out, target, truth)
     else:
-        real, fake = nets.palette[classes].permute(0, 3, 1, 2), out
+        real, fake = nets.palette[target].permute(0, 3, 1, 2), out
         g_rec = (fake - real).abs().mean()
     logs = {"g_rec": g_rec.item()}
     g_adv = torch.zeros((), device=x.device)
@@ -230,15 +245,28 @@ def checkpoint_state(cfg: TrainConfig, nets: Nets, progress: Progress, it: int) 
     return s
 
 
+def _validate(cfg: TrainConfig, scfg: SegmenterConfig, G: torch.nn.Module, val_files: list[Path]):
+    """(scores, summary, sample rows) of G on the validation pairs: segmentation mIoU, or the FCN-score."""
+    device = next(G.parameters()).device
+    if cfg.direction == "AtoB":
+        model = SegmentationModel(G, scfg.image_size, PALETTE, device=device, head=scfg.head)
+        s = evaluate(model, val_files)
+        rows = [(a, b, model.predict(a)) for a, b in map(read_pair, val_files[:4])]
+        return s, s.summary(), rows
+    painter = Painter(G, scfg.image_size, PALETTE, device=device)
+    pairs = read_pairs(val_files)
+    painted = fcn_score(lambda classes, _: painter.paint(classes), load_model(), pairs)
+    rows = [(PALETTE[c], photo, painter.paint(c)) for photo, c in pairs[:4]]
+    return painted.scores, painted.summary(), rows
+
+
 def validate_and_save(cfg: TrainConfig, scfg: SegmenterConfig, nets: Nets, progress: Progress, it: int,
                       val_files: list[Path]) -> None:
     """Score G on the validation pairs; write best (if better) and last checkpoints, curves, samples."""
     out = Path(cfg.out)
-    model = SegmentationModel(nets.G, scfg.image_size, PALETTE, device=next(nets.G.parameters()).device,
-                              head=scfg.head)
-    s = evaluate(model, val_files, cfg.direction)
+    s, summary, rows = _validate(cfg, scfg, nets.G, val_files)
     nets.G.train()
-    progress.val.append({"iter": it, **s.summary()})
+    progress.val.append({"iter": it, **summary})
     print(json.dumps({"val": progress.val[-1]}), flush=True)
     if s.mean_iou > progress.best:
         progress.best = s.mean_iou
@@ -247,11 +275,6 @@ def validate_and_save(cfg: TrainConfig, scfg: SegmenterConfig, nets: Nets, progr
         save_state(out / "best.pt", checkpoint_state(cfg, nets, progress, it))
     save_state(out / "last.pt", checkpoint_state(cfg, nets, progress, it))
     plot_losses([(out.name, progress.history, progress.val)], out / "loss_curves.png")
-    rows = []
-    for f in val_files[:4]:
-        a, b = read_pair(f)
-        x, y = (a, b) if cfg.direction == "AtoB" else (b, a)
-        rows.append((x, y, model.predict(x)))
     sample_grid(rows, out / f"samples_{it:06d}.png")
     (out / "history.json").write_text(json.dumps({"train": progress.history, "val": progress.val}, indent=1))
 
@@ -300,8 +323,8 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     state = load_state(resume) if resume else None
     if state is not None:  # the network's shape comes from the checkpoint, not the flags (dropout has no weights)
         saved = json.loads(state["config"])
-        for key in ("arch", "head", "ngf", "depth", "norm", "ndf", "image_size"):
-            setattr(cfg, key, saved[key])
+        for key in ("arch", "head", "ngf", "depth", "norm", "ndf", "image_size", "direction"):
+            setattr(cfg, key, saved.get(key, getattr(cfg, key)))
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -334,8 +357,8 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
     bar = tqdm(range(start_it, cfg.iters), initial=start_it, total=cfg.iters, disable=rank != 0,
                mininterval=1.0 if sys.stderr.isatty() else 60.0, desc=f"train {out.name}")
     for it in bar:
-        x, classes = (t.to(device) for t in next(batches))
-        for k, v in train_step(cfg, nets, x, classes).items():
+        x, target = (t.to(device) for t in next(batches))
+        for k, v in train_step(cfg, nets, x, target).items():
             sums[k] = sums.get(k, 0.0) + v
         for sched in scheds:
             sched.step()
