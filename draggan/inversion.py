@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -45,6 +45,24 @@ W_AVG_SAMPLES = 2000             # z samples for w_avg and the spread of W (proj
 PTI_LR = 3e-4                    # PTI's pti_learning_rate.
 FAST_RESOLUTION = 128            # Lowest block the fast schedule compares at (b256 for 1024 px generators).
 FULL_RESOLUTION_SHARE = 0.25     # Share of projection steps at full resolution in the fast schedule.
+
+
+@dataclass(frozen=True)
+class InvertConfig:
+    """An inversion's settings. `InvertConfig()` is the app's default, read by `invert` and the UI alike."""
+    steps: int = 100                 # W+ projection steps.
+    pti_steps: int = 30              # Pivotal-tuning steps (0: the result's generator is G itself).
+    fast: bool = True                # Early projection steps at a low block (False: all at full resolution).
+    loss: str = "auto"               # "auto", "lpips" or "pixel" (see image_distance.py).
+    seed: int = 0                    # Seed of the w-noise.
+
+    def __post_init__(self):
+        if self.steps < 1 or self.pti_steps < 0:
+            raise ValueError(f"steps must be >= 1 and pti_steps >= 0, got steps={self.steps}, "
+                             f"pti_steps={self.pti_steps}")
+
+
+PREVIOUS_DEFAULT = InvertConfig(steps=100, pti_steps=30)  # The app's default before issue 21 (benchmarks).
 
 
 @dataclass
@@ -220,34 +238,33 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, steps:
     return tuned.requires_grad_(False)
 
 
-def invert(G: Generator, target_uint8: np.ndarray, steps: int = 300, pti_steps: int = 100,
+def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None = None, *,
            progress: Callable[[InversionProgress], None] | None = None, stop: threading.Event | None = None,
-           fast: bool = True, loss: str = "auto", seed: int = 0) -> Inversion:
+           **overrides) -> Inversion:
     """Find a W+ latent (and, with `pti_steps`, a tuned copy of G) that reproduces `target_uint8`.
 
     `target_uint8` is a square H x W x 3 uint8 image of any size (an aligned face crop), resized to G's
-    resolution. `progress(InversionProgress)` is called after every step; setting `stop` ends the run
-    after the current step and returns what it has (no PTI once stopped). `fast=False` compares every
-    projection step at full resolution. `loss`: "auto", "lpips" or "pixel" (see image_distance.py).
+    resolution. `config` defaults to `InvertConfig()`, the app's default; keyword `overrides` replace its
+    fields (`invert(G, image, steps=50)`). `progress(InversionProgress)` is called after every step;
+    setting `stop` ends the run after the current step and returns what it has (no PTI once stopped).
     G itself is never modified.
     """
-    if steps < 1 or pti_steps < 0:
-        raise ValueError(f"steps must be >= 1 and pti_steps >= 0, got steps={steps}, pti_steps={pti_steps}")
+    config = replace(config or InvertConfig(), **overrides)
     res = G.img_resolution
     target = prepare_target(target_uint8, res)
     device = G.mapping.w_avg.device
     full = torch.from_numpy(target).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
-    schedule = fast_schedule(steps, res, fast)
+    schedule = fast_schedule(config.steps, res, config.fast)
     targets = {r: F.interpolate(full, size=(r, r), mode="area") for r in set(schedule)}
-    distance = image_distance(device, loss)
-    run = _Run([("projection", r) for r in schedule] + [("pti", res)] * pti_steps, progress, stop)
-    ws = _project(G, targets, schedule, distance, run, seed)
+    distance = image_distance(device, config.loss)
+    run = _Run([("projection", r) for r in schedule] + [("pti", res)] * config.pti_steps, progress, stop)
+    ws = _project(G, targets, schedule, distance, run, config.seed)
     with torch.no_grad():
         img = G.synthesis(ws)
     projection_psnr = psnr(img, full)
     generator = G
-    if pti_steps and not run.message:
-        generator = _pivotal_tuning(G, ws, full, pti_steps, distance, run) or G
+    if config.pti_steps and not run.message:
+        generator = _pivotal_tuning(G, ws, full, config.pti_steps, distance, run) or G
     if generator is not G:
         with torch.no_grad():
             img = generator.synthesis(ws)
