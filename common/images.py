@@ -4,7 +4,10 @@ already reduced to the working size (JPEG draft mode, integer reduce, then Lancz
 
 Why: a 116 KB PNG can hold 6300 x 6300 px; decoding it at full size in float, then returning label maps
 and overlays at full size, cost gigabytes. Here a refused image is never decoded, and an accepted one
-costs at most one full-size uint8 decode (JPEG: not even that).
+costs at most one full-size decode (JPEG: not even that). Limits are by shape as well as by pixel count:
+a 5,000,000 x 8 strip (117 KB) is under 40 Mpx, but no reduction can keep its short side, so it was
+processed at full size (+2.4 GB for one /segment call). The longest side and the aspect ratio are capped,
+so every accepted image can be reduced to its caller's working size.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # Larger images are refused before they are decoded.
+MAX_SIDE_PX = 16_384     # Longest side accepted (a 40 Mpx 10:1 panorama is 20,000 px long: refused).
+MAX_ASPECT = 10          # Longest over shortest side accepted: strips cannot be reduced and keep a side.
 EIGHT_BIT_MODES = ("L", "RGB", "RGBA")  # Decoded and resized as they are; anything else is converted first.
 # What malformed image files make PIL raise.
 DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error,
@@ -44,6 +49,35 @@ def to_rgb(im: Image.Image, max_side: int | None = None, min_side: int = 1, name
     return _to_array(im, max_side, min_side, name, owned, "RGB")
 
 
+def entering_image(value, max_side: int | None, min_side: int = 1, name: str = "image",
+                   mode: str = "RGB") -> np.ndarray:
+    """Any image entering the app as uint8 `mode` ("RGB" or "RGBA"), shape-checked, at most `max_side` px long.
+
+    `value` is an array, a PIL image, a path, a file object or gradio's file record ({"path": ...}): the one
+    gate for uploads, mask layers and painted canvases, so that none of them skips the shape limits."""
+    if isinstance(value, np.ndarray):
+        return _from_array(value, max_side, min_side, name, mode)
+    if isinstance(value, Image.Image):
+        return _to_array(value, max_side, min_side, name, False, mode)
+    path = value.get("path") if isinstance(value, dict) else value
+    if not isinstance(path, (str, os.PathLike)) and not hasattr(path, "read"):
+        raise ValueError(f"{name} is not an image file or array (got {type(value).__name__})")
+    return _read(path, max_side, min_side, name, mode)
+
+
+def _from_array(array: np.ndarray, max_side: int | None, min_side: int, name: str, mode: str) -> np.ndarray:
+    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ValueError(f"{name} must be an (H, W), (H, W, 3) or (H, W, 4) uint8 image, "
+                         f"got shape {array.shape} {array.dtype}")
+    height, width = array.shape[:2]
+    check_shape(width, height, min_side, name)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if working_size(width, height, max_side, min_side) == (width, height) and array.shape[2:] == (len(mode),):
+        return array
+    return _to_array(Image.fromarray(array), max_side, min_side, name, False, mode)
+
+
 def _read(source, max_side: int | None, min_side: int, name: str | None, mode: str) -> np.ndarray:
     name = name or str(getattr(source, "name", source))
     try:
@@ -51,7 +85,7 @@ def _read(source, max_side: int | None, min_side: int, name: str | None, mode: s
     except DECODE_ERRORS as err:
         raise _unreadable(err, source, name) from None
     with im:
-        check_size(*im.size, min_side, name)  # on the header, before anything is decoded
+        check_shape(*im.size, min_side, name)  # on the header, before anything is decoded
         try:
             return _to_array(im, max_side, min_side, name, True, mode)
         except DECODE_ERRORS as err:
@@ -66,14 +100,17 @@ def _unreadable(err: Exception, source, name: str) -> ValueError:
 
 def _to_array(im: Image.Image, max_side: int | None, min_side: int, name: str, owned: bool, mode: str) -> np.ndarray:
     width, height = im.size
-    check_size(width, height, min_side, name)
+    check_shape(width, height, min_side, name)
     orientation = im.getexif().get(ExifTags.Base.Orientation, 1)
     target = working_size(width, height, max_side, min_side)
     if owned and target != (width, height):
         im.draft(None, target)  # JPEG: the decoder itself scales by 1/2, 1/4 or 1/8; other formats ignore it.
+    if im.mode in ("1", "P", "PA"):  # resized only by nearest neighbour: take their colours first
+        im = to_8bit(im)
+    if im.size != target:  # 16-bit and float images too, before they are scaled: one full-size buffer only
+        gap = None if im.mode.startswith("I;16") else 3.0  # PIL's integer reduce has no 16-bit modes
+        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=gap)  # integer reduce, then Lanczos
     im = to_8bit(im)
-    if im.size != target:
-        im = im.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)  # integer reduce, then Lanczos
     out = im.convert(mode) if im.mode != mode else im
     if orientation != 1:
         out.info["exif"] = _orientation_only(orientation)
@@ -90,11 +127,24 @@ def upright_size(source: str | os.PathLike | BinaryIO) -> tuple[int, int]:
 
 
 def check_size(width: int, height: int, min_side: int = 1, name: str = "image") -> None:
+    """A ValueError that states the limit when an image has too many pixels or too short a side."""
     if width * height > MAX_PIXELS:
         raise ValueError(f"{name} is {width}×{height} = {width * height / 1e6:.1f} Mpx; at most "
                          f"{MAX_PIXELS / 1e6:.0f} Mpx are accepted. Make it smaller and upload it again.")
     if min(width, height) < min_side:
         raise ValueError(f"{name} is {width}×{height}; each side must be at least {min_side} px")
+
+
+def check_shape(width: int, height: int, min_side: int = 1, name: str = "image") -> None:
+    """`check_size`, and the longest side and aspect ratio of an image entering the app (the header is enough):
+    within them every image can be reduced to its caller's working size."""
+    check_size(width, height, min_side, name)
+    if max(width, height) > MAX_SIDE_PX:
+        raise ValueError(f"{name} is {width}×{height}; its longest side may be at most {MAX_SIDE_PX} px. "
+                         "Make it smaller and upload it again.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ValueError(f"{name} is {width}×{height}; its long side may be at most {MAX_ASPECT} times its "
+                         "short side. Crop it and upload it again.")
 
 
 def working_size(width: int, height: int, max_side: int | None, min_side: int = 1) -> tuple[int, int]:

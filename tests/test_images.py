@@ -1,12 +1,12 @@
 """common.images: every upload's size is read from the header and checked before decoding, big images are
-decoded already reduced, EXIF rotation is applied, 16-bit and float images are scaled (not clipped white)."""
+decoded already reduced, EXIF rotation is applied, 16-bit and float images are scaled (not clipped white), and strips or over-long images are refused by shape."""
 import io
 
 import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from common.images import MAX_PIXELS, read_rgb, read_rgba, to_rgb, working_size
+from common.images import MAX_ASPECT, MAX_PIXELS, MAX_SIDE_PX, entering_image, read_rgb, read_rgba, to_rgb, working_size
 from segmentation.model import as_rgb, read_image
 
 
@@ -127,3 +127,54 @@ def test_rgba_keeps_the_alpha_channel(tmp_path):
     assert out.shape == (30, 40, 4) and out[:, :16, 3].min() == 255 and out[:, 24:, 3].max() == 0
     Image.fromarray(layer[..., :3]).save(tmp_path / "opaque.png")
     assert read_rgba(tmp_path / "opaque.png")[..., 3].min() == 255
+
+
+def no_decoding(monkeypatch):
+    def refuse(self, *args):
+        raise AssertionError("the image was decoded")
+    monkeypatch.setattr(ImageFile.ImageFile, "load", refuse)
+
+
+@pytest.mark.parametrize("size, limit", [((5_000_000, 8), r"longest side may be at most 16384 px"),
+                                         ((40_000_000, 1), r"longest side may be at most 16384 px"),
+                                         ((12_000, 1_000), r"at most 10 times its short side"),
+                                         ((16_385, 2_000), r"longest side may be at most 16384 px")])
+def test_strips_and_over_long_images_are_refused_on_the_header(tmp_path, monkeypatch, size, limit):
+    """The issue's strips (a 5,000,000×8 PNG cost 2.4 GB in /segment) are under 40 Mpx but cannot be reduced."""
+    path = tmp_path / "strip.png"
+    Image.new("1", size).save(path)
+    no_decoding(monkeypatch)
+    with pytest.raises(ValueError, match=limit):
+        read_rgb(path, max_side=1024, name="strip.png")
+    assert (MAX_SIDE_PX, MAX_ASPECT) == (16_384, 10)
+
+
+def test_every_accepted_shape_reduces_to_the_working_size():
+    """Within the limits the short side never holds an image above its caller's working size."""
+    for width, height in [(16_384, 1_639), (2_000, 20_000 // 10), (6_324, 6_324), (1_000, 100)]:
+        assert max(working_size(width, height, 1024, min_side=8)) == min(1024, max(width, height))
+
+
+def test_entering_image_takes_arrays_pil_paths_and_gradio_records(tmp_path):
+    image = gradient(3000, 600)
+    path = tmp_path / "wide.png"
+    Image.fromarray(image).save(path)
+    for value in (image, Image.fromarray(image), path, str(path), {"path": str(path), "orig_name": "wide.png"}):
+        out = entering_image(value, max_side=1000, name="canvas")
+        assert out.shape == (200, 1000, 3) and out.dtype == np.uint8
+    assert entering_image(image[..., 0], None, mode="RGBA").shape == (600, 3000, 4)
+    assert entering_image(image, None) is image  # already right: no copy
+    with pytest.raises(ValueError, match=r"canvas is 3000×200; its long side may be at most 10 times"):
+        entering_image(image[:200], 1000, name="canvas")
+    with pytest.raises(ValueError, match=r"canvas must be an \(H, W\), \(H, W, 3\) or \(H, W, 4\) uint8 image"):
+        entering_image(image.astype(np.float32), 1000, name="canvas")
+    with pytest.raises(ValueError, match=r"canvas is not an image file or array \(got int\)"):
+        entering_image(3, 1000, name="canvas")
+
+
+def test_a_big_16_bit_image_is_reduced_before_it_is_scaled(tmp_path):
+    """Reducing first keeps one full-size 16-bit buffer, not several float copies of it."""
+    values = (np.arange(4000 * 3000, dtype=np.uint32).reshape(3000, 4000) % 65536).astype(np.uint16)
+    Image.fromarray(values).save(tmp_path / "deep.png")
+    out = read_rgb(tmp_path / "deep.png", max_side=400)
+    assert out.shape == (300, 400, 3) and 100 < out.mean() < 160

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from common.images import read_rgba
+from common.images import entering_image
 
 DISPLAY_MIN_SIDE = 512    # Small (demo) images are shown enlarged by an integer factor to at least this.
 MASK_MAX_SIDE = 2048      # A sent mask layer is read at most this large: masks are used at generator size.
@@ -27,15 +28,28 @@ def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
+def upload_path(upload: Any, what: str) -> tuple[str, str]:
+    """(path, file name) of an upload as an unprocessed event receives it: gradio's file record
+    ({"path": ..., "orig_name": ...}) or a plain path. A ValueError names `what` was expected."""
+    path = upload.get("path") if isinstance(upload, dict) else upload if isinstance(upload, str) else None
+    if not path:
+        raise ValueError(f"{what} must be an uploaded image file, got {type(upload).__name__}")
+    name = (upload.get("orig_name") if isinstance(upload, dict) else None) or Path(path).name
+    return path, name
+
+
 def editor_layer(layer: Any, index: int) -> np.ndarray:
-    """One layer of a gr.ImageEditor value as an array: as gradio decoded it (the page), or read here from the
-    file an API client sent (the event runs unprocessed), through the size checks of `common.images`."""
+    """One layer of a gr.ImageEditor value as an array, at most MASK_MAX_SIDE px: as gradio decoded it (the
+    page), or read here from the file an API client sent (the event runs unprocessed); either way through the
+    shape limits of `common.images`, so a 40,000,000×1 layer is refused instead of costing gigabytes."""
+    name = f"mask layer {index + 1}"
     if isinstance(layer, np.ndarray):
-        return layer
+        mode = "RGBA" if layer.ndim == 3 and layer.shape[-1] == 4 else "RGB"  # keep what says "painted"
+        return entering_image(layer, MASK_MAX_SIDE, name=name, mode=mode)
     path = layer.get("path") if isinstance(layer, dict) else layer if isinstance(layer, str) else None
     if not path:
-        raise ValueError(f"mask layer {index + 1} is not an image file (got {type(layer).__name__})")
-    return read_rgba(path, max_side=MASK_MAX_SIDE, name=f"mask layer {index + 1}")
+        raise ValueError(f"{name} is not an image file (got {type(layer).__name__})")
+    return entering_image(path, MASK_MAX_SIDE, name=name, mode="RGBA")
 
 
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray | None:
