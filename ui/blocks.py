@@ -1,4 +1,5 @@
-"""The app: one gr.Blocks with the drag tab and the segmentation tab, each built by its own module."""
+"""The app: one gr.Blocks with the drag, segmentation and paint tabs, each built by its own module and wired
+to each other only here (the segmentation's "Edit these labels" sends its map to the paint tab)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import gradio as gr
 import torch
 
 from common import pick_device
-from ui import drag_tab, segmentation_tab
-from ui.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
-from ui.tuned import DEFAULT_MAX_TUNED
+from ui import drag_tab, paint_tab, segmentation_tab
+from ui.outputs import unique_outputs
+from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
+from editor.tuned import DEFAULT_MAX_TUNED
 
 CSS = """
 .legend td, .legend th { padding: 2px 8px; }
@@ -33,11 +35,16 @@ def build_app(config: AppConfig) -> gr.Blocks:
     models = ModelCache(config.device)
     model, notice = first_model(models, config.model, config.demo)
     seg = segmentation_tab.SegmentationTab(segmentation_tab.model_files(config.segmentation_weights), config.device)
+    painter = paint_tab.load(config.device)
     with gr.Blocks(title="GAN image editor", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), or segment a building "
-                    "facade into its parts (pix2pix).")
-        drag_tab.build(demo, models, model_choices(model), model, notice, config.max_drags,
-                       config.max_tuned)
-        segmentation_tab.build(seg)
+        gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), segment a building "
+                    "facade into its parts, or paint a facade's parts and see it built (pix2pix).")
+        with gr.Tabs() as tabs:
+            drag_tab.build(demo, models, model_choices(model), model, notice, config.max_drags,
+                           config.max_tuned)
+            seg_widgets = segmentation_tab.build(seg)
+            paint_widgets = paint_tab.build(painter)
+        seg_widgets.edit.click(unique_outputs(painter.receive), seg_widgets.kept, paint_widgets.shown + [tabs],
+                               api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -6,8 +6,8 @@ once for everyone; a dropdown labels which is which, and `segment` (the `/segmen
 
 from __future__ import annotations
 
-import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import segmentation
 from common.images import read_rgb, upright_size
+from ui.legend import legend_html
 from ui.outputs import unique_outputs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,19 +63,6 @@ def blend(photo: np.ndarray, labels: np.ndarray, opacity: float) -> np.ndarray:
         raise ValueError(f"photo {photo.shape} and label map {labels.shape} must have the same shape")
     mixed = (1.0 - opacity) * photo.astype(np.float32) + opacity * labels.astype(np.float32)
     return mixed.round().clip(0, 255).astype(np.uint8)
-
-
-def legend_html(class_names: tuple[str, ...], palette: np.ndarray, shares: dict[str, float]) -> str:
-    """A colour-swatch table of the classes, largest share first."""
-    rows = []
-    for name, colour in sorted(zip(class_names, palette), key=lambda nc: -shares.get(nc[0], 0.0)):
-        hex_colour = "#{:02x}{:02x}{:02x}".format(*(int(c) for c in colour))
-        rows.append(
-            f"<tr><td><span style='display:inline-block;width:1.1em;height:1.1em;background:{hex_colour};"
-            f"border:1px solid #0004;vertical-align:middle'></span></td>"
-            f"<td>{html.escape(name)}</td><td style='text-align:right'>{100 * shares.get(name, 0.0):.1f} %</td></tr>")
-    return ("<table class='legend'><thead><tr><th></th><th>class</th><th>pixels</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 class SegmentationTab:
@@ -132,7 +120,14 @@ class SegmentationTab:
         return blend(photo, labels, opacity)
 
 
-def build(tab: SegmentationTab) -> None:
+@dataclass
+class SegmentationWidgets:
+    """What other tabs wire to: the kept (photo, label map) and the button that sends the map to be edited."""
+    kept: gr.State
+    edit: gr.Button
+
+
+def build(tab: SegmentationTab) -> SegmentationWidgets:
     """The segmentation tab: photo, label map and overlay in a row; opacity, status, examples and legend below."""
     with gr.Tab("Segmentation", id="segmentation"):
         kept = gr.State(None)
@@ -147,6 +142,7 @@ def build(tab: SegmentationTab) -> None:
                                     label="Model", elem_id="seg-model")
                 opacity = gr.Slider(0.0, 1.0, 0.5, step=0.05, label="Overlay opacity")
                 status = gr.Markdown(NO_PHOTO, label="segmentation status", elem_id="seg-status")
+                edit = gr.Button("Edit these labels", elem_id="seg-edit")
                 if EXAMPLES:
                     gr.Examples([[str(p)] for p in EXAMPLES], inputs=photo, elem_id="seg-examples",
                                 label="Example facades (CMP Facade Database, research use)")
@@ -157,3 +153,4 @@ def build(tab: SegmentationTab) -> None:
     model.change(unique_outputs(tab.segment), [photo, opacity, model], outputs, api_visibility="private",
                  preprocess=False)
     opacity.change(unique_outputs(tab.reblend), [kept, opacity], overlay, api_visibility="private")
+    return SegmentationWidgets(kept, edit)
