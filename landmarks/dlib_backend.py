@@ -69,9 +69,17 @@ class DlibBackend:
     # positives score around 0.1 and real frontal faces above 0.5, so 0.3 sits between them.
     min_score: float = 0.3
 
+    def upsampling(self, side: int) -> int:
+        """Times an image whose longer side is `side` px is doubled before detection."""
+        return self.upsample if self.upsample is not None else int(side < UPSAMPLE_BELOW)
+
+    def smallest_face(self, side: int) -> float:
+        """The HOG window (80 px), halved by each doubling of an image whose longer side is `side` px."""
+        return 80.0 / 2 ** self.upsampling(side)
+
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         detector, predictor = _models()
-        upsample = self.upsample if self.upsample is not None else int(max(rgb.shape[:2]) < UPSAMPLE_BELOW)
+        upsample = self.upsampling(max(rgb.shape[:2]))
         boxes, scores, _ = detector.run(rgb, upsample, self.min_score)
         faces = []
         for box, score in zip(boxes, scores):

@@ -89,6 +89,11 @@ class FanBackend:
     name: ClassVar[str] = "face_alignment"
     device: str | None = None  # None: pick cuda, mps or cpu when first run.
 
+    @staticmethod
+    def smallest_face(side: int) -> float:
+        """S3FD's smallest anchor is 16 px; faces of about 20 px are found at any image size."""
+        return 20.0
+
     def __call__(self, rgb: np.ndarray) -> list[Face]:
         model = _model(self.device or str(pick_device()))
         with warnings.catch_warnings():

@@ -113,17 +113,40 @@ def test_faces_come_largest_first(astronaut):
 def test_grayscale_rgba_and_large_images_map_back(astronaut, astronaut_points):
     gray = np.asarray(Image.fromarray(astronaut).convert("L"))
     rgba = np.dstack([astronaut, np.full(astronaut.shape[:2], 255, dtype=np.uint8)])
-    large = np.asarray(Image.fromarray(astronaut).resize((2048, 2048), Image.Resampling.LANCZOS))
+    large = np.asarray(Image.fromarray(astronaut).resize((4096, 4096), Image.Resampling.LANCZOS))
 
     (gray_points,) = detect_landmarks(gray, backend="dlib")
     (rgba_points,) = detect_landmarks(rgba, backend="dlib")
-    (large_points,) = detect_landmarks(large, backend="dlib")  # Detected at 1024 px, mapped back to 2048.
+    (large_points,) = detect_landmarks(large, backend="dlib")  # Detected at 2560 px, mapped back to 4096.
 
     np.testing.assert_array_equal(rgba_points, astronaut_points)
     assert np.abs(gray_points - astronaut_points).max() < 4
-    scaled_back = photo_to_gen(large_points, CropResize.resize((2048, 2048), (512, 512)))
+    scaled_back = photo_to_gen(large_points, CropResize.resize((4096, 4096), (512, 512)))
     assert np.median(np.abs(scaled_back - astronaut_points)) < 1.5
-    assert large_points.max() > 600, "points must be in the large image's pixels"
+    assert large_points.max() > 1200, "points must be in the large image's pixels"
+
+
+def group_photo(astronaut, face_width: int = 150) -> np.ndarray:
+    """A 3600×4500 photo of 36 astronauts (6×6) whose faces are `face_width` px wide."""
+    crop = astronaut[0:400, 80:380]  # holds ASTRONAUT_FACE, 125 px wide
+    scale = face_width / (ASTRONAUT_FACE[2] - ASTRONAUT_FACE[0])
+    tile = np.asarray(Image.fromarray(crop).resize((round(300 * scale), round(400 * scale)), Image.Resampling.LANCZOS))
+    photo = np.full((4500, 3600, 3), 128, dtype=np.uint8)
+    for row in range(6):
+        for col in range(6):
+            top, left = 100 + row * 750, 100 + col * 600
+            photo[top:top + tile.shape[0], left:left + tile.shape[1]] = tile
+    return photo
+
+
+def test_150_px_faces_of_a_3600x4500_group_photo_are_found(astronaut):
+    """At 1024 px these faces were 34 px, under dlib's 80 px window: none was found, and the message said 80 px."""
+    result = detect_faces(group_photo(astronaut), backend="dlib")
+    assert len(result.faces) == 36
+    assert 120 < result.smallest_face <= 150
+    empty = detect_faces(np.full((4500, 3600, 3), 128, dtype=np.uint8), backend="dlib")
+    assert empty.faces == () and "at least about 141 px wide" in str(empty.no_face("group.jpg"))
+    assert detect_faces(astronaut, backend="dlib").smallest_face == 40  # small images are doubled first
 
 
 def test_downscaled_detection_reports_boxes_in_input_pixels(astronaut):
