@@ -8,7 +8,9 @@
    `DRAGGAN_CHECKPOINT_FFHQ_512=/data/ffhq.pkl`);
 3. the checkpoints folder (`$DRAGGAN_CHECKPOINTS`, default `./checkpoints`): `<stem>.safetensors`
    (converted with `python -m draggan.convert`, preferred: safe and fast) or the original `<filename>`;
-4. `huggingface_hub.hf_hub_download` into the Hub cache (works offline if already cached).
+4. the Hub cache, read with no network: a file a Space fetched at build time (`preload_from_hub` in the
+   README front matter) or an earlier download;
+5. `huggingface_hub.hf_hub_download` into the Hub cache.
 
 If all of these fail, `ModelNotAvailableError` says which file to put where. The file names and
 repos come from the DragGAN project's public mirrors; sizes and hashes could not be checked offline,
@@ -91,9 +93,15 @@ def _check_size(spec: ModelSpec, path: Path) -> Path:
     return path
 
 
+def _hub_cached(spec: ModelSpec) -> Path | None:
+    """The file in the Hub cache, if there: no request, so a preloaded Space starts as fast offline as online."""
+    cached = huggingface_hub.try_to_load_from_cache(repo_id=spec.repo_id, filename=spec.filename)
+    return Path(cached) if isinstance(cached, str) else None
+
+
 def resolve_checkpoint(spec: ModelSpec) -> Path:
     """A local file for a registry model (see the module docstring for the order), downloading if needed."""
-    local = _local_copy(spec)
+    local = _local_copy(spec) or (None if spec.tensorflow else _hub_cached(spec))
     if local is not None:
         return _check_size(spec, local)
     where = (f"put {spec.converted_name} or {spec.filename} in {checkpoints_dir()}/ "
