@@ -1,0 +1,3 @@
+from deploy.space import main
+
+raise SystemExit(main())
