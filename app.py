@@ -18,8 +18,8 @@ import gradio as gr
 
 from common import pick_device
 from ui import CSS, AppConfig, build_app
-from ui.models import DEFAULT_MODEL
-from ui.tuned import DEFAULT_MAX_TUNED
+from editor.models import DEFAULT_MODEL
+from editor.tuned import DEFAULT_MAX_TUNED
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -3,7 +3,7 @@
 Each configuration runs in a fresh process (so peak RSS is its own): the real 512 px architecture
 (z/w 512, channel_base 32768, channel_max 512, 8 mapping layers) with random weights, saved as a
 .safetensors checkpoint and loaded through the app's ModelCache, as a visitor's model would be. Then
-N visitors (one DragState each, all kept alive as concurrent visitors are) each upload the same face
+N visitors (one Editor each, all kept alive as concurrent visitors are) each upload the same face
 photo, invert it (projection, then PTI: one tuned copy of the synthesis network each) and run a
 short "smile" drag. It prints RSS after loading the model, after each visitor, and the peak, with
 how many tuned copies the cap let stay.
@@ -25,11 +25,9 @@ import torch
 
 from benchmarks.bench_drag import build_generator
 from draggan.loading import save_generator
-from ui.drag_state import DragState
-from ui.drag_tab import DragTab
-from ui.models import ModelCache
-from ui.photo import PhotoPanel
-from ui.tuned import TunedCopies
+from editor import DragSettings, Editor, InvertSettings, Shared
+from editor.models import ModelCache
+from editor.tuned import TunedCopies
 
 PHOTO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "faces" / "obama.jpg"
 
@@ -46,31 +44,30 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def visitor(tab: DragTab, panel: PhotoPanel, model: str, steps: int, pti_steps: int, drag_steps: int) -> DragState:
-    """One visitor's photo session through the handlers the page calls: upload, invert, preset, drag."""
-    state = DragState()
-    _, status, _, _ = panel.upload(state, {"path": str(PHOTO), "orig_name": PHOTO.name}, model, 1)
+def visitor(shared: Shared, model: str, steps: int, pti_steps: int, drag_steps: int) -> Editor:
+    """One visitor's photo session through the editor the page drives: upload, invert, preset, drag."""
+    editor = Editor(shared)
+    status = editor.upload(str(PHOTO), PHOTO.name, model, 1)
     assert "aligned to" in status, status
-    _, status, _, _ = panel.invert(state, steps, pti_steps, progress=lambda *args, **kwargs: None)
+    status = editor.invert(InvertSettings(steps=steps, pti_steps=pti_steps))
     assert "Inverted" in status, status
-    tab.apply_preset("smile", state, 0.5)
-    *_, (_, status, _) = tab.start(state, model, 0, 0.7, 2e-3, drag_steps, "W+", None, None)
-    assert " — " in status, status
-    return state
+    editor.apply_preset("smile", 0.5)
+    *_, last = editor.drag(DragSettings(model=model, seed=0, truncation_psi=0.7, max_steps=drag_steps))
+    assert " — " in last.status, last.status
+    return editor
 
 
 def child(sessions: int, max_tuned: int, res: int, steps: int, pti_steps: int, drag_steps: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         model = str(save_generator(build_generator(res, "cpu"), Path(folder) / f"random-{res}.safetensors"))
-        tab = DragTab(ModelCache(torch.device("cpu")))
-        tab.models.get(model)
+        shared = Shared(ModelCache(torch.device("cpu")), TunedCopies(max_tuned))
+        shared.models.get(model)
         loaded = rss_mb()
-        panel = PhotoPanel(tab, TunedCopies(max_tuned))
         visitors, after, started = [], [], time.perf_counter()
         for _ in range(sessions):
-            visitors.append(visitor(tab, panel, model, steps, pti_steps, drag_steps))
+            visitors.append(visitor(shared, model, steps, pti_steps, drag_steps))
             after.append(rss_mb())
-        return {"loaded_mb": loaded, "after_mb": after, "peak_mb": peak_mb(), "held": len(panel.tuned.holders()),
+        return {"loaded_mb": loaded, "after_mb": after, "peak_mb": peak_mb(), "held": len(shared.tuned.holders()),
                 "dropped": sum(v.session is None for v in visitors), "seconds": time.perf_counter() - started}
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from .features import feature_block_index
 from .motion import NO_LOSS_DISTANCE, disc_offsets, motion_radius
 from .networks import Generator
-from .session import stop_distance
+from .session import DragConfig, stop_distance
 from .tracking import tracking_radius
 
 
@@ -28,8 +28,8 @@ def _bilinear(feat: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 
 def full_resolution_drag(G: Generator, start_ws: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
-                         max_steps: int, lr: float = 2e-3,
-                         num_optimized_ws: int = 6) -> Iterator[tuple[torch.Tensor, bool]]:
+                         max_steps: int, lr: float = DragConfig.lr,
+                         num_optimized_ws: int = DragConfig.num_optimized_ws) -> Iterator[tuple[torch.Tensor, bool]]:
     """Yield (tracked handles [P, 2], done) once per step; each step ends with its Adam update (if not done)."""
     res = G.img_resolution
     index, r1, r2 = feature_block_index(res), motion_radius(res), tracking_radius(res)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -40,6 +40,7 @@ RENDER_FUSED_MODCONV = True
 # The no-grad pass of the two highest blocks in a cropped step (see cropped.py): fused measured as
 # fast as unfused or a little faster on CPU (benchmarks/bench_drag.py --ablations).
 HIGH_BLOCKS_FUSED_MODCONV = True
+TRUNCATION_PSI = 0.7  # The seed's image: truncation ψ of its w (the paper's 0.7).
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -53,15 +54,24 @@ def stop_distance(image_height: int, num_points: int) -> float:
 
 @dataclass
 class DragConfig:
-    """The session's optimiser settings; `lr` and `w_plus` are defaults that `drag()` can override per drag."""
+    """A drag's settings. `DragConfig()` is the one default, read by the session, the editor and the app's widgets;
+    `lr`, `w_plus` and `max_steps` can be overridden per drag (`drag(..., lr=...)`)."""
     lr: float = 2e-3                 # Adam learning rate (the paper's FFHQ value).
     w_plus: bool = True              # Optimise the layers separately (W+) or one shared w (W).
+    max_steps: int = 200             # `drag()` gives up after this many steps.
+    frame_every: int = 4             # `drag()` renders (and records for export) the full frame every this many steps.
     cropped: bool | None = None      # Cropped backward (cropped.py): None = when it pays off, True = always
                                      # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
     mask_weight: float = MASK_WEIGHT  # lambda of the fixed-region term.
-    frame_every: int = 10            # `drag()` renders the full frame every this many steps.
     max_frames: int = 600            # Frames kept for export per drag; later ones are not recorded.
+
+    def __post_init__(self):
+        if not (np.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr:g}")
+        for name in ("max_steps", "frame_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 @dataclass
@@ -114,15 +124,13 @@ class DragSession:
     the session runs on G's device.
     """
 
-    def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = 0.7, lr: float = 2e-3,
-                 w_plus: bool = True, frame_every: int = 10, cropped: bool | None = None,
-                 ws: torch.Tensor | np.ndarray | None = None):
-        """`ws` [1, num_ws, w_dim] (e.g. `invert(...).ws`) is the start latent w0; seed and ψ are then unused."""
-        if lr <= 0 or frame_every < 1:
-            raise ValueError(f"lr must be > 0 and frame_every >= 1, got lr={lr}, frame_every={frame_every}")
+    def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = TRUNCATION_PSI,
+                 ws: torch.Tensor | np.ndarray | None = None, config: DragConfig | None = None, **overrides):
+        """`ws` [1, num_ws, w_dim] (e.g. `invert(...).ws`) is the start latent w0; seed and ψ are then unused.
+        `config` defaults to `DragConfig()`; keyword `overrides` replace its fields (`DragSession(G, lr=1e-2)`)."""
         self.G = G.eval().requires_grad_(False)
         self.device = next(G.parameters()).device
-        self.config = DragConfig(lr=lr, w_plus=w_plus, frame_every=frame_every, cropped=cropped)
+        self.config = replace(config or DragConfig(), **overrides)
         res = G.img_resolution
         self.image_size = (res, res)
         self.feature_index = feature_block_index(res)
@@ -249,10 +257,8 @@ class DragSession:
             raise ValueError(f"got {len(p)} handles but {len(t)} targets; they must pair up")
         if len(p) == 0:
             raise ValueError("a drag needs at least one handle and target")
-        lr = self.config.lr if lr is None else float(lr)
+        lr = replace(self.config, lr=float(lr)).lr if lr is not None else self.config.lr  # DragConfig checks it
         w_plus = self.config.w_plus if w_plus is None else bool(w_plus)
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a finite number > 0, got {lr}")
         binary = self._mask(mask)
         fixed = None
         if binary is not None:
@@ -383,24 +389,21 @@ class DragSession:
                           distances=distances.cpu().tolist(), loss=None,
                           ms=(time.perf_counter() - t_start) * 1000, frame=frame)
 
-    def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int = 200,
+    def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int | None = None,
              frame_every: int | None = None, stop: threading.Event | None = None, lr: float | None = None,
              w_plus: bool | None = None) -> Iterator[StepResult]:
         """Run a drag to the end, yielding every step (with a preview) and the full frame every k steps.
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
-        `lr` and `w_plus` apply to this drag only (default: the session's config).
+        `max_steps`, `frame_every`, `lr` and `w_plus` apply to this drag only (default: the session's config).
         Bad input raises here, before the first step.
         """
-        if max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-        every = frame_every or self.config.frame_every
-        if every < 1:
-            raise ValueError(f"frame_every must be >= 1, got {every}")
+        settings = {"max_steps": max_steps, "frame_every": frame_every, "lr": lr, "w_plus": w_plus}
+        this_drag = replace(self.config, **{k: v for k, v in settings.items() if v is not None})
         self._stop.clear()
-        self.start_drag(handles, targets, mask, lr=lr, w_plus=w_plus)
-        return self._run(max_steps, every, stop)
+        self.start_drag(handles, targets, mask, lr=this_drag.lr, w_plus=this_drag.w_plus)
+        return self._run(this_drag.max_steps, this_drag.frame_every, stop)
 
     def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"

@@ -1,4 +1,4 @@
-"""The drag tab's generators: one copy per name for every visitor, and the untrained demo generator."""
+"""The editor's generators: one copy per name for every visitor, and the untrained demo generator."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class ModelCache:
 
 
 def first_model(models: ModelCache, wanted: str, demo: bool) -> tuple[str, str]:
-    """(the model the drag tab opens with, a notice for the page): `wanted`, loaded now, or the demo generator."""
+    """(the model the editor opens with, a notice for the page): `wanted`, loaded now, or the demo generator."""
     if demo:
         return DEMO_MODEL, "Running the **untrained demo generator** (random weights): colour blobs, not faces."
     print(f"Loading the drag model '{wanted}' (a registry model downloads once, ~360 MB)…", flush=True)

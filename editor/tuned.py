@@ -13,10 +13,20 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
+from typing import Protocol
 
-from ui.drag_state import DragState
+from draggan.session import DragSession
 
 DEFAULT_MAX_TUNED = 4
+
+
+class Holder(Protocol):
+    """What the registry needs of a visitor's editor (editor.Editor)."""
+    visitor: str                    # The visitor's id (gradio session hash).
+    session: DragSession | None     # Their drag session, on a tuned copy while they hold one.
+    running: bool                   # A drag or inversion runs: never dropped mid-run.
+
+    def drop_session(self, reason: str) -> None: ...
 
 DROPPED = ("**Your tuned generator was freed** to make room for other visitors (this server keeps {limit} at "
            "once). Your photo and its aligned face are kept: press **Invert** to tune again.")
@@ -38,14 +48,14 @@ class TunedCopies:
             self._forget_stale()
             return list(self._holders)
 
-    def admit(self, state: DragState) -> list[str]:
+    def admit(self, state: Holder) -> list[str]:
         """`state.session` now runs on a tuned copy: record it, and drop the oldest idle holders beyond the cap.
 
         Returns the visitors whose copies were dropped. A holder that is running a drag or an inversion
         is never dropped mid-run: the cap is then exceeded until someone is admitted after it finishes.
         """
         if not state.visitor or state.session is None:
-            raise ValueError("a tuned generator needs a session and the visitor's id (DragState.visitor)")
+            raise ValueError("a tuned generator needs a session and the visitor's id (the editor's visitor)")
         with self._lock:
             self._holders[state.visitor] = (weakref.ref(state), weakref.ref(state.session.G))
             self._holders.move_to_end(state.visitor)
@@ -62,13 +72,13 @@ class TunedCopies:
                 dropped.append(visitor)
             return dropped
 
-    def touch(self, state: DragState) -> None:
+    def touch(self, state: Holder) -> None:
         """The visitor used their tuned copy: they become the most recently used."""
         with self._lock:
             if state.visitor in self._holders:
                 self._holders.move_to_end(state.visitor)
 
-    def release(self, visitor: str) -> DragState | None:
+    def release(self, visitor: str) -> Holder | None:
         """Forget `visitor`; their state if it still edits with its tuned copy (the caller may then drop it)."""
         with self._lock:
             self._forget_stale()

@@ -7,7 +7,7 @@
 """
 
 from .align import AlignedFace, align_face, align_photo
-from .detect import BACKENDS, DetectionResult, detect_faces, detect_landmarks, resolve_backend, select_face
+from .detect import BACKENDS, DetectionResult, detect_faces, detect_landmarks, face_number, resolve_backend, select_face
 from .dlib_backend import DlibBackend
 from .draw import draw_arrows, draw_faces, draw_points
 from .face import NUM_POINTS, BackendUnavailable, Face, NoFaceFound
@@ -33,6 +33,7 @@ __all__ = [
     "draw_arrows",
     "draw_faces",
     "draw_points",
+    "face_number",
     "gen_box_to_photo",
     "gen_to_photo",
     "photo_to_gen",

@@ -86,22 +86,31 @@ def detect_landmarks(rgb_uint8: np.ndarray, backend: str = "auto") -> list[np.nd
     return [face.points for face in detect_faces(rgb_uint8, backend).faces]
 
 
-def select_face(faces: Sequence[FaceT], number: int = 1) -> FaceT:
+def select_face(faces: Sequence[FaceT], number=1) -> FaceT:
     """Face `number` of a detection, counting from 1 = the largest (as `draw_faces` labels them).
 
-    Works on `detect_faces(...).faces` and on `detect_landmarks(...)`; raises NoFaceFound when the
-    list is empty and ValueError when there is no face with that number.
+    Works on `detect_faces(...).faces` and on `detect_landmarks(...)`. `number` may come as a form sends it
+    (None or "" = 1, 2.0, "2"). Raises NoFaceFound when the list is empty and ValueError when there is no
+    face with that number.
     """
     if len(faces) == 0:
         raise NoFaceFound(
             "no face found in the photo; use a photo with a clear, roughly frontal face (DetectionResult.no_face "
             "says how wide)"
         )
-    if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or not 1 <= number <= len(faces):
-        raise ValueError(
-            f"face {number!r} does not exist: the photo has {len(faces)} face(s), numbered 1 to {len(faces)}"
-        )
-    return faces[number - 1]
+    return faces[face_number(number, len(faces)) - 1]
+
+
+def face_number(value, count: int) -> int:
+    """A face number as 1..count (None or "" = 1); a ValueError names the face and how many there are."""
+    try:
+        number = float(1 if value is None or value == "" else value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not (1 <= number <= count and number == int(number)):  # NaN fails the range
+        raise ValueError(f"face {str(value)[:20]} does not exist: the photo has {count} face"
+                         f"{'s' * (count != 1)}, numbered 1 to {count} (1 = the largest)")
+    return int(number)
 
 
 def _to_photo(face: Face, transform: CropResize) -> Face:

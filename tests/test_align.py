@@ -263,7 +263,7 @@ def test_the_largest_face_is_the_default_and_any_face_can_be_chosen(photos):
     assert len(faces) == 2
     assert select_face(faces) is faces[0] and faces[0].area >= faces[1].area
     assert select_face(faces, 2) is faces[1]
-    with pytest.raises(ValueError, match=r"face 3 does not exist: the photo has 2 face\(s\)"):
+    with pytest.raises(ValueError, match="face 3 does not exist: the photo has 2 faces, numbered 1 to 2"):
         select_face(faces, 3)
 
     second = align_photo(photo, SIZE, number=2, backend="dlib")

@@ -27,8 +27,8 @@ from segmentation import CLASS_NAMES, PALETTE
 from segmentation.checkpoint import save_segmenter
 from segmentation.networks import SegmenterConfig, build_segmenter
 from ui import AppConfig, build_app
-from ui.drag_state import POINT_COLUMNS
-from ui.models import DEMO_MODEL, demo_generator
+from ui.editor_view import POINT_COLUMNS
+from editor.models import DEMO_MODEL, demo_generator
 from ui.segmentation_tab import EXAMPLES, model_files
 
 DEMO = DEMO_MODEL

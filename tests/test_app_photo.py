@@ -20,12 +20,12 @@ import landmarks
 from common.images import read_rgb
 from conftest import free_port, tiny_generator
 from draggan.session import DragSession
+from editor import Editor, Shared
+from editor.models import DEMO_MODEL, ModelCache
+from editor.tuned import TunedCopies
+from landmarks import face_number
 from ui import AppConfig, build_app
-from ui.drag_state import DragState
 from ui.drag_tab import DragTab
-from ui.models import DEMO_MODEL, ModelCache
-from ui.photo import face_number
-from ui.tuned import TunedCopies
 
 FACES = "fixtures/faces"
 
@@ -142,8 +142,12 @@ def test_stop_ends_an_inversion_and_keeps_what_it_has(url, shared_dir):
 
 # ----------------------------------------------------------------------------- without a server
 
-def holder(G, visitor: str) -> DragState:
-    state = DragState(visitor=visitor)
+SHARED = Shared(ModelCache(torch.device("cpu")), TunedCopies())
+
+
+def holder(G, visitor: str) -> Editor:
+    state = Editor(SHARED)
+    state.visitor = visitor
     state.session = DragSession(G, seed=0)
     return state
 
@@ -156,8 +160,7 @@ def test_the_least_recently_used_idle_copy_is_dropped_and_its_visitor_told():
     tuned.touch(a)  # a edits again: b is now the least recently used
     assert tuned.admit(c) == ["b"] and tuned.holders() == ["a", "c"]
     assert b.session is None and "press **Invert** to tune again" in b.dropped
-    tab = DragTab(ModelCache(torch.device("cpu")))
-    _, status, _ = tab.undo_point(b)
+    _, status, _ = DragTab().undo_point(b)
     assert "Your tuned generator was freed" in status  # what b sees on their next click
     a.running = True  # a running drag or inversion is never dropped: c goes instead
     assert tuned.admit(d) == ["c"] and a.session is not None and tuned.holders() == ["a", "d"]
@@ -188,8 +191,8 @@ def test_face_numbers_are_checked():
 
 def test_preset_targets_past_the_crop_edge_are_moved_onto_it(shared_dir):
     """On a tight crop "open mouth" pulls the chin below the bottom edge: the targets are clamped, and said so."""
-    tab = DragTab(ModelCache(torch.device("cpu")))
-    state = DragState()
+    tab = DragTab()
+    state = Editor(SHARED)
     tab.new_image(state, DEMO_MODEL, 0, 0.7, 2e-3, 10, "W+")
     photo = read_rgb(shared_dir / FACES / "obama.jpg")
     points = landmarks.align_photo(photo, 128).landmarks

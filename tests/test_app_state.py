@@ -11,11 +11,13 @@ from pydantic import ValidationError
 
 import gradio as gr
 import landmarks
-from ui import AppConfig, build_app, exports
-from ui.drag_state import DragPoints, DragSettings, DragState, Point, explain, points_from_table, points_table
-from ui.drag_tab import BUSY, NO_IMAGE, DragTab
+from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Shared, explain, exports
+from editor.models import DEMO_MODEL, ModelCache, demo_generator
+from editor.tuned import TunedCopies
+from ui import AppConfig, build_app
+from ui.drag_tab import DragTab
+from ui.editor_view import points_from_table, points_table
 from ui.images import display_scale, enlarge, mask_from_editor
-from ui.models import DEMO_MODEL, ModelCache, demo_generator
 from ui.segmentation_tab import blend, legend_html
 
 
@@ -73,7 +75,8 @@ def test_points_table_round_trip_and_errors():
 
 
 def test_state_pairs_ignore_a_lone_last_handle():
-    state = DragState(points=[(1, 2), (3, 4), (5, 6)])
+    state = Editor(SHARED)
+    state.points = [(1, 2), (3, 4), (5, 6)]
     handles, targets = state.pairs()
     assert handles.tolist() == [[1, 2]] and targets.tolist() == [[3, 4]]
     state.set_pairs(np.array([[7, 8]]), np.array([[9, 10]]))
@@ -112,13 +115,16 @@ def test_blend_and_legend():
 
 # ----------------------------------------------------------------------------- handlers without a browser
 
+SHARED = Shared(ModelCache(torch.device("cpu")), TunedCopies())
+
+
 @pytest.fixture(scope="module")
 def tab():
-    return DragTab(ModelCache(torch.device("cpu")))
+    return DragTab()
 
 
-def fresh_state(tab) -> DragState:
-    state = DragState()
+def fresh_state(tab) -> Editor:
+    state = Editor(SHARED)
     tab.new_image(state, DEMO_MODEL, 0, 0.7, 2e-3, 10, "W+")
     return state
 
@@ -201,7 +207,7 @@ def test_a_local_checkpoint_is_offered_and_loads(monkeypatch, tmp_path):
 
 def test_handlers_refuse_while_a_drag_runs_and_before_an_image(tab):
     """One guard: the status says why, every other output is left as it is, and the state does not change."""
-    empty = DragState()
+    empty = Editor(SHARED)
     for answer in (tab.undo_drag(empty), tab.apply_preset("smile", empty, 0.5), tab.detect(empty)):
         assert answer[1] == NO_IMAGE and all(v == gr.skip() for i, v in enumerate(answer) if i != 1)
     state = fresh_state(tab)

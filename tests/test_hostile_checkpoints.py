@@ -101,7 +101,7 @@ def test_the_app_starts_on_the_demo_generator_and_says_why(corpus, capsys, name)
     """`python app.py --model <hostile file>` does not crash: the page and the terminal name the file."""
     import gradio as gr
     from ui import AppConfig, build_app
-    from ui.models import DEMO_MODEL
+    from editor.models import DEMO_MODEL
     demo = build_app(AppConfig(device=torch.device("cpu"), model=str(corpus[name])))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))

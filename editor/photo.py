@@ -1,0 +1,88 @@
+"""A visitor's own photo: read it, find its faces, align the chosen one, invert it (W+ projection, then PTI).
+
+A photo session is an ordinary drag session whose latent comes from `draggan.invert` and whose generator is
+the visitor's tuned copy (editor/tuned.py caps how many exist). The photo and its aligned face stay with the
+editor, so the edited crop can be pasted back into the full photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import landmarks
+from common import gpu
+from common.images import read_rgb
+from draggan.inversion import Inversion, InversionProgress, invert
+
+MAX_PHOTO_SIDE = 4096     # Larger photos are read reduced to this (the paste-back comes out this large).
+NOT_FACES = (" The **demo generator is untrained**: it cannot draw a face, so the inverted image is only a colour "
+             "blur of the photo; dragging, presets and paste-back still work on it.")
+
+
+def inversion_seconds(G, target, config=None, **settings) -> float:
+    """GPU time to ask a ZeroGPU Space for: generous per-step figures for a 512-1024 px model."""
+    return min(600.0, 20.0 + 0.15 * settings["steps"] + 0.3 * settings["pti_steps"])
+
+
+run_inversion = gpu(invert, duration=inversion_seconds)
+
+
+@dataclass
+class PhotoEdit:
+    """One visitor's uploaded photo: its faces, the chosen one aligned for `model`."""
+    photo: np.ndarray                       # RGB uint8 as uploaded (EXIF rotation applied), at most MAX_PHOTO_SIDE.
+    name: str                               # File name, for messages and export names.
+    faces: tuple[landmarks.Face, ...]       # Largest first.
+    number: int                             # Chosen face, 1 = the largest.
+    aligned: landmarks.AlignedFace          # The chosen face at the generator's resolution.
+    model: str                              # Model the crop was aligned for (its resolution).
+
+    @classmethod
+    def read(cls, path: str, name: str, model: str, size: int, number=None) -> PhotoEdit:
+        """Read a photo (size checked first, EXIF rotation applied), find its faces and align face `number` to
+        `size` px. A ValueError (NoFaceFound among them) names the file or the face."""
+        photo = read_rgb(path, max_side=MAX_PHOTO_SIDE, name=name)
+        faces = landmarks.detect_faces(photo).faces
+        if not faces:
+            raise landmarks.NoFaceFound(f"**No face found** in {name}. Use a photo with a clear, roughly "
+                                        "frontal face at least about 80 px wide.")
+        return cls(photo, name, faces, 1, None, model).choose(number, model, size)
+
+    def choose(self, number, model: str, size: int) -> PhotoEdit:
+        """The same photo with face `number` (as drawn on it; None = the largest) aligned to `size` px for `model`."""
+        number = landmarks.face_number(number, len(self.faces))
+        aligned = landmarks.align_face(self.photo, self.faces[number - 1].points, size)
+        return PhotoEdit(self.photo, self.name, self.faces, number, aligned, model)
+
+    def face_at(self, x: float, y: float) -> int | None:
+        """The number of the face whose box holds photo pixel (x, y) (the smallest box, if nested), else None."""
+        under = [n for n, face in enumerate(self.faces, 1)
+                 if face.box[0] <= x <= face.box[2] and face.box[1] <= y <= face.box[3]]
+        return under[-1] if under else None
+
+    def found(self) -> str:
+        """"me.jpg: 910×1137, 2 faces; face 1 chosen (1 = the largest), aligned to 512×512."""
+        count = len(self.faces)
+        faces = f"{count} faces; face {self.number} chosen (1 = the largest)" if count > 1 else "1 face"
+        size = self.aligned.image.shape[0]
+        return (f"**{self.name}**: {self.photo.shape[1]}×{self.photo.shape[0]}, {faces}, aligned to {size}×{size}. "
+                "Press **Invert** to edit it.")
+
+
+def progress_line(p: InversionProgress) -> str:
+    """"W+ projection · step 12/130 · PSNR 18.2 dB · ETA 40 s" for the progress bar."""
+    stage = "W+ projection" if p.stage == "projection" else "PTI"
+    return f"{stage} · step {p.step}/{p.total} · PSNR {p.psnr:.1f} dB · ETA {p.eta_s:.0f} s"
+
+
+def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, untrained: bool) -> str:
+    """"Inverted face 1 of me.jpg in 130 steps (41 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then PTI)." """
+    stages = f"projection {result.projection_psnr:.1f} dB, then PTI" if tuned else "projection only, no PTI"
+    text = (f"Inverted face {photo.number} of {photo.name} in {len(result.psnr_history)} steps ({seconds:.0f} s): "
+            f"loss {result.loss}; PSNR **{result.psnr:.1f} dB** ({stages}).")
+    if result.message:
+        text += f" {result.message[0].upper()}{result.message[1:]}."
+    text += " The photo's landmarks are drawn: press a preset or click points, then Start."
+    return text + (NOT_FACES if untrained else "")

@@ -1,0 +1,93 @@
+"""The drag editor (editor.Editor) without Gradio: a visitor's whole drag work as plain method calls."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from draggan.inversion import InvertConfig
+from draggan.session import DragConfig
+from editor import BUSY, NO_IMAGE, DragSettings, Editor, InvertSettings, Refused, Shared
+from editor.models import DEMO_MODEL, ModelCache
+from editor.tuned import TunedCopies
+
+SHARED = Shared(ModelCache(torch.device("cpu")), TunedCopies())
+
+
+def settings(**changes) -> DragSettings:
+    return DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, **changes)
+
+
+def editor_with_image() -> Editor:
+    ed = Editor(SHARED)
+    assert "New image: seed 0" in ed.new_image(settings())
+    return ed
+
+
+def test_defaults_come_from_the_engine_configs():
+    s = settings()
+    assert (s.lr, s.max_steps, s.w_plus) == (DragConfig().lr, DragConfig().max_steps, DragConfig().w_plus)
+    i = InvertSettings()
+    assert (i.steps, i.pti_steps) == (InvertConfig().steps, InvertConfig().pti_steps)
+
+
+def test_points_drag_undo_and_export():
+    ed = editor_with_image()
+    before = ed.image.copy()
+    assert "Added a handle" in ed.add_point(40, 64) and "Added a target" in ed.add_point(70, 64)
+    with pytest.raises(Refused, match="outside the 128x128 image"):
+        ed.add_point(200, 10)
+    updates = list(ed.drag(settings(max_steps=4)))
+    assert updates[-1].final and "step" in updates[-1].status and " — " in updates[-1].status
+    assert all(u.frame is not None for u in updates[:-1]) and not ed.running
+    assert np.abs(ed.image.astype(int) - before).mean() > 0.5
+    files, message = ed.export()
+    assert {f.rsplit(".", 1)[-1] for f in files} == {"png", "npy", "mp4", "gif"} and "Exported" in message
+    assert ed.undo() == "Undid the last drag." and ed.points == [(40.0, 64.0), (70.0, 64.0)]
+    np.testing.assert_array_equal(ed.image, before)
+    assert ed.undo() == "Nothing to undo."
+
+
+def test_refusals_change_nothing():
+    empty = Editor(SHARED)
+    for edit in (lambda: empty.add_point(1, 1), empty.undo, empty.detect, empty.export):
+        with pytest.raises(Refused, match="No image yet"):
+            edit()
+    assert str(Refused(NO_IMAGE)) == NO_IMAGE
+    ed = editor_with_image()
+    with pytest.raises(Refused, match="Start needs points"):
+        list(ed.drag(settings()))
+    ed.add_point(10, 20)
+    ed.running = True
+    with pytest.raises(Refused, match=BUSY.replace("*", r"\*")):
+        ed.clear_points()
+    assert ed.points == [(10.0, 20.0)]
+
+
+def test_a_drag_client_that_made_no_image_gets_one_and_stop_ends_the_drag():
+    ed = Editor(SHARED)
+    steps = ed.drag(settings(max_steps=2000), points=[(30, 30), (100, 100)])
+    first = next(steps)  # the image was made from the settings, then the drag began
+    assert ed.running and not first.final
+    stopper = threading.Thread(target=lambda: ed.stop())
+    stopper.start()
+    stopper.join()
+    *_, last = steps
+    assert "stopped on request" in last.status and not ed.running
+    assert ed.stop() == "Nothing is running."
+
+
+def test_a_painted_mask_is_read_at_the_image_size():
+    ed = editor_with_image()
+    seen = []
+    mask = np.zeros((128, 128), bool)
+    mask[:, :64] = True
+    message = ed.set_mask(lambda size: seen.append(size) or mask, show=True)
+    assert seen == [(128, 128)] and "50 % of the image may move" in message and ed.show_mask
+
+    def broken(size):
+        raise ValueError("mask layer 1: not a readable image")
+    with pytest.raises(Refused, match="Invalid mask: mask layer 1"):
+        ed.set_mask(broken, show=False)
