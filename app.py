@@ -17,7 +17,9 @@ from pathlib import Path
 import gradio as gr
 
 from common import pick_device
+from common.images import MAX_UPLOAD_BYTES
 from ui import CSS, AppConfig, build_app
+from ui.sessions import SESSION_TTL_S, install_shutdown
 from editor.models import DEFAULT_MODEL
 from editor.tuned import DEFAULT_MAX_TUNED
 
@@ -39,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tuned", type=int, default=DEFAULT_MAX_TUNED,
                         help="photo sessions that keep a tuned generator (~124 MB each at 512 px); the least "
                              "recently used is freed and its visitor asked to invert again")
+    parser.add_argument("--session-ttl", type=float, default=SESSION_TTL_S,
+                        help=f"seconds a visitor may stay idle before their session and files are freed "
+                             f"(default {SESSION_TTL_S})")
     return parser.parse_args(argv)
 
 
@@ -50,10 +55,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--device {args.device}: {err}") from None
     config = AppConfig(device=device, model=args.model, demo=args.demo,
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
-                       max_tuned=max(1, args.max_tuned))
+                       max_tuned=max(1, args.max_tuned), session_ttl=max(1.0, args.session_ttl))
+    demo = build_app(config)
+    install_shutdown(demo)
     # show_error: what gradio itself refuses (a malformed payload) reaches an API client as a message, not null.
-    build_app(config).launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft(),
-                             show_error=True)
+    demo.launch(server_port=args.port, share=args.share, css=CSS, theme=gr.themes.Soft(), show_error=True,
+                max_file_size=MAX_UPLOAD_BYTES)
 
 
 if __name__ == "__main__":

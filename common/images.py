@@ -21,6 +21,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000  # Larger images are refused before they are decoded.
 MAX_SIDE_PX = 16_384     # Longest side accepted (a 40 Mpx 10:1 panorama is 20,000 px long: refused).
 MAX_ASPECT = 10          # Longest over shortest side accepted: strips cannot be reduced and keep a side.
+MAX_UPLOAD_BYTES = 200 * 2**20  # Largest upload the server takes: a 40 Mpx 8-bit RGBA PNG stored raw is 160 MB.
 EIGHT_BIT_MODES = ("L", "RGB", "RGBA")  # Decoded and resized as they are; anything else is converted first.
 # What malformed image files make PIL raise.
 DECODE_ERRORS = (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error,

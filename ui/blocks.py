@@ -14,6 +14,7 @@ from ui import drag_tab, paint_tab, segmentation_tab
 from ui.outputs import unique_outputs
 from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
 from editor.tuned import DEFAULT_MAX_TUNED
+from ui.sessions import SESSION_TTL_S, SessionReaper
 
 CSS = """
 .legend td, .legend th { padding: 2px 8px; }
@@ -28,6 +29,7 @@ class AppConfig:
     segmentation_weights: Path | None = None  # One checkpoint for the segmentation tab; None = the shipped models.
     max_drags: int = 2                   # Optimisations running at once, over all visitors.
     max_tuned: int = DEFAULT_MAX_TUNED   # Tuned generators (PTI, ~124 MB each at 512 px) kept over all visitors.
+    session_ttl: float = SESSION_TTL_S   # Seconds a session may stay idle before it is freed with its files.
 
 
 def build_app(config: AppConfig) -> gr.Blocks:
@@ -36,7 +38,9 @@ def build_app(config: AppConfig) -> gr.Blocks:
     model, notice = first_model(models, config.model, config.demo)
     seg = segmentation_tab.SegmentationTab(segmentation_tab.model_files(config.segmentation_weights), config.device)
     painter = paint_tab.load(config.device)
-    with gr.Blocks(title="GAN image editor", delete_cache=(3600, 3600)) as demo:
+    # Gradio's cached uploads and outputs older than a session may live are deleted every few minutes.
+    cache = (int(min(600, config.session_ttl)), int(config.session_ttl))
+    with gr.Blocks(title="GAN image editor", delete_cache=cache) as demo:
         gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), segment a building "
                     "facade into its parts, or paint a facade's parts and see it built (pix2pix).")
         with gr.Tabs() as tabs:
@@ -47,4 +51,5 @@ def build_app(config: AppConfig) -> gr.Blocks:
         seg_widgets.edit.click(unique_outputs(painter.receive), seg_widgets.kept, paint_widgets.shown + [tabs],
                                api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.reaper = SessionReaper(demo, config.session_ttl).start()
     return demo

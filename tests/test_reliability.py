@@ -1,0 +1,112 @@
+"""A public Space one visitor cannot break (issue 23): the upload size limit, files deleted at shutdown, idle
+sessions freed with their memory and files (raw API clients too), as a server sees them."""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import subprocess
+import sys
+import time
+import weakref
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from gradio_client import Client  # noqa: E402
+
+from common.images import MAX_UPLOAD_BYTES  # noqa: E402
+from conftest import REPO, free_port  # noqa: E402
+from editor.models import DEMO_MODEL  # noqa: E402
+from ui import AppConfig, build_app  # noqa: E402
+from ui.sessions import SESSIONS_ROOT, SessionReaper, session_dir  # noqa: E402
+
+
+def wait_for(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer in {seconds} s")
+
+
+def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_file(tmp_path):
+    """`python app.py` as a Space starts it: a 1 GiB upload was accepted (4 s), and after it stopped, every
+    gradio file was left behind."""
+    cache = tmp_path / "gradio"
+    port = free_port()
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, "app.py", "--demo", "--port", str(port)], cwd=REPO, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for(url)
+        big = tmp_path / "big.png"
+        with open(big, "wb") as f:
+            f.truncate(MAX_UPLOAD_BYTES + 1)  # sparse: nothing written to disk here
+        with open(big, "rb") as f:
+            refused = httpx.post(url + "gradio_api/upload", files={"files": f}, timeout=120)
+        assert refused.status_code == 413 and "maximum allowed size of 209715200 bytes" in refused.text
+        photo = tmp_path / "photo.png"
+        Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(photo)
+        with open(photo, "rb") as f:
+            (kept,) = httpx.post(url + "gradio_api/upload", files={"files": f}, timeout=60).json()
+        assert os.path.isfile(kept)
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        assert not os.path.exists(kept) and not [p for p in cache.rglob("*") if p.is_file()]
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, session_ttl=3600))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+        yield demo, f"http://127.0.0.1:{port}/"
+        demo.reaper.stop()
+        demo.close()
+
+
+def drag_state(demo, session: str):
+    """The visitor's DragState (gr.State value) as the server holds it."""
+    values = demo.state_holder.session_data[session].state_data.values()
+    return next(v for v in values if hasattr(v, "running") and hasattr(v, "session"))
+
+
+def test_idle_sessions_are_freed_with_their_memory_and_files_raw_api_clients_too(app):
+    """gradio expires a gr.State only after it is *written*; ours change in place, and raw clients never close."""
+    demo, url = app
+    idle, active = Client(url, verbose=False), Client(url, verbose=False)
+    for c in (idle, active):
+        c.predict(DEMO_MODEL, 3, 0.7, 2e-3, 20, "W+", api_name="/new_image")
+    raw = httpx.post(url + "gradio_api/call/clear_points", json={"data": [], "session_hash": "made-up-hash"})
+    assert raw.status_code == 200
+    httpx.get(url + f"gradio_api/call/clear_points/{raw.json()['event_id']}", timeout=60)
+    state = weakref.ref(drag_state(demo, idle.session_hash))
+    (session_dir(idle.session_hash) / "export.png").write_bytes(b"x")
+    reaper = SessionReaper(demo, ttl=3600)
+    later = time.time() + 1800
+    assert reaper.sweep(now=later) == []  # nobody has been idle for an hour yet
+    active.predict(api_name="/clear_points")  # used just now
+    drag_state(demo, active.session_hash).running = True  # and a job runs: never freed mid-run
+    freed = reaper.sweep(now=time.time() + 3601)
+    assert idle.session_hash in freed and "made-up-hash" in freed and active.session_hash not in freed
+    gc.collect()
+    assert state() is None, "the idle visitor's DragState (and its generator session) is still referenced"
+    assert not (SESSIONS_ROOT / idle.session_hash).exists()
+    drag_state(demo, active.session_hash).running = False
+    _, status, _ = idle.predict(api_name="/clear_points")
+    assert "press **New image**" in status  # a freed visitor starts again, with no error

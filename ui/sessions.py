@@ -1,0 +1,112 @@
+"""How long a visitor's session lives, where its files go, and what is cleaned at shutdown.
+
+Why: gradio (6.31, `state_holder.py`) expires a `gr.State` only `time_to_live` seconds after it was last
+*written*, and keeps a closed page's state for an hour. Our handlers change their state in place, and raw API
+clients never close a page, so their sessions were never freed (20 sessions with a 4096 px photo: +770 MB,
+still held). Gradio does record when each session was last *used* (`StateHolder.time_last_used`, set on
+every event); the reaper here frees every session idle longer than the TTL, running jobs excepted, with its
+gr.State values (their `delete_callback` runs) and its folder under `SESSIONS_ROOT`.
+
+One folder per process holds every session's folder (exports, spilled generators), so one process never
+deletes another's files, and the whole of it goes at shutdown, with gradio's own cache (`install_shutdown`).
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
+SESSIONS_ROOT = Path(tempfile.gettempdir()) / f"gan-editor-sessions-{os.getpid()}"
+
+
+def session_path(session_hash: str) -> Path:
+    """Where one visitor's files go (a session hash comes from the client: only safe characters are kept)."""
+    return SESSIONS_ROOT / re.sub(r"[^A-Za-z0-9_-]", "_", session_hash or "anonymous")[:64]
+
+
+def session_dir(session_hash: str) -> Path:
+    """The folder of one visitor's files (created on first use), deleted with their session."""
+    folder = session_path(session_hash)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def is_running(value) -> bool:
+    """A gr.State value whose job (a drag, an inversion) is still running: its session is not idle."""
+    return bool(getattr(value, "running", False))
+
+
+class SessionReaper:
+    """Frees the sessions of `demo` idle longer than `ttl` seconds, every `every` seconds, in a daemon thread."""
+
+    def __init__(self, demo: gr.Blocks, ttl: float = SESSION_TTL_S, every: float | None = None):
+        self.demo, self.ttl = demo, float(ttl)
+        self.every = every if every is not None else max(1.0, min(60.0, self.ttl / 4))
+        self._stop = threading.Event()
+
+    def sweep(self, now: float | None = None) -> list[str]:
+        """Free every idle session now; returns their session hashes."""
+        holder = getattr(self.demo, "state_holder", None)
+        if holder is None:  # not launched yet
+            return []
+        now = time.time() if now is None else now
+        freed = []
+        for session, last_used in list(holder.time_last_used.items()):
+            data = holder.session_data.get(session)
+            if now - last_used.timestamp() <= self.ttl:
+                continue
+            if data is not None and any(is_running(v) for v in data.state_data.values()):
+                continue
+            holder.delete_state(session)  # runs each gr.State's delete_callback
+            with holder.lock:
+                holder.session_data.pop(session, None)
+                holder.time_last_used.pop(session, None)
+            shutil.rmtree(session_path(session), ignore_errors=True)
+            freed.append(session)
+        return freed
+
+    def start(self) -> SessionReaper:
+        def loop():
+            while not self._stop.wait(self.every):
+                self.sweep()
+        threading.Thread(target=loop, name="session-reaper", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def remove_session_files() -> None:
+    """Delete this process's session folders (exports, spilled generators)."""
+    shutil.rmtree(SESSIONS_ROOT, ignore_errors=True)
+
+
+def remove_cached_files(demo: gr.Blocks) -> None:
+    """Delete the files gradio cached for `demo` (uploads, outputs). Its own shutdown means to, but it runs in
+    the server thread, which `Server.close` waits for only 5 s: after a SIGTERM all of them were left."""
+    for files in demo.temp_file_sets:
+        for file in list(files):
+            Path(file).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(file).parent.rmdir()  # gradio puts each file in a folder of its own
+        files.clear()
+
+
+def install_shutdown(demo: gr.Blocks) -> None:
+    """SIGTERM (how a Space or `docker stop` ends the app) stops the server as Ctrl-C does; at exit, gradio's
+    cached files for `demo` and this process's session folders are deleted."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+    atexit.register(remove_session_files)
+    atexit.register(remove_cached_files, demo)
