@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from common import pick_device
+from common.hosting import size_threads, startup_device
 from common.images import MAX_UPLOAD_BYTES
 from ui import CSS, AppConfig, build_app
 from ui.sessions import SESSION_TTL_S, install_shutdown
@@ -50,9 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        device = pick_device(None if args.device == "auto" else args.device)
+        device = startup_device(args.device)  # cuda on ZeroGPU, where models go to the GPU at start-up
     except ValueError as err:
         raise SystemExit(f"--device {args.device}: {err}") from None
+    size_threads()  # the cores the container really has (a Space's CPU basic: 2), not the host's
     config = AppConfig(device=device, model=args.model, demo=args.demo,
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
                        max_tuned=max(1, args.max_tuned), session_ttl=max(1.0, args.session_ttl))

@@ -9,7 +9,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from common import pick_device
+from common import on_zero_gpu, pick_device
 from ui import drag_tab, paint_tab, segmentation_tab
 from ui.outputs import unique_outputs
 from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
@@ -36,8 +36,10 @@ def build_app(config: AppConfig) -> gr.Blocks:
     """The two-tab Blocks app. Nothing per-visitor is kept here: that lives in gr.State."""
     models = ModelCache(config.device)
     model, notice = first_model(models, config.model, config.demo)
-    seg = segmentation_tab.SegmentationTab(segmentation_tab.model_files(config.segmentation_weights), config.device)
-    painter = paint_tab.load(config.device)
+    # The 256 px pix2pix nets answer in tens of ms on CPU: on ZeroGPU they stay there, asking no GPU (or quota).
+    pix2pix = torch.device("cpu") if on_zero_gpu() else config.device
+    seg = segmentation_tab.SegmentationTab(segmentation_tab.model_files(config.segmentation_weights), pix2pix)
+    painter = paint_tab.load(pix2pix)
     # Gradio's cached uploads and outputs older than a session may live are deleted every few minutes.
     cache = (int(min(600, config.session_ttl)), int(config.session_ttl))
     with gr.Blocks(title="GAN image editor", delete_cache=cache) as demo:
