@@ -101,8 +101,8 @@ def _read_torch(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
         keys = sorted(map(str, ckpt))[:10] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointFormatError(f"{path}: a torch file without a rosinality 'g_ema' generator (found {keys})")
     latent_avg = ckpt.get("latent_avg")
-    return rosinality_to_nvlabs(checked_weights(ckpt["g_ema"], str(path)), latent_avg if isinstance(latent_avg, torch.Tensor) else None,
-                                str(path))
+    g_ema = checked_weights(ckpt["g_ema"], str(path))  # before the conversion computes anything from it
+    return rosinality_to_nvlabs(g_ema, latent_avg if isinstance(latent_avg, torch.Tensor) else None, str(path))
 
 
 def checked_weights(state, origin: str) -> dict[str, torch.Tensor]:
@@ -115,13 +115,11 @@ def checked_weights(state, origin: str) -> dict[str, torch.Tensor]:
 
 def _read(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
     fmt = detect_format(path)
-    if fmt == "pickle":
-        init_kwargs, state = read_nvlabs_pickle(path)
-    elif fmt == "torch":
-        init_kwargs, state = _read_torch(path)
+    if fmt == "torch":
+        init_kwargs, state = _read_torch(path)  # checked before its conversion
     else:
-        init_kwargs, state = _read_safetensors(path)
-    state = checked_weights(state, str(path))
+        init_kwargs, state = (read_nvlabs_pickle if fmt == "pickle" else _read_safetensors)(path)
+        state = checked_weights(state, str(path))
     try:
         config = GeneratorConfig.from_init_kwargs(normalize_init_kwargs(init_kwargs))
     except ValueError as e:
@@ -130,7 +128,8 @@ def _read(path: Path) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[GeneratorConfig, dict[str, torch.Tensor]]:
-    """The checked generator config and NVlabs-named fp32 state dict stored in a checkpoint file.
+    """The checked generator config and NVlabs-named fp32 state dict stored in a checkpoint file (its weights
+    checked once, by `checked_weights`).
 
     Anything a malformed file makes the readers raise becomes a `CheckpointFormatError` naming the file."""
     path = Path(path)
@@ -148,7 +147,11 @@ def build_generator(config: GeneratorConfig, state: dict[str, torch.Tensor], ori
 
     The module is laid out on the meta device and takes the checked tensors as its own (`assign=True`), so
     no memory is spent on a network whose weights turn out not to fit, and none on a throw-away random init."""
-    state = checked_weights(state, origin)
+    return _build(config, checked_weights(state, origin), origin)
+
+
+def _build(config: GeneratorConfig, state: dict[str, torch.Tensor], origin: str) -> Generator:
+    """`build_generator` for a state that `checked_weights` has already passed."""
     try:
         config.validate()
         projected = config.parameter_bytes()
@@ -176,7 +179,7 @@ def load_generator(source: str | os.PathLike, device: str | torch.device | None 
     """
     path = resolve_source(source)
     config, state = read_checkpoint(path)
-    G = build_generator(config, state, str(path))
+    G = _build(config, state, str(path))  # read_checkpoint has checked the weights
     return G.eval().requires_grad_(False).to(pick_device(device))
 
 

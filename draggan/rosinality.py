@@ -54,35 +54,24 @@ def _mean_latent(mapping_state: dict, z_dim: int, w_dim: int, num_layers: int) -
         return mapping(z)[:, 0].mean(dim=0)
 
 
-def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | None = None,
-                         origin: str = "") -> tuple[dict, dict[str, torch.Tensor]]:
-    """NVlabs init kwargs and state dict for a rosinality `g_ema` state dict."""
-    src = {k: v.float() for k, v in g_ema.items()}
-    used: set[str] = set()
+class _Rekey:
+    """Copies rosinality tensors to their NVlabs names, remembering which source keys were used."""
 
-    def take(key: str) -> torch.Tensor:
-        if key not in src:
-            raise CheckpointFormatError(f"{origin}: rosinality checkpoint lacks '{key}'")
-        used.add(key)
-        return src[key]
+    def __init__(self, g_ema: dict[str, torch.Tensor], origin: str):
+        self.src = {k: v.float() for k, v in g_ema.items()}
+        self.origin = origin
+        self.used: set[str] = set()
+        self.out: dict[str, torch.Tensor] = {}
 
-    mlp = sorted(int(m.group(1)) for k in src if (m := re.fullmatch(r"style\.(\d+)\.weight", k)))
-    if mlp != list(range(1, len(mlp) + 1)):
-        raise CheckpointFormatError(f"{origin}: mapping layers style.N are not numbered 1..{len(mlp)}: {mlp}")
-    num_rgb = sum(1 for k in src if re.fullmatch(r"to_rgbs\.\d+\.conv\.weight", k))
-    resolution = 4 * 2 ** num_rgb
-    first, last = src["style.1.weight"], src[f"style.{len(mlp)}.weight"]
-    if first.ndim != 2 or last.ndim != 2:
-        raise CheckpointFormatError(f"{origin}: mapping weights must be 2-D, got style.1.weight "
-                                    f"{list(first.shape)} and style.{len(mlp)}.weight {list(last.shape)}")
-    z_dim, w_dim = first.shape[1], last.shape[0]
+    def take(self, key: str) -> torch.Tensor:
+        if key not in self.src:
+            raise CheckpointFormatError(f"{self.origin}: rosinality checkpoint lacks '{key}'")
+        self.used.add(key)
+        return self.src[key]
 
-    out: dict[str, torch.Tensor] = {}
-    for i in mlp:
-        out[f"mapping.fc{i - 1}.weight"] = take(f"style.{i}.weight")
-        out[f"mapping.fc{i - 1}.bias"] = take(f"style.{i}.bias")
-
-    def styled_conv(dst: str, name: str, noise_idx: int) -> int:
+    def styled_conv(self, dst: str, name: str, noise_idx: int) -> int:
+        """One modulated conv with its noise and bias; returns its output channels."""
+        out, take = self.out, self.take
         out[f"{dst}.weight"] = take(f"{name}.conv.weight")[0]
         out[f"{dst}.affine.weight"] = take(f"{name}.conv.modulation.weight")
         out[f"{dst}.affine.bias"] = take(f"{name}.conv.modulation.bias")
@@ -92,43 +81,72 @@ def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tenso
         out[f"{dst}.resample_filter"] = make_resample_filter()
         return out[f"{dst}.weight"].shape[0]
 
-    def to_rgb(dst: str, name: str) -> None:
-        out[f"{dst}.weight"] = take(f"{name}.conv.weight")[0]
-        out[f"{dst}.affine.weight"] = take(f"{name}.conv.modulation.weight")
-        out[f"{dst}.affine.bias"] = take(f"{name}.conv.modulation.bias")
-        out[f"{dst}.bias"] = take(f"{name}.bias").reshape(-1)
+    def to_rgb(self, dst: str, name: str) -> None:
+        self.out[f"{dst}.weight"] = self.take(f"{name}.conv.weight")[0]
+        self.out[f"{dst}.affine.weight"] = self.take(f"{name}.conv.modulation.weight")
+        self.out[f"{dst}.affine.bias"] = self.take(f"{name}.conv.modulation.bias")
+        self.out[f"{dst}.bias"] = self.take(f"{name}.bias").reshape(-1)
 
-    out["synthesis.b4.const"] = take("input.input")[0]
-    out["synthesis.b4.resample_filter"] = make_resample_filter()
-    channels = {4: styled_conv("synthesis.b4.conv1", "conv1", 0)}
-    to_rgb("synthesis.b4.torgb", "to_rgb1")
-    for i in range(num_rgb):
-        res = 8 * 2 ** i
-        styled_conv(f"synthesis.b{res}.conv0", f"convs.{2 * i}", 2 * i + 1)
-        channels[res] = styled_conv(f"synthesis.b{res}.conv1", f"convs.{2 * i + 1}", 2 * i + 2)
-        to_rgb(f"synthesis.b{res}.torgb", f"to_rgbs.{i}")
-        out[f"synthesis.b{res}.resample_filter"] = make_resample_filter()
+    def mapping(self) -> tuple[int, int, int]:
+        """The mapping layers style.1..N as mapping.fc0..N-1; returns (z_dim, w_dim, N)."""
+        src, origin = self.src, self.origin
+        mlp = sorted(int(m.group(1)) for k in src if (m := re.fullmatch(r"style\.(\d+)\.weight", k)))
+        if mlp != list(range(1, len(mlp) + 1)):
+            raise CheckpointFormatError(f"{origin}: mapping layers style.N are not numbered 1..{len(mlp)}: {mlp}")
+        first, last = src["style.1.weight"], src[f"style.{len(mlp)}.weight"]
+        if first.ndim != 2 or last.ndim != 2:
+            raise CheckpointFormatError(f"{origin}: mapping weights must be 2-D, got style.1.weight "
+                                        f"{list(first.shape)} and style.{len(mlp)}.weight {list(last.shape)}")
+        for i in mlp:
+            self.out[f"mapping.fc{i - 1}.weight"] = self.take(f"style.{i}.weight")
+            self.out[f"mapping.fc{i - 1}.bias"] = self.take(f"style.{i}.bias")
+        return first.shape[1], last.shape[0], len(mlp)
 
-    # Blur/upsample kernels are the fixed [1,3,3,1] filter, rebuilt by our module.
-    left = sorted(k for k in src if k not in used and not k.endswith((".blur.kernel", ".upsample.kernel")))
-    if left:
-        raise CheckpointFormatError(f"{origin}: unexpected rosinality keys {left[:10]}"
-                                    f"{' ...' if len(left) > 10 else ''}")
+    def synthesis(self) -> tuple[int, dict[int, int]]:
+        """The blocks b4 ... b{resolution}; returns (resolution, output channels per block resolution)."""
+        num_rgb = sum(1 for k in self.src if re.fullmatch(r"to_rgbs\.\d+\.conv\.weight", k))
+        self.out["synthesis.b4.const"] = self.take("input.input")[0]
+        self.out["synthesis.b4.resample_filter"] = make_resample_filter()
+        channels = {4: self.styled_conv("synthesis.b4.conv1", "conv1", 0)}
+        self.to_rgb("synthesis.b4.torgb", "to_rgb1")
+        for i in range(num_rgb):
+            res = 8 * 2 ** i
+            self.styled_conv(f"synthesis.b{res}.conv0", f"convs.{2 * i}", 2 * i + 1)
+            channels[res] = self.styled_conv(f"synthesis.b{res}.conv1", f"convs.{2 * i + 1}", 2 * i + 2)
+            self.to_rgb(f"synthesis.b{res}.torgb", f"to_rgbs.{i}")
+            self.out[f"synthesis.b{res}.resample_filter"] = make_resample_filter()
+        return 4 * 2 ** num_rgb, channels
 
+    def check_all_used(self) -> None:
+        # Blur/upsample kernels are the fixed [1,3,3,1] filter, rebuilt by our module.
+        left = sorted(k for k in self.src if k not in self.used and not k.endswith((".blur.kernel", ".upsample.kernel")))
+        if left:
+            raise CheckpointFormatError(f"{self.origin}: unexpected rosinality keys {left[:10]}"
+                                        f"{' ...' if len(left) > 10 else ''}")
+
+
+def rosinality_to_nvlabs(g_ema: dict[str, torch.Tensor], latent_avg: torch.Tensor | None = None,
+                         origin: str = "") -> tuple[dict, dict[str, torch.Tensor]]:
+    """NVlabs init kwargs and state dict for a rosinality `g_ema` state dict."""
+    rekey = _Rekey(g_ema, origin)
+    z_dim, w_dim, num_layers = rekey.mapping()
+    resolution, channels = rekey.synthesis()
+    rekey.check_all_used()
     channel_base, channel_max = _channel_layout(channels, origin)
     init_kwargs = dict(z_dim=z_dim, w_dim=w_dim, c_dim=0, img_resolution=resolution, img_channels=3,
-                       mapping_kwargs=dict(num_layers=len(mlp), lr_multiplier=MAPPING_LR),
+                       mapping_kwargs=dict(num_layers=num_layers, lr_multiplier=MAPPING_LR),
                        synthesis_kwargs=dict(channel_base=channel_base, channel_max=channel_max,
                                              num_fp16_res=0, conv_clamp=None))
     try:  # before the mean latent below builds a mapping network of the file's size
         GeneratorConfig.from_init_kwargs(init_kwargs)
     except ValueError as e:
         raise CheckpointFormatError(f"{origin}: unsupported generator config: {e}") from e
-    mapping_state = {k[len("mapping."):]: v for k, v in out.items() if k.startswith("mapping.")}
+    out = rekey.out
     if latent_avg is not None:
         if latent_avg.numel() != w_dim:
             raise CheckpointFormatError(f"{origin}: latent_avg has shape {list(latent_avg.shape)}, expected [{w_dim}]")
         out["mapping.w_avg"] = latent_avg.float().reshape(w_dim)
     else:
-        out["mapping.w_avg"] = _mean_latent(mapping_state, z_dim, w_dim, len(mlp))
+        mapping_state = {k[len("mapping."):]: v for k, v in out.items() if k.startswith("mapping.")}
+        out["mapping.w_avg"] = _mean_latent(mapping_state, z_dim, w_dim, num_layers)
     return init_kwargs, out
