@@ -1,9 +1,10 @@
-"""Browser end to end: `python app.py --demo` on localhost, driven by tests/e2e/drag.mjs.
+"""Browser end to end: `python app.py --demo` on localhost, driven by tests/e2e/drag.mjs (drag and segmentation
+tabs) and tests/e2e/paint.mjs (paint tab).
 
 playwright-core (pinned in tests/e2e/package-lock.json) drives Debian's /usr/bin/chromium; no
 browser is downloaded. Without chromium, node or `npm ci --prefix tests/e2e` the test is skipped,
-except under CI (env CI set), where missing tools are a failure. The screenshot lands in
-test-artifacts/e2e_drag.png (git-ignored), and the app's log must hold no traceback. With ../shared beside the
+except under CI (env CI set), where missing tools are a failure. The screenshots land in
+test-artifacts/e2e_*.png (git-ignored), and the app's log must hold no traceback. With ../shared beside the
 checkout, the script also uploads a face photo and inverts it with a few steps.
 """
 from __future__ import annotations
@@ -93,5 +94,19 @@ def test_click_preset_drag_and_bad_input_in_the_browser(browser, app_server):
     assert run.stdout.startswith("ok: step "), run.stdout
     if photo:
         assert "\nphoto: Inverted face 1 of obama-240p.jpg in 6 steps" in run.stdout, run.stdout
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+    assert "Traceback" not in log, log
+
+
+def test_paint_a_window_render_and_edit_a_segmentation_in_the_browser(browser, app_server):
+    url, log_path = app_server
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "e2e_paint.png"
+    screenshot.unlink(missing_ok=True)
+    run = subprocess.run(["node", "paint.mjs", url, str(screenshot), str(CHROMIUM)], cwd=E2E, check=False,
+                         capture_output=True, text=True, timeout=300)
+    log = log_path.read_text()
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}\n--- app log ---\n{log}"
+    assert run.stdout.strip() == "paint e2e: ok", run.stdout
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
     assert "Traceback" not in log, log

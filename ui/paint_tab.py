@@ -125,7 +125,11 @@ class PaintTab:
         return photo, f"Rendered a {photo.shape[1]}×{photo.shape[0]} facade, variation {int(float(seed))}."
 
     def live(self, labels, seed, on: bool):
-        return self.paint(labels, seed) if on else (gr.skip(), gr.skip())
+        """Render as the map changes; the status line stays the editing's (a failed render leaves the photo)."""
+        if not on or self.painter is None:
+            return gr.skip()
+        photo, _ = self.paint(labels, seed)
+        return gr.skip() if photo is None else photo
 
     def variation(self, labels):
         seed = random.randrange(2 ** 31)
@@ -163,13 +167,16 @@ def build(tab: PaintTab) -> PaintWidgets:
                 with gr.Tabs():
                     with gr.Tab("Rectangles"):
                         labels = gr.Image(label="Label map: click two corners to fill a rectangle", format="png",
-                                          interactive=False, sources=(), elem_id="paint-labels")
+                                          interactive=False, height=420, buttons=["download"],
+                                          elem_id="paint-labels")
                     with gr.Tab("Brush"):
                         canvas = gr.ImageEditor(type="numpy", label="Brush in the class colours (facade erases)",
-                                                layers=False, transforms=(), sources=(), elem_id="paint-canvas",
+                                                layers=False, transforms=(), sources=(), height=420,
+                                                elem_id="paint-canvas",
                                                 brush=gr.Brush(colors=colours, default_color=colours[3],
                                                                color_mode="fixed"))
-            photo = gr.Image(label="Painted facade", interactive=False, format="png", elem_id="paint-photo")
+            photo = gr.Image(label="Painted facade", interactive=False, format="png", height=460,
+                             buttons=["download", "fullscreen"], elem_id="paint-photo")
         with gr.Row():
             with gr.Column(scale=2):
                 name = gr.Radio(list(segmentation.CLASS_NAMES[1:]), value="window", label="Rectangle class",
@@ -194,6 +201,6 @@ def build(tab: PaintTab) -> PaintWidgets:
     render.click(unique_outputs(tab.paint), [labels, seed], [photo, status], api_name="paint", preprocess=False)
     variation.click(unique_outputs(tab.variation), labels, [seed, photo, status], api_visibility="private",
                     preprocess=False)
-    labels.change(unique_outputs(tab.live), [labels, seed, live], [photo, status], api_visibility="private",
+    labels.change(unique_outputs(tab.live), [labels, seed, live], photo, api_visibility="private",
                   preprocess=False)
     return PaintWidgets(shown)
