@@ -37,7 +37,7 @@ class ModelSpec:
     name: str                  # Registry name, shown in the app's dropdown.
     filename: str              # File name in the Hub repo, and in the checkpoints folder.
     resolution: int            # Output image size in pixels.
-    description: str           # What the model draws.
+    description: str           # What the model draws, in a visitor's words (the dropdown shows it).
     repo_id: str = DEFAULT_REPO  # Hugging Face Hub repository holding `filename`.
     tensorflow: bool = False   # A TensorFlow pickle: must be converted to PyTorch before we can read it.
     min_bytes: int = 120_000_000  # Floor: fp32 G_ema alone is 120.8 MB (256 px), 123.9 MB (512), 132.7 MB (1024).
@@ -53,17 +53,18 @@ class ModelSpec:
         return Path(self.filename).stem + ".safetensors"
 
 
-REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [
-    ModelSpec("ffhq-512", "stylegan2-ffhq-512x512.pkl", 512, "FFHQ faces"),
-    ModelSpec("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", 1024, "FFHQ faces"),
-    ModelSpec("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", 512, "AFHQ cats"),
-    ModelSpec("lions-512", "stylegan2_lions_512_pytorch.pkl", 512, "lions (self-distilled)"),
-    ModelSpec("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", 1024, "dogs (self-distilled)"),
-    ModelSpec("horses-256", "stylegan2_horses_256_pytorch.pkl", 256, "horses (self-distilled)"),
-    ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "elephants (self-distilled)"),
-    ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "LSUN cars", tensorflow=True),
-    ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "LSUN cats", tensorflow=True),
+REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elephants: self-distilled (DragGAN)
+    ModelSpec("ffhq-512", "stylegan2-ffhq-512x512.pkl", 512, "Faces"),
+    ModelSpec("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", 1024, "Faces, sharper"),
+    ModelSpec("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", 512, "Cat faces"),
+    ModelSpec("lions-512", "stylegan2_lions_512_pytorch.pkl", 512, "Lions"),
+    ModelSpec("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", 1024, "Dogs"),
+    ModelSpec("horses-256", "stylegan2_horses_256_pytorch.pkl", 256, "Horses"),
+    ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "Elephants"),
+    ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "Cars", tensorflow=True),
+    ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
 ]}
+MAX_LABEL = 60            # Characters of a dropdown label.
 
 
 def checkpoints_dir() -> Path:
@@ -142,3 +143,10 @@ def list_models() -> list[str]:
     names = [spec.name for spec in REGISTRY.values()
              if not spec.tensorflow or (folder / spec.converted_name).is_file() or os.environ.get(spec.env_var)]
     return names + [str(p) for p in local if p.name not in known]
+
+
+def model_label(choice: str) -> str:
+    """What the drag tab's dropdown shows for a choice: "Faces (512 px)", or a local file's name."""
+    spec = REGISTRY.get(choice)
+    label = f"{spec.description} ({spec.resolution} px)" if spec else Path(choice).name
+    return label if len(label) <= MAX_LABEL else label[:MAX_LABEL - 1] + "…"

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 from pydantic import ValidationError
 
+from draggan.registry import model_label
 from draggan.session import TRUNCATION_PSI
 from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
 from editor.checks import DRAG, MAX_STEPS, latent_space
@@ -195,7 +196,8 @@ def image_column(w: SimpleNamespace) -> None:
 def settings_panel(w: SimpleNamespace, choices: list[str], model: str) -> None:
     """Model, seed, ψ and the drag's settings, their initial values from `DragConfig()`."""
     with gr.Accordion("Settings", open=True):
-        w.model = gr.Dropdown(choices, value=model, label="Model", info="Registry names and files in checkpoints/")
+        w.model = gr.Dropdown([(model_label(c), c) for c in choices], value=model, label="Model",
+                              info="What the generator draws; your files in checkpoints/ are listed too")
         with gr.Row():
             w.seed = gr.Number(0, label="Seed", precision=0)
             w.space = gr.Radio(["W+", "W"], value=latent_space(DRAG.w_plus), label="Latent space",

@@ -53,7 +53,7 @@ def model_files(weights: Path | None = None) -> dict[str, tuple[str, Path]]:
     """{name: (menu label, weights file)}: the shipped models, the default first; or one given checkpoint."""
     if weights is not None:
         return {Path(weights).stem: (f"{Path(weights).name} (--segmentation-weights)", Path(weights))}
-    return {m.name: (m.label + (" (default: best validation mIoU)" if m.default else ""), m.path)
+    return {m.name: (m.label + (" (default)" if m.default else ""), m.path)
             for m in segmentation.list_models()}
 
 
