@@ -19,12 +19,9 @@ import cv2
 import numpy as np
 
 from .detect import detect_faces, select_face
-from .face import NUM_POINTS
+from .face import LEFT_EYE, MOUTH_CORNERS, RIGHT_EYE, check_landmarks
 from .image import as_points, to_rgb_uint8
 
-RIGHT_EYE = slice(36, 42)  # Subject's right eye (image left), dlib/iBUG 0-based.
-LEFT_EYE = slice(42, 48)
-MOUTH_CORNERS = (48, 54)
 FEATHER = 0.1  # Width of paste-back's fade, as a fraction of the crop side; the face fills the middle half.
 
 
@@ -98,10 +95,8 @@ def ffhq_quad(lm68: np.ndarray) -> np.ndarray:
     4 × the eye distance and 3.6 × the eye-to-mouth distance; its "right" direction averages the eye
     line with the perpendicular of the eye-to-mouth line, so a tilted head comes out level.
     """
-    points = as_points(lm68, "landmarks").astype(np.float64)
-    if points.shape != (NUM_POINTS, 2):
-        raise ValueError(f"landmarks must have shape ({NUM_POINTS}, 2) of (x, y) pixels, got {points.shape}")
-    eye_right, eye_left = points[RIGHT_EYE].mean(axis=0), points[LEFT_EYE].mean(axis=0)
+    points = check_landmarks(lm68)
+    eye_right, eye_left = points[list(RIGHT_EYE)].mean(axis=0), points[list(LEFT_EYE)].mean(axis=0)
     eye_avg, eye_to_eye = (eye_right + eye_left) / 2, eye_left - eye_right
     eye_to_mouth = points[list(MOUTH_CORNERS)].mean(axis=0) - eye_avg
     x = eye_to_eye + np.array([eye_to_mouth[1], -eye_to_mouth[0]])  # Eye line + eye-to-mouth turned to the right.

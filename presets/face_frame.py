@@ -10,26 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NUM_POINTS = 68
-JAW = tuple(range(0, 17))  # 0 under the subject's right ear (image left) round to 16.
-RIGHT_BROW = tuple(range(17, 22))  # Subject's right: 17 outer … 21 inner.
-LEFT_BROW = tuple(range(22, 27))  # 22 inner … 26 outer.
-NOSE = tuple(range(27, 36))
-RIGHT_EYE = tuple(range(36, 42))  # Corners 36 (outer), 39 (inner); upper lid 37, 38; lower lid 41, 40.
-LEFT_EYE = tuple(range(42, 48))  # Corners 42 (inner), 45 (outer); upper lid 43, 44; lower lid 47, 46.
-OUTER_LIPS = tuple(range(48, 60))  # Corners 48 (subject's right) and 54.
-INNER_LIPS = tuple(range(60, 68))  # Corners 60 and 64; upper 61-63, lower 65-67 (65 under 63, 67 under 61).
-
-
-def check_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks as a float64 (68, 2) array, or a ValueError naming what is wrong."""
-    points = np.asarray(landmarks, dtype=np.float64)
-    if points.shape != (NUM_POINTS, 2):
-        raise ValueError(f"landmarks must have shape ({NUM_POINTS}, 2) of (x, y) pixels, got {points.shape}")
-    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
-    if bad.size:
-        raise ValueError(f"landmark {bad[0]} is not finite: {points[bad[0]].tolist()}")
-    return points
+from landmarks.face import LEFT_EYE, RIGHT_EYE, check_landmarks  # the one definition of the 68 points
 
 
 @dataclass(frozen=True)

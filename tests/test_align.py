@@ -294,7 +294,7 @@ def test_bad_inputs_name_what_is_wrong(photos):
     points = faces[0].points
     with pytest.raises(ValueError, match=r"landmarks must have shape \(68, 2\)"):
         align_face(photo, points[:5], SIZE)
-    with pytest.raises(ValueError, match=r"landmarks must have shape \(N, 2\)"):
+    with pytest.raises(ValueError, match=r"landmarks must have shape \(68, 2\) of \(x, y\) pixels, got \(136,\)"):
         align_face(photo, points.ravel(), SIZE)
     with pytest.raises(ValueError, match="photo must be uint8"):
         align_face(photo.astype(np.float32), points, SIZE)
