@@ -7,7 +7,9 @@
     photo = load_painter().paint(labels, seed=0)   # (H, W, 3) uint8 facade photo
 """
 
-from .model import SegmentationModel, list_models, load_model, read_image
+from .manifest import list_models
+from .model import SegmentationModel, load_model
+from .photos import read_image
 from .painter import Painter, load_painter
 from .palette import CLASS_NAMES, PALETTE
 

@@ -1,62 +1,30 @@
 """The inference wrapper the app uses: any RGB photo in, facade label colour map out.
 
-The shipped models live in ``weights/``; ``weights/models.json`` names each with a
-human label and says which is the default (the better validation mIoU):
-
-    from segmentation import list_models, load_model
-    for m in list_models(): print(m.name, m.label, m.default)
+    from segmentation import load_model
     model = load_model("cgan")            # or load_model() for the default
+    labels = model.predict(rgb_uint8)
+
+Photos are read by `photos.py`, the shipped models are listed in `manifest.py` (``weights/models.json``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import json
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from common import pick_device
-from common.images import check_size, read_rgb, to_rgb
 
 from .checkpoint import load_segmenter
 from .data import resize, to_tensor
+from .manifest import list_models, model_path
 from .palette import CLASS_NAMES, PALETTE, classes_to_colours
+from .photos import MIN_SIDE, as_rgb, read_image
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
-MANIFEST = WEIGHTS_DIR / "models.json"
 NATIVE_MAX_SIDE = 1024    # "native" prediction scales larger photos down to this long side.
-MIN_SIDE = 8              # Smaller images carry no facade structure; refuse them.
-
-
-def read_image(path: str | Path, max_side: int | None = None) -> np.ndarray:
-    """Read any image file as RGB uint8 (at most `max_side` px on its long side); a clear error for non-images.
-
-    Size is checked on the header and the file decoded already reduced (`common.images`)."""
-    return read_rgb(path, max_side=max_side, min_side=MIN_SIDE)
-
-
-def as_rgb(image) -> np.ndarray:
-    """Grayscale, RGBA (alpha dropped) or RGB, as a PIL image (any mode or bit depth) or uint8 array -> (H, W, 3) uint8."""
-    if isinstance(image, Image.Image):
-        return to_rgb(image, min_side=MIN_SIDE)
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
-        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
-    h, w = image.shape[:2]
-    check_size(w, h, MIN_SIDE)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    image = image[..., :3]
-    return np.ascontiguousarray(image)
+__all__ = ["MIN_SIDE", "NATIVE_MAX_SIDE", "SegmentationModel", "as_rgb", "list_models", "load_model", "read_image"]
 
 
 class SegmentationModel:
@@ -123,38 +91,6 @@ class SegmentationModel:
         if counts.size != len(self.class_names):
             raise ValueError(f"class map holds indices beyond the {len(self.class_names)} classes")
         return {n: float(c) / max(int(counts.sum()), 1) for n, c in zip(self.class_names, counts)}
-
-
-@dataclass(frozen=True)
-class ShippedModel:
-    name: str        # What load_model and /segment take.
-    label: str       # What a user reads in the model menu.
-    default: bool    # The one with the better validation mIoU.
-    path: Path       # Its .safetensors file (json beside it).
-
-
-def list_models() -> list[ShippedModel]:
-    """The shipped models, as listed in ``weights/models.json``, the default first."""
-    try:
-        manifest = json.loads(MANIFEST.read_text())
-        models = [ShippedModel(n, m["label"], n == manifest["default"], WEIGHTS_DIR / m["file"])
-                  for n, m in manifest["models"].items()]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{MANIFEST}: not a readable model list ({err})") from err
-    return sorted(models, key=lambda m: not m.default)
-
-
-def model_path(name: str | Path | None = None) -> Path:
-    """The weights file of a shipped model name (None = the default), or ``name`` itself if it is a path."""
-    if name is not None and (str(name).endswith(".safetensors") or Path(name).is_file()):
-        return Path(name)
-    models = list_models()
-    if name is None:
-        return models[0].path
-    for m in models:
-        if m.name == str(name):
-            return m.path
-    raise ValueError(f"unknown segmentation model {str(name)!r}; shipped: {', '.join(m.name for m in models)}")
 
 
 def load_model(name: str | Path | None = None, device=None, scale: str | None = None,

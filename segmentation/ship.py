@@ -1,5 +1,6 @@
 """Ship trained runs as the app's models: fp16 weights + json in ``segmentation/weights/``, listed in
-``models.json`` with a label each; the one with the better validation mIoU becomes the default.
+``models.json`` with a label each (added or replaced: models not named stay listed); the one with the best
+validation mIoU becomes the default.
 
     python -m segmentation.ship --data ../shared/datasets/facades/train \\
         --model ce runs/i_lovasz_aug_drop "class cross-entropy + Lovász, no discriminator" \\
@@ -12,13 +13,13 @@ test-time averaging; the json records both and recommends flip TTA only if it sc
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .checkpoint import load_segmenter, save_segmenter
 from .data import list_pairs, split_files
 from .evaluate import evaluate
-from .model import MANIFEST, WEIGHTS_DIR, SegmentationModel
+from .manifest import WEIGHTS_DIR, merge_models
+from .model import SegmentationModel
 
 MAX_BYTES = 20 * 2**20  # 20 MiB: each shipped file must stay below this (the repository carries it).
 
@@ -52,10 +53,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     val = split_files(list_pairs(args.data), args.val_fraction, args.split_seed)[1]
     models = {name: ship(name, Path(run), label, val) for name, run, label in args.model}
-    default = max(models, key=lambda n: models[n]["val_miou"])
-    MANIFEST.write_text(json.dumps({"default": default, "models": models}, indent=1) + "\n")
-    for name, m in models.items():
-        print(f"{name}: val mIoU {m['val_miou']:.4f}{'  (default)' if name == default else ''}  {m['label']}")
+    manifest = merge_models(models)  # the models not shipped now stay listed
+    for name, m in manifest["models"].items():
+        shipped = "" if name in models else "  (kept)"
+        default = "  (default)" if name == manifest["default"] else ""
+        print(f"{name}: val mIoU {m['val_miou']:.4f}{default}{shipped}  {m['label']}")
 
 
 if __name__ == "__main__":

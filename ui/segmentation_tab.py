@@ -34,7 +34,7 @@ def read_photo(upload) -> tuple[np.ndarray, tuple[int, int]]:
     if not path:
         raise ValueError(f"the photo must be an uploaded image file, got {type(upload).__name__}")
     name = upload.get("orig_name") or Path(path).name
-    rgb = read_rgb(path, max_side=SHOWN_MAX_SIDE, min_side=segmentation.model.MIN_SIDE, name=name)
+    rgb = read_rgb(path, max_side=SHOWN_MAX_SIDE, min_side=segmentation.photos.MIN_SIDE, name=name)
     return rgb, upright_size(path)
 
 
