@@ -28,3 +28,89 @@ def test_every_linked_picture_exists():
     assert pictures
     for path in pictures:
         assert (REPO / path).is_file(), path
+
+
+# ----------------------------------------------------------------------------- the README's and the docs' code
+
+import ast  # noqa: E402
+import importlib  # noqa: E402
+import importlib.util  # noqa: E402
+import inspect  # noqa: E402
+
+DOCS = sorted((REPO / "docs").glob("*.md"))
+PAGES = {"README.md": README, **{f"docs/{p.name}": p.read_text() for p in DOCS}}
+MAX_README_LINES = 400
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, re.S)
+
+
+def commands(text: str) -> list[str]:
+    """Every `python ...` command: lines of fenced blocks (continuations joined) and inline code."""
+    fenced = [block.replace("\\\n", " ") for block in re.findall(r"```(?:bash)?\n(.*?)```", text, re.S)]
+    lines = [line.strip() for block in fenced for line in block.splitlines()]
+    inline = re.findall(r"`(python [^`]+)`", text)
+    return [c for c in lines + inline if re.match(r"(torchrun .*?-m |python3? )", c)]
+
+
+def command_source(command: str) -> str | None:
+    """The source file a command runs (`python -m pkg.mod`, `python path.py`), None for other python commands."""
+    module = re.search(r"-m (\w[\w.]*)", command)
+    if module and module.group(1) not in ("pytest", "pip", "venv"):
+        spec = importlib.util.find_spec(module.group(1))
+        assert spec is not None, f"{command}: no module {module.group(1)}"
+        origin = spec.origin if not spec.submodule_search_locations else spec.origin.replace("__init__", "__main__")
+        return open(origin).read()
+    script = re.match(r"python3? (\S+\.py)", command)
+    if script:
+        assert (REPO / script.group(1)).is_file(), f"{command}: no file {script.group(1)}"
+        return (REPO / script.group(1)).read_text()
+    return None
+
+
+def test_readme_is_a_front_door():
+    assert len(README.splitlines()) <= MAX_README_LINES
+    assert "12-class" not in README and "13-class" in README
+    for link in re.findall(r"\]\((docs/[^)#]+)", README):
+        assert (REPO / link).is_file(), link
+    assert {f"docs/{name}" for name in ("drag.md", "segmentation.md", "performance.md")} <= set(PAGES)
+
+
+def test_every_command_names_a_module_and_flags_it_has():
+    checked = 0
+    for page, text in PAGES.items():
+        for command in commands(text):
+            source = command_source(command)
+            if source is None:
+                continue
+            for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", command):
+                negated = flag.replace("--no-", "--", 1)  # argparse.BooleanOptionalAction's --no-X
+                known = {f'"{flag}"', f"'{flag}'"} | ({f'"{negated}"'} if "BooleanOptionalAction" in source else set())
+                assert any(k in source for k in known), f"{page}: {command[:80]}: no {flag}"
+            checked += 1
+    assert checked >= 20
+
+
+def test_every_python_block_parses_imports_and_calls_with_real_keywords():
+    for page, text in PAGES.items():
+        for block in python_blocks(text):
+            tree = ast.parse(block)
+            names = {}
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom):
+                    module = importlib.import_module(node.module)
+                    for alias in node.names:
+                        assert hasattr(module, alias.name), f"{page}: {node.module} has no {alias.name}"
+                        names[alias.asname or alias.name] = getattr(module, alias.name)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names:
+                    target = names[node.func.id]
+                    if not callable(target):
+                        continue
+                    parameters = inspect.signature(target).parameters
+                    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+                        continue
+                    for keyword in node.keywords:
+                        assert keyword.arg is None or keyword.arg in parameters, \
+                            f"{page}: {node.func.id}() takes no {keyword.arg}="
