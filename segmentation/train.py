@@ -313,23 +313,14 @@ def _restore(state: dict, nets: Nets, resume: Path) -> tuple[int, Progress]:
                                         float(state["best_miou"]))
 
 
-def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
-    """Run training on this process (one rank of a torchrun job, or alone)."""
-    device, rank, world, distributed = _start_ranks(cfg)
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    state = load_state(resume) if resume else None
-    if state is not None:  # the network's shape comes from the checkpoint, not the flags (dropout has no weights)
-        saved = json.loads(state["config"])
-        for key in ("arch", "head", "ngf", "depth", "norm", "ndf", "image_size", "direction"):
-            setattr(cfg, key, saved.get(key, getattr(cfg, key)))
-    out = Path(cfg.out)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+def _adopt_shape(cfg: TrainConfig, saved: dict) -> None:
+    """A resumed run's network shape, from the config saved with it."""
+    for key in ("arch", "head", "ngf", "depth", "norm", "ndf", "image_size", "direction"):
+        setattr(cfg, key, saved.get(key, getattr(cfg, key)))
 
+
+def _loaders(cfg: TrainConfig, rank: int, world: int, distributed: bool):
+    """(training loader, its DistributedSampler or None, validation files) of the split `cfg` asks for."""
     train_files, val_files = split_files(list_pairs(cfg.data), cfg.val_fraction, cfg.split_seed)
     if not val_files:
         raise ValueError(f"val_fraction {cfg.val_fraction} leaves no validation pairs in {cfg.data}")
@@ -343,7 +334,25 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
                                          worker_init_fn=_seed_worker, persistent_workers=cfg.workers > 0)
     if len(loader) == 0:
         raise ValueError(f"{len(dataset)} training pairs per process are fewer than batch size {cfg.batch_size}")
+    return loader, sampler, val_files
 
+
+def train(cfg: TrainConfig, resume: Path | None = None) -> TrainResult:
+    """Run training on this process (one rank of a torchrun job, or alone)."""
+    device, rank, world, distributed = _start_ranks(cfg)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    state = load_state(resume) if resume else None
+    if state is not None:  # the network's shape comes from the checkpoint, not the flags (dropout has no weights)
+        _adopt_shape(cfg, json.loads(state["config"]))
+    out = Path(cfg.out)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+
+    loader, sampler, val_files = _loaders(cfg, rank, world, distributed)
     scfg = cfg.segmenter()
     nets = _build_nets(cfg, scfg, device, distributed)
     start_it, progress = _restore(state, nets, resume) if state is not None else (0, Progress())
