@@ -19,6 +19,7 @@ import gradio as gr
 from common.hosting import size_threads, startup_device
 from common.images import MAX_UPLOAD_BYTES
 from ui import CSS, AppConfig, build_app
+from ui.lanes import StepLimits
 from ui.sessions import SESSION_TTL_S, install_shutdown
 from editor.models import DEFAULT_MODEL
 from editor.tuned import DEFAULT_MAX_TUNED
@@ -44,6 +45,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--session-ttl", type=float, default=SESSION_TTL_S,
                         help=f"seconds a visitor may stay idle before their session and files are freed "
                              f"(default {SESSION_TTL_S})")
+    limits = StepLimits()
+    for name, what, default in (("drag", "drag steps", limits.drag), ("invert", "projection steps", limits.invert),
+                                ("pti", "PTI steps", limits.pti)):
+        parser.add_argument(f"--max-{name}-steps", type=int, default=default,
+                            help=f"most {what} one job may ask for (default {default}, bounding its time; "
+                                 "raise it on a private machine)")
+    parser.add_argument("--max-waiting", type=int, default=AppConfig.max_waiting,
+                        help="drags and inversions that may wait for a turn; more are told to try again later")
+    parser.add_argument("--jobs-per-ip", action=argparse.BooleanOptionalAction, default=bool(os.environ.get("SPACE_ID")),
+                        help="one drag or inversion per IP, not per browser session (default: on a Space)")
     return parser.parse_args(argv)
 
 
@@ -56,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     size_threads()  # the cores the container really has (a Space's CPU basic: 2), not the host's
     config = AppConfig(device=device, model=args.model, demo=args.demo,
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
-                       max_tuned=max(1, args.max_tuned), session_ttl=max(1.0, args.session_ttl))
+                       max_tuned=max(1, args.max_tuned), session_ttl=max(1.0, args.session_ttl),
+                       limits=StepLimits(args.max_drag_steps, args.max_invert_steps, args.max_pti_steps),
+                       max_waiting=max(0, args.max_waiting), jobs_by_ip=args.jobs_per_ip)
     demo = build_app(config)
     install_shutdown(demo)
     # show_error: what gradio itself refuses (a malformed payload) reaches an API client as a message, not null.

@@ -1,5 +1,6 @@
 """A public Space one visitor cannot break (issue 23): the upload size limit, files deleted at shutdown, idle
-sessions freed with their memory and files (raw API clients too), as a server sees them."""
+sessions freed with their memory and files (raw API clients too), one slow job per client in a lane of its
+own (fast requests and Stop pass a flooded one), step counts within the limits, as a server sees them."""
 from __future__ import annotations
 
 import gc
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 
@@ -18,12 +20,14 @@ from PIL import Image
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from gradio_client import Client  # noqa: E402
+from gradio_client import Client, handle_file  # noqa: E402
 
 from common.images import MAX_UPLOAD_BYTES  # noqa: E402
 from conftest import REPO, free_port  # noqa: E402
+from editor import Refused  # noqa: E402
 from editor.models import DEMO_MODEL  # noqa: E402
 from ui import AppConfig, build_app  # noqa: E402
+from ui.lanes import STOPPED_WAITING, SlowLane  # noqa: E402
 from ui.sessions import SESSIONS_ROOT, SessionReaper, session_dir  # noqa: E402
 
 
@@ -110,3 +114,95 @@ def test_idle_sessions_are_freed_with_their_memory_and_files_raw_api_clients_too
     drag_state(demo, active.session_hash).running = False
     _, status, _ = idle.predict(api_name="/clear_points")
     assert "press **New image**" in status  # a freed visitor starts again, with no error
+
+
+# ----------------------------------------------------------------------------- the slow lane
+
+def test_the_slow_lane_runs_waits_refuses_and_lets_a_waiting_job_be_stopped():
+    lane = SlowLane(running=1, waiting=1)
+    events = []
+
+    def job(client, hold):
+        try:
+            with lane.admitted(client, "drag", 100):
+                events.append(f"{client} runs")
+                hold.wait(10)
+        except Refused as err:
+            events.append(f"{client}: {err}")
+    holds = {c: threading.Event() for c in "ab"}
+    runner = threading.Thread(target=job, args=("a", holds["a"]))
+    runner.start()
+    wait_until(lambda: "a runs" in events)
+    waiter = threading.Thread(target=job, args=("b", holds["b"]))
+    waiter.start()
+    wait_until(lambda: "b" in lane._queue)
+    with pytest.raises(Refused, match=r"already have a job running or waiting"):
+        with lane.admitted("a", "invert", 10):
+            pass
+    with pytest.raises(Refused, match=r"The server is busy\*\* \(1 jobs running, 1 waiting\)\. Try again in about \d+ s"):
+        with lane.admitted("c", "drag", 10):
+            pass
+    assert lane.cancel("b") and not lane.cancel("b")
+    waiter.join(5)
+    assert events[-1] == f"b: {STOPPED_WAITING}"
+    holds["a"].set()
+    runner.join(5)
+    with lane.admitted("c", "drag", 10):  # the slot is free again
+        pass
+
+
+def wait_until(condition, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def public(tmp_path_factory):
+    """The app as on a public Space: one slow job per IP, one drag at a time, two more may wait."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
+                                   jobs_by_ip=True))
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    max_threads=80)
+        yield f"http://127.0.0.1:{port}/"
+        demo.close()
+
+
+def start_args(max_steps: int, pair=(20, 20, 110, 110)) -> tuple:
+    table = {"headers": ["handle x", "handle y", "target x", "target y"], "data": [list(pair)]}
+    return DEMO_MODEL, 0, 0.7, 2e-3, max_steps, "W+", table, None
+
+
+def test_one_slow_job_per_ip_a_fast_lane_under_a_flood_and_stop_through_a_full_queue(public):
+    """Issue 23.2: a long drag, then 70 raw /call/start posts under made-up session hashes (one IP)."""
+    hog = Client(public, verbose=False)
+    job = hog.submit(*start_args(500), api_name="/start")
+    wait_until(lambda: any("step" in (o[1] or "") for o in job.outputs()), 60)
+    started = time.perf_counter()
+    flood = [httpx.post(public + "gradio_api/call/start", json={"data": list(start_args(500)),
+                                                              "session_hash": f"flood-{i}"}) for i in range(70)]
+    assert all(r.status_code == 200 for r in flood)
+    answer = httpx.get(public + f"gradio_api/call/start/{flood[-1].json()['event_id']}", timeout=30).text
+    assert "already have a job running or waiting" in answer
+    visitor = Client(public, verbose=False)
+    _, status, *_ = visitor.predict(DEMO_MODEL, 5, 0.7, 2e-3, 20, "W+", api_name="/new_image")
+    assert "New image: seed 5" in status
+    *_, status = visitor.predict(handle_file(str(REPO / "assets/examples/facade_020.jpg")), 0.5,
+                                 api_name="/segment")
+    assert "Segmented" in status and time.perf_counter() - started < 60
+    _, status, _ = visitor.predict(*start_args(5), api_name="/start")  # same IP: refused, with the reason
+    assert "already have a job running or waiting" in status
+    stop_started = time.perf_counter()
+    assert "Stopping" in hog.predict(api_name="/stop")
+    assert time.perf_counter() - stop_started < 5
+    assert "stopped on request" in job.result(timeout=60)[1]
+
+
+def test_step_counts_over_the_limits_are_refused_with_the_limit(public):
+    c = Client(public, verbose=False)
+    _, status, _ = c.predict(*start_args(501), api_name="/start")
+    assert "at most **500 drag steps** per job (asked: 501)" in status and "--max-drag-steps" in status

@@ -14,6 +14,7 @@ from ui import drag_tab, paint_tab, segmentation_tab
 from ui.outputs import unique_outputs
 from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
 from editor.tuned import DEFAULT_MAX_TUNED
+from ui.lanes import SlowLane, StepLimits
 from ui.sessions import SESSION_TTL_S, SessionReaper
 
 CSS = """
@@ -30,6 +31,9 @@ class AppConfig:
     max_drags: int = 2                   # Optimisations running at once, over all visitors.
     max_tuned: int = DEFAULT_MAX_TUNED   # Tuned generators (PTI, ~124 MB each at 512 px) kept over all visitors.
     session_ttl: float = SESSION_TTL_S   # Seconds a session may stay idle before it is freed with its files.
+    limits: StepLimits = field(default_factory=StepLimits)  # Steps one drag or inversion may ask for.
+    max_waiting: int = 8                 # Slow jobs that may wait for a turn; more are told to try again later.
+    jobs_by_ip: bool = False             # One slow job per IP (a public Space), not per browser session.
 
 
 def build_app(config: AppConfig) -> gr.Blocks:
@@ -46,12 +50,14 @@ def build_app(config: AppConfig) -> gr.Blocks:
         gr.Markdown("# GAN image editor\nDrag points on a StyleGAN2 image (DragGAN), segment a building "
                     "facade into its parts, or paint a facade's parts and see it built (pix2pix).")
         with gr.Tabs() as tabs:
+            lane = SlowLane(config.max_drags, config.max_waiting, config.jobs_by_ip)
             drag_tab.build(demo, models, model_choices(model), model, notice, config.max_drags,
-                           config.max_tuned)
+                           config.max_tuned, config.limits, lane)
             seg_widgets = segmentation_tab.build(seg)
             paint_widgets = paint_tab.build(painter)
         seg_widgets.edit.click(unique_outputs(painter.receive), seg_widgets.kept, paint_widgets.shown + [tabs],
                                api_visibility="private")
+    # Slow jobs wait in `lane` (bounded, one per client), so this bound is only ever met by fast requests.
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.reaper = SessionReaper(demo, config.session_ttl).start()
     return demo

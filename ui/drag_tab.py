@@ -8,7 +8,7 @@ and `build` wires them; the "Your own photo" panel (ui/photo_panel.py) is laid o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import gradio as gr
@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from draggan.registry import model_label
 from draggan.session import TRUNCATION_PSI
 from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
-from editor.checks import DRAG, MAX_STEPS, latent_space
+from editor.checks import DRAG, latent_space
 from editor.controller import NO_FACE
 from editor.models import ModelCache
 from editor.tuned import DEFAULT_MAX_TUNED, TunedCopies
@@ -33,6 +33,7 @@ from ui.editor_view import (
     view,
 )
 from ui.images import mask_from_editor
+from ui.lanes import SlowLane, StepLimits
 from ui.outputs import unique_outputs
 
 
@@ -54,8 +55,11 @@ def painted(editor_value):
 
 @dataclass
 class DragTab:
-    """The drag tab's handlers over each visitor's Editor; `choices` are the models offered (None: any name)."""
+    """The drag tab's handlers over each visitor's Editor; `choices` are the models offered (None: any name).
+    Drags pass `lane` (one per client, a bounded wait) and `limits` (steps per job)."""
     choices: list[str] | None = None
+    lane: SlowLane = field(default_factory=SlowLane)
+    limits: StepLimits = field(default_factory=StepLimits)
 
     @answers(outputs=5)
     def new_image(self, ed: Editor, model, seed, psi, lr, max_steps, space):
@@ -136,26 +140,31 @@ class DragTab:
         return (view(ed), message, gr.skip()) if ed.landmarks is None else points_view(ed, message)
 
     @answers(outputs=3)
-    def start(self, ed: Editor, model, seed, psi, lr, max_steps, space, table, editor_value):
+    def start(self, ed: Editor, model, seed, psi, lr, max_steps, space, table, editor_value,
+              request: gr.Request = None):
         """Stream the drag: a frame and a status line per step, until the targets are reached, the step limit,
         or Stop. Yields (image, status, points table)."""
         ed.ready(needs_image=False)
         settings = parse_settings(model, seed, psi, lr, max_steps, space, self.choices)
+        self.limits.check("drag", settings.max_steps, self.limits.drag, "--max-drag-steps")
         try:
             points = points_from_table(table) if table is not None else None
         except ValueError as err:
             raise Refused(f"Invalid points table: {err}") from None
         paint = painted(editor_value) if editor_value is not None else None
         update: DragUpdate
-        for update in ed.drag(settings, points, paint):
-            if update.final:
-                yield points_view(ed, update.status)
-            else:
-                yield view(ed, update.frame), update.status, gr.skip()
+        with self.lane.admitted(self.lane.client(request), "drag", settings.max_steps):
+            for update in ed.drag(settings, points, paint):
+                if update.final:
+                    yield points_view(ed, update.status)
+                else:
+                    yield view(ed, update.frame), update.status, gr.skip()
 
-    @staticmethod
-    def stop(ed: Editor) -> str:
-        """Ask this visitor's running drag or inversion to stop after its current step (runs beside it)."""
+    def stop(self, ed: Editor, request: gr.Request = None) -> str:
+        """Ask this visitor's running drag or inversion to stop after its current step, or take their job out of
+        the waiting line (runs outside every queue)."""
+        if not ed.running and self.lane.cancel(self.lane.client(request)):
+            return "Stopped: the job had not started yet."
         return ed.stop()
 
     @answers(outputs=3)
@@ -193,7 +202,7 @@ def image_column(w: SimpleNamespace) -> None:
                            elem_id="points")
 
 
-def settings_panel(w: SimpleNamespace, choices: list[str], model: str) -> None:
+def settings_panel(w: SimpleNamespace, choices: list[str], model: str, limits: StepLimits) -> None:
     """Model, seed, ψ and the drag's settings, their initial values from `DragConfig()`."""
     with gr.Accordion("Settings", open=True):
         w.model = gr.Dropdown([(model_label(c), c) for c in choices], value=model, label="Model",
@@ -204,7 +213,8 @@ def settings_panel(w: SimpleNamespace, choices: list[str], model: str) -> None:
                                info="read at Start")
         w.psi = gr.Slider(0.0, 1.5, TRUNCATION_PSI, step=0.05, label="Truncation ψ")
         w.lr = gr.Number(DRAG.lr, label="Learning rate", step=1e-3)
-        w.max_steps = gr.Slider(1, MAX_STEPS, DRAG.max_steps, step=1, label="Max steps")
+        w.max_steps = gr.Slider(1, limits.drag, min(DRAG.max_steps, limits.drag), step=1, label="Max steps",
+                                info=f"at most {limits.drag} on this server")
         w.new_image = gr.Button("New image")
 
 
@@ -233,7 +243,7 @@ def export_panel(w: SimpleNamespace) -> None:
         w.files = gr.File(label="Downloads", file_count="multiple", interactive=False)
 
 
-def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace, max_drags: int) -> None:
+def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     """The events of the drag tab, with the api_name of each public endpoint."""
     settings = [w.model, w.seed, w.psi, w.lr, w.max_steps, w.space]
     view_outputs = [w.image, w.status, w.table]
@@ -256,9 +266,10 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace, max_drags: int) -> N
     for name, button in w.presets.items():
         button.click(unique_outputs(tab.preset(name)), [w.state, w.strength], view_outputs,
                      api_name="preset_" + name.replace(" ", "_"))
+    # Slow jobs wait in tab.lane, not in gradio's queue (ui/lanes.py); Stop runs outside every queue.
     w.start.click(unique_outputs(tab.start), [w.state, *settings, w.table, w.editor], view_outputs,
-                  api_name="start", concurrency_limit=max_drags, concurrency_id="drag", preprocess=False)
-    w.stop.click(tab.stop, w.state, w.status, api_name="stop", concurrency_limit=None)
+                  api_name="start", concurrency_limit=None, preprocess=False)
+    w.stop.click(tab.stop, w.state, w.status, api_name="stop", queue=False)
     w.undo_drag.click(unique_outputs(tab.undo_drag), w.state, view_outputs, api_name="undo_drag")
     w.reset_image.click(unique_outputs(tab.reset_image), w.state, [*view_outputs, w.editor],
                         api_name="reset_image")
@@ -266,8 +277,11 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace, max_drags: int) -> N
 
 
 def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, notice: str,
-          max_drags: int, max_tuned: int = DEFAULT_MAX_TUNED) -> SimpleNamespace:
-    """The drag tab inside `demo`: layout, then events. Returns its widgets."""
+          max_drags: int, max_tuned: int = DEFAULT_MAX_TUNED, limits: StepLimits = StepLimits(),
+          lane: SlowLane | None = None) -> SimpleNamespace:
+    """The drag tab inside `demo`: layout, then events. Returns its widgets. Drags and inversions share `lane`
+    (default: `max_drags` at once), their step counts capped by `limits`."""
+    tab = DragTab(choices, lane or SlowLane(running=max_drags), limits)
     shared = Shared(models, TunedCopies(max_tuned), choices)
     w = SimpleNamespace()
     with gr.Tab("Drag", id="drag"):
@@ -277,12 +291,12 @@ def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, n
             with gr.Column(scale=2):
                 image_column(w)
             with gr.Column(scale=1):
-                w.photo = photo_panel.layout()
-                settings_panel(w, choices, model)
+                w.photo = photo_panel.layout(limits)
+                settings_panel(w, choices, model, limits)
                 presets_panel(w)
                 mask_panel(w)
                 export_panel(w)
-    wire(demo, DragTab(choices), w, max_drags)
+    wire(demo, tab, w)
     photo_panel.wire(demo, shared, w.photo, w.state, model=w.model,
-                     drag_outputs=[w.image, w.status, w.table, w.editor], max_drags=max_drags)
+                     drag_outputs=[w.image, w.status, w.table, w.editor], lane=tab.lane, limits=limits)
     return w

@@ -7,6 +7,7 @@ panel's widgets, `wire` hangs its events on them and on the drag tab's image, st
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -23,6 +24,7 @@ from editor.controller import NO_PHOTO
 from editor.photo import PhotoEdit, progress_line
 from ui.editor_view import answers, mask_background, points_view
 from ui.images import display_scale, enlarge, upload_path
+from ui.lanes import SlowLane, StepLimits
 from ui.outputs import unique_outputs
 
 SHOWN_PHOTO_SIDE = 1024   # The photo with its numbered face boxes is sent to the page at most this large.
@@ -49,8 +51,12 @@ def found_view(ed: Editor, message: str) -> tuple:
     return faces_view(ed.photo), message, crop_view(ed.photo.aligned.image), ed.photo.number
 
 
+@dataclass
 class PhotoPanel:
-    """The panel's handlers: plain functions of (the visitor's Editor, widget values) -> widget values."""
+    """The panel's handlers: plain functions of (the visitor's Editor, widget values) -> widget values.
+    Inversions pass `lane` with the drags (one slow job per client) and `limits` (steps per job)."""
+    lane: SlowLane = field(default_factory=SlowLane)
+    limits: StepLimits = field(default_factory=StepLimits)
 
     @staticmethod
     @answers(outputs=4)
@@ -89,9 +95,8 @@ class PhotoPanel:
             raise Refused("That click is on no face: click inside a numbered box.")
         return found_view(ed, ed.choose_face(number))
 
-    @staticmethod
     @answers(outputs=4)
-    def invert(ed: Editor, steps, pti_steps, request: gr.Request = None, progress=gr.Progress()):
+    def invert(self, ed: Editor, steps, pti_steps, request: gr.Request = None, progress=gr.Progress()):
         """W+ projection then PTI of the aligned crop; the drag session then starts from that latent.
 
         Returns (image, status, points table, mask editor)."""
@@ -99,17 +104,21 @@ class PhotoPanel:
             settings = InvertSettings.model_validate({"steps": steps, "pti_steps": pti_steps})
         except ValidationError as err:
             raise Refused(explain(err, "inversion settings")) from None
+        self.limits.check("projection", settings.steps, self.limits.invert, "--max-invert-steps")
+        self.limits.check("PTI", settings.pti_steps, self.limits.pti, "--max-pti-steps")
 
         def report(p: InversionProgress) -> None:
             progress((p.step, p.total), desc=progress_line(p))
 
-        message = ed.invert(settings, report, getattr(request, "session_hash", None))
+        ed.ready(needs_image=False)
+        with self.lane.admitted(self.lane.client(request), "invert", settings.steps + settings.pti_steps):
+            message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
 
 
 # ----------------------------------------------------------------------------- layout and events
 
-def layout() -> SimpleNamespace:
+def layout(limits: StepLimits) -> SimpleNamespace:
     """Upload beside the faces found; the aligned crop beside the face number and step counts; Invert."""
     p = SimpleNamespace()
     with gr.Accordion("Your own photo", open=True):
@@ -123,18 +132,21 @@ def layout() -> SimpleNamespace:
             with gr.Column(min_width=120):
                 p.face_number = gr.Number(1, label="Face (1 = largest)", precision=0, minimum=1,
                                           elem_id="face-number")
-                p.invert_steps = gr.Number(INVERT.steps, label="Projection steps", precision=0, minimum=1,
-                                           elem_id="invert-steps")
-                p.pti_steps = gr.Number(INVERT.pti_steps, label="PTI steps", precision=0, minimum=0,
+                p.invert_steps = gr.Number(min(INVERT.steps, limits.invert), label="Projection steps",
+                                           precision=0, minimum=1, maximum=limits.invert,
+                                           info=f"at most {limits.invert} here", elem_id="invert-steps")
+                p.pti_steps = gr.Number(min(INVERT.pti_steps, limits.pti), label="PTI steps", precision=0,
+                                        minimum=0, maximum=limits.pti, info=f"at most {limits.pti} here",
                                         elem_id="pti-steps")
         p.invert = gr.Button("Invert (W+ projection, then PTI)", variant="primary", elem_id="invert")
     return p
 
 
 def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, model: gr.Dropdown,
-         drag_outputs: list, max_drags: int) -> None:
+         drag_outputs: list, lane: SlowLane, limits: StepLimits) -> None:
     """The panel's events. `drag_outputs` are the drag tab's (image, status, points table, mask editor): the
-    panel reports in that status, and Invert shows its result there. Invert shares the drag queue's limit."""
+    panel reports in that status, and Invert shows its result there. Invert waits in the drags' `lane`."""
+    panel = PhotoPanel(lane, limits)
     status = drag_outputs[1]
     found = [p.faces, status, p.crop, p.face_number]
     p.photo.upload(unique_outputs(PhotoPanel.upload), [state, p.photo, model, p.face_number], found,
@@ -142,8 +154,8 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
     p.face_number.input(unique_outputs(PhotoPanel.choose_face), [state, p.face_number], found,
                         api_name="choose_face")
     p.faces.select(unique_outputs(PhotoPanel.pick_face), state, found, api_visibility="private")
-    p.invert.click(unique_outputs(PhotoPanel.invert), [state, p.invert_steps, p.pti_steps], drag_outputs,
-                   api_name="invert", concurrency_limit=max_drags, concurrency_id="drag")
+    p.invert.click(unique_outputs(panel.invert), [state, p.invert_steps, p.pti_steps], drag_outputs,
+                   api_name="invert", concurrency_limit=None)
 
     def leave(request: gr.Request):
         """The visitor closed the page: free their tuned generator now rather than when gradio drops their state."""
