@@ -6,6 +6,7 @@ import sys
 import pytest
 import yaml
 
+from benchmarks.space_cold_start import preload
 from conftest import REPO
 from deploy import space_facts
 from draggan.registry import REGISTRY
@@ -46,25 +47,11 @@ def test_preload_from_hub_fetches_the_default_drag_model():
     assert spec.repo_id in FRONT_MATTER["models"]
 
 
-def hub_cache_with(cache, repo_id: str, filename: str, size: int):
-    """A Hub cache laid out as huggingface_hub writes it (refs, blobs, a snapshot link), holding a sparse file."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    (repo / "blobs").mkdir()
-    blob = repo / "blobs" / "f00d"
-    with open(blob, "wb") as f:
-        f.truncate(size)
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    (snapshot / filename).symlink_to(os.path.relpath(blob, snapshot))
-    return snapshot / filename
-
-
 def test_a_preloaded_checkpoint_is_found_offline(tmp_path):
-    spec = REGISTRY[DEFAULT_MODEL]
-    expected = hub_cache_with(tmp_path / "hub", spec.repo_id, spec.filename, spec.min_bytes + 1)
+    checkpoint = tmp_path / "ffhq.pkl"
+    with open(checkpoint, "wb") as f:
+        f.truncate(REGISTRY[DEFAULT_MODEL].min_bytes + 1)  # sparse: as big as the weights, no disk
+    expected = preload(tmp_path / "hub", checkpoint)
     # A fresh process, as a Space starts: the Hub cache is read from HF_HUB_CACHE when huggingface_hub is imported.
     script = ("import huggingface_hub, sys\n"
               "def no_network(*a, **k): sys.exit('hf_hub_download was called')\n"
