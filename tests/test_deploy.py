@@ -8,6 +8,7 @@ import huggingface_hub
 import pytest
 
 from conftest import REPO
+from deploy import __main__ as cli
 from deploy import space
 
 OFFLINE_NO_TOKEN = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
@@ -78,7 +79,7 @@ class FakeHub:
 def test_upload_creates_the_space_then_sends_the_shipped_files(monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
     hub = FakeHub()
-    assert space.main(["someone/gan-editor", "--hardware", "zero-a10g", "--private"], api=hub) == 0
+    assert cli.main(["someone/gan-editor", "--hardware", "zero-a10g", "--private"], api=hub) == 0
     names = [name for name, _, _ in hub.calls]
     assert names == ["create_repo", "request_space_hardware", "update_repo_settings", "upload_folder"]
     _, args, create = hub.calls[0]
@@ -94,21 +95,21 @@ def test_upload_creates_the_space_then_sends_the_shipped_files(monkeypatch, caps
 def test_a_plain_update_keeps_the_hardware_and_visibility(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
     hub = FakeHub()
-    assert space.main(["someone/gan-editor"], api=hub) == 0
+    assert cli.main(["someone/gan-editor"], api=hub) == 0
     assert [name for name, _, _ in hub.calls] == ["create_repo", "upload_folder"]
     assert hub.calls[0][2]["space_hardware"] is None and hub.calls[0][2]["private"] is None
 
 
 def test_no_token_is_one_line_and_status_1(monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    assert space.main(["someone/gan-editor"], api=FakeHub()) == 1
+    assert cli.main(["someone/gan-editor"], api=FakeHub()) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "HF_TOKEN" in err
 
 
 def test_an_unreachable_hub_is_one_line_and_status_1(monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
-    assert space.main(["someone/gan-editor"], api=FakeHub(ConnectionError("Name or service not known\nmore"))) == 1
+    assert cli.main(["someone/gan-editor"], api=FakeHub(ConnectionError("Name or service not known\nmore"))) == 1
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [err] and "someone/gan-editor" in err and "ConnectionError" in err
 
@@ -123,5 +124,5 @@ def test_the_real_command_offline_stops_at_the_hub_call(tmp_path):
 
 def test_a_name_that_is_not_owner_slash_name_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_:
-        space.main(["gan-editor", "--dry-run"])
+        cli.main(["gan-editor", "--dry-run"])
     assert exit_.value.code == 2 and "OWNER/NAME" in capsys.readouterr().err
