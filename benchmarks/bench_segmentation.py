@@ -7,6 +7,8 @@ variant. Variants: fp32 vs bf16 autocast, channels-last, batch size, threads. Da
 is timed separately (one augmented pair, pix2pix 286 -> crop), to compare with a step's time.
 
     python -m benchmarks.bench_segmentation --ngf 16 --ndf 16 --crop 128 --steps 8 --rounds 3
+    python -m benchmarks.bench_segmentation --direction BtoA --ngf 32 --ndf 64 --crop 256 \
+        --variants "bf16 b4" "bf16 b4 2 threads"      # the painter (labels -> photo, L1 + GAN)
 """
 
 from __future__ import annotations
@@ -42,14 +44,14 @@ class Variant:
         self.scfg = cfg.segmenter()
         self.nets = _build_nets(cfg, self.scfg, torch.device("cpu"), distributed=False)
         b, s = cfg.batch_size, cfg.crop_size
-        self.x = torch.rand(b, 3, s, s) * 2 - 1
-        self.classes = torch.randint(0, len(PALETTE), (b, s, s))
+        photo, classes = torch.rand(b, 3, s, s) * 2 - 1, torch.randint(0, len(PALETTE), (b, s, s))
+        self.x, self.target = (photo, classes) if cfg.direction == "AtoB" else (classes, photo)
 
     def images_per_s(self, steps: int) -> float:
         torch.set_num_threads(self.threads)
         t = time.perf_counter()
         for _ in range(steps):
-            train_step(self.cfg, self.nets, self.x, self.classes)
+            train_step(self.cfg, self.nets, self.x, self.target)
         return steps * self.cfg.batch_size / (time.perf_counter() - t)
 
 
@@ -94,8 +96,12 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--variants", nargs="*", default=list(VARIANTS), help=f"subset of {list(VARIANTS)}")
     p.add_argument("--predict-threads", type=int, default=1)
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), default="AtoB",
+                   help="AtoB: the segmenter (class head); BtoA: the painter (rgb head, L1 + GAN)")
     args = p.parse_args()
-    base = TrainConfig(data="", out="", ngf=args.ngf, ndf=args.ndf, crop_size=args.crop)
+    head = "class" if args.direction == "AtoB" else "rgb"
+    base = TrainConfig(data="", out="", ngf=args.ngf, ndf=args.ndf, crop_size=args.crop,
+                       direction=args.direction, head=head)
     variants = {name: Variant(replace(base, **VARIANTS[name][0]), VARIANTS[name][1]) for name in args.variants}
     for v in variants.values():
         v.images_per_s(1)  # warm-up
@@ -104,7 +110,7 @@ def main() -> None:
         for name, v in variants.items():
             rates[name].append(v.images_per_s(max(1, args.steps // v.cfg.batch_size)))
     first = statistics.median(rates[args.variants[0]])
-    print(f"G ngf {args.ngf} + D ndf {args.ndf}, {args.crop} px crops, class head, class L1 + GAN; "
+    print(f"G ngf {args.ngf} + D ndf {args.ndf}, {args.crop} px crops, {args.direction} ({head} head), L1 + GAN; "
           f"median of {args.rounds} rounds")
     for name in variants:
         r = statistics.median(rates[name])
@@ -112,6 +118,8 @@ def main() -> None:
     before, after = data_loading_ms(args.crop)
     print(f"data loading per augmented pair: {before:.1f} ms resizing per item (before), "
           f"{after:.2f} ms resized once at load (now): {before / after:.0f}x")
+    if args.direction == "BtoA":
+        return  # painting speed: benchmarks/bench_paint.py
     torch.set_num_threads(args.predict_threads)
     g = variants[args.variants[0]].nets.G
     for tta in (False, True):
