@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -32,9 +33,10 @@ from presets import PRESETS
 
 from .checks import DragPoints, DragSettings, InvertSettings, Point, explain
 from .exports import export_drag
+from .files import session_dir
 from .models import DEMO_MODEL, ModelCache
 from .photo import PhotoEdit, inversion_summary, run_inversion
-from .tuned import TunedCopies
+from .tuned import TunedCopies, load_tuned, save_tuned
 
 NO_IMAGE = "No image yet: press **New image**."
 NO_POINTS = ("**Start needs points.** Click the image once for a handle (red), then once for its target "
@@ -112,15 +114,32 @@ class Editor:
         self.dropped = ""                          # Why the session was taken away (its tuned copy freed).
         self.running = False                       # A drag or an inversion runs.
         self._inverting: threading.Event | None = None  # Set to stop the running inversion.
+        self._spilled: Path | None = None          # The tuned copy, on disk while memory was needed elsewhere.
 
     # --- state
 
     def ready(self, needs_image: bool = True) -> None:
-        """Refuse while a drag or inversion runs, or (with `needs_image`) before there is an image."""
+        """Refuse while a drag or inversion runs, or (with `needs_image`) before there is an image. The tuned
+        copy is in memory afterwards (restored from disk if it was spilled) and marked as just used."""
         if needs_image and self.session is None:
             raise Refused(self.dropped or NO_IMAGE)
         if self.running:
             raise Refused(BUSY)
+        if self._spilled is not None:
+            self._restore()
+        self.shared.tuned.touch(self)
+
+    def spill(self) -> None:
+        """Memory is wanted for another visitor's tuned copy: write this one to the session folder (fp16
+        safetensors) and let it go; the next edit restores it (`ready`). Photo, latent and history stay."""
+        path = session_dir(self.visitor) / "tuned.safetensors"
+        save_tuned(self.session.G, path)
+        self.session.G, self._spilled = None, path
+
+    def _restore(self) -> None:
+        self.session.G = load_tuned(self._generator(self.model), self._spilled)
+        self._spilled = None
+        self.shared.tuned.admit(self)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -145,7 +164,7 @@ class Editor:
 
     def _start(self, session: DragSession, model: str, edited: landmarks.AlignedFace | None) -> None:
         """Edit `session` from now on: everything tied to the previous image is forgotten."""
-        self.session, self.model, self.edited = session, model, edited
+        self.session, self.model, self.edited, self._spilled = session, model, edited, None
         self.points, self.landmarks, self.mask, self.dropped = [], None, None, ""
         self._render()
 
@@ -155,7 +174,7 @@ class Editor:
 
     def drop_session(self, reason: str) -> None:
         """Let go of the session (and with it a tuned generator): the visitor is told `reason` on their next edit."""
-        self.session, self.image, self.dropped = None, None, reason
+        self.session, self.image, self.dropped, self._spilled = None, None, reason, None
         self.points, self.landmarks = [], None
 
     # --- image
@@ -309,7 +328,6 @@ class Editor:
         if paint is not None:
             self.mask = self._read_mask(paint)
         self.landmarks = None  # They belong to the image before the drag.
-        self.shared.tuned.touch(self)
         self.running = True
         try:
             yield from self._steps(handles, targets, settings)
@@ -353,12 +371,15 @@ class Editor:
             self.set_pairs(record.handles, record.targets)
         return "Undid the last drag."
 
-    def export(self) -> tuple[list[str], str]:
+    def export(self, visitor: str | None = None) -> tuple[list[str], str]:
         """The current image as PNG, the recorded drag as MP4 and GIF, the latent as .npy, and for a photo the
-        full photo with the edit pasted back: (file paths, message)."""
+        full photo with the edit pasted back, in the session folder of `visitor`: (file paths, message)."""
         if self.session is None:
             raise Refused(self.dropped or NO_IMAGE)
-        return export_drag(self.session, self.image, self.edited)
+        if self._spilled is not None:
+            self._restore()
+        self.visitor = visitor or self.visitor or uuid.uuid4().hex
+        return export_drag(self.session, self.image, self.edited, session_dir(self.visitor) / "export")
 
     # --- your own photo
 

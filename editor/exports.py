@@ -1,11 +1,13 @@
-"""Downloads of a drag: the image, the recorded frames as video, and the latent, in a folder that expires."""
+"""Downloads of a drag: the image, the recorded frames as video, and the latent, in the visitor's session folder.
+
+Why there: each export of a 4096 px photo wrote a new 7.65 MB folder under the temp dir, deleted only an hour
+later and only when someone exported. Now a session keeps its last export only (gradio serves its own copies
+of the files) and the folder goes with the session (editor/files.py).
+"""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
-import time
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -14,27 +16,14 @@ from draggan.export import export_video, save_png
 from draggan.session import DragSession
 from landmarks import AlignedFace
 
-EXPORT_DIR = Path(tempfile.gettempdir()) / "gan-editor-exports"
-EXPORT_TTL_S = 3600       # Export folders older than this are deleted (gradio serves its own copies).
 
-
-def remove_old_exports() -> None:
-    """Delete export folders older than EXPORT_TTL_S, so a long-running Space does not fill its disk."""
-    if not EXPORT_DIR.is_dir():
-        return
-    cutoff = time.time() - EXPORT_TTL_S
-    for folder in EXPORT_DIR.iterdir():
-        if folder.is_dir() and folder.stat().st_mtime < cutoff:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def export_drag(session: DragSession, image: np.ndarray,
-                aligned: AlignedFace | None = None) -> tuple[list[str], str]:
-    """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy; (files, message).
+def export_drag(session: DragSession, image: np.ndarray, aligned: AlignedFace | None,
+                folder: Path) -> tuple[list[str], str]:
+    """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy, in `folder` (what an
+    earlier export left there goes first); (files, message).
 
     For a session inverted from a photo (`aligned`), also the full photo with the edited crop pasted back."""
-    remove_old_exports()
-    folder = EXPORT_DIR / uuid.uuid4().hex
+    shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     frames = session.frames or [image]
     files = [save_png(image, folder / "drag_final.png"), session.save_latent(folder / "drag_latent.npy"),

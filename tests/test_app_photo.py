@@ -3,12 +3,14 @@
 tuned generators without a server."""
 from __future__ import annotations
 
+import copy
 import gc
 import os
 import time
 
 import numpy as np
 import pytest
+import safetensors.torch
 import torch
 from PIL import Image
 
@@ -22,6 +24,8 @@ from conftest import free_port, tiny_generator
 from draggan.session import DragSession
 from editor import Editor, Shared
 from editor.models import DEMO_MODEL, ModelCache
+from editor import tuned as tuned_module
+from editor.files import session_path
 from editor.tuned import TunedCopies
 from landmarks import face_number
 from ui import AppConfig, build_app
@@ -145,25 +149,45 @@ def test_stop_ends_an_inversion_and_keeps_what_it_has(url, shared_dir):
 SHARED = Shared(ModelCache(torch.device("cpu")), TunedCopies())
 
 
-def holder(G, visitor: str) -> Editor:
-    state = Editor(SHARED)
-    state.visitor = visitor
+def holder(G, visitor: str, shared: Shared = SHARED) -> Editor:
+    state = Editor(shared)
+    state.visitor, state.model = visitor, DEMO_MODEL
     state.session = DragSession(G, seed=0)
+    state.image = state.session.render()
     return state
 
 
-def test_the_least_recently_used_idle_copy_is_dropped_and_its_visitor_told():
-    copies = [tiny_generator(res=32, seed=i) for i in range(4)]
+def tuned_copy(seed: int) -> torch.nn.Module:
+    """The demo generator with its synthesis weights moved a little, as pivotal tuning would."""
+    G = copy.deepcopy(SHARED.models.get(DEMO_MODEL))
+    with torch.no_grad():
+        for param in G.synthesis.parameters():
+            param.add_(torch.randn(param.shape, generator=torch.Generator().manual_seed(seed)) * 0.01)
+    return G
+
+
+def test_other_visitors_spill_an_idle_copy_to_disk_and_its_next_edit_brings_it_back(monkeypatch):
+    """Issue 23.3: four throwaway inversions used to free a visitor's copy ("Your tuned generator was freed")."""
+    monkeypatch.setattr(tuned_module, "SPILL_AFTER_IDLE_S", 0.0)
     tuned = TunedCopies(limit=2)
-    a, b, c, d = (holder(G, v) for G, v in zip(copies, "abcd"))
+    shared = Shared(SHARED.models, tuned)
+    a, b, c, d = (holder(tuned_copy(i), v, shared) for i, v in enumerate("abcd"))
+    before = b.session.render()
     assert tuned.admit(a) == [] and tuned.admit(b) == []
     tuned.touch(a)  # a edits again: b is now the least recently used
     assert tuned.admit(c) == ["b"] and tuned.holders() == ["a", "c"]
-    assert b.session is None and "press **Invert** to tune again" in b.dropped
-    _, status, _ = DragTab().undo_point(b)
-    assert "Your tuned generator was freed" in status  # what b sees on their next click
-    a.running = True  # a running drag or inversion is never dropped: c goes instead
-    assert tuned.admit(d) == ["c"] and a.session is not None and tuned.holders() == ["a", "d"]
+    spilled = session_path("b") / "tuned.safetensors"
+    assert b.session.G is None and spilled.is_file()
+    assert {t.dtype for t in safetensors.torch.load_file(str(spilled)).values() if t.is_floating_point()} == \
+        {torch.float16}
+    _, status, _ = DragTab().undo_point(b)  # b's next edit: the copy comes back, and someone else's goes
+    assert "Removed the last point" in status and tuned.holders() == ["c", "b"] and a.session.G is None
+    assert np.abs(b.session.render().astype(int) - before).mean() < 1.0  # fp16 weights: the same image
+    c.running = True  # a running drag or inversion is never spilled
+    assert tuned.admit(d) == ["b"] and c.session.G is not None
+    monkeypatch.setattr(tuned_module, "SPILL_AFTER_IDLE_S", 60.0)  # nor a copy used a moment ago
+    c.running = False
+    assert tuned.admit(holder(tuned_copy(5), "e", shared)) == []
 
 
 def test_a_copy_no_longer_in_use_frees_its_place():

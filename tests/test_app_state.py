@@ -1,8 +1,7 @@
 """The app's boundary checks and per-session helpers, without a server."""
 from __future__ import annotations
 
-import os
-import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +10,8 @@ from pydantic import ValidationError
 
 import gradio as gr
 import landmarks
-from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Shared, explain, exports
+from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Shared, explain
+from editor.files import session_path
 from editor.models import DEMO_MODEL, ModelCache, demo_generator
 from editor.tuned import TunedCopies
 from ui import AppConfig, build_app
@@ -181,16 +181,16 @@ def test_typed_points_replace_the_clicks_when_valid(tab):
     assert state.points == [(10, 12), (30, 12), (50, 60)]  # unchanged by the bad edit
 
 
-def test_old_export_folders_are_removed(monkeypatch, tmp_path):
-    monkeypatch.setattr(exports, "EXPORT_DIR", tmp_path)
-    old, new = tmp_path / "old", tmp_path / "new"
-    for folder in (old, new):
-        folder.mkdir()
-        (folder / "drag.gif").write_bytes(b"GIF89a")
-    stale = time.time() - exports.EXPORT_TTL_S - 60
-    os.utime(old, (stale, stale))
-    exports.remove_old_exports()
-    assert not old.exists() and (new / "drag.gif").is_file()
+def test_exports_go_to_the_session_folder_and_replace_the_last_one():
+    """Issue 23.5: each export wrote a new folder under the temp dir, kept an hour; now a session keeps one."""
+    tab = DragTab()
+    state = fresh_state(tab)
+    tab.new_image(state, DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+")
+    tab.export(state)
+    second, status = tab.export(state)
+    folder = session_path(state.visitor) / "export"
+    assert "Exported" in status and all(Path(f).parent == folder for f in second)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(Path(f).name for f in second)
 
 
 def test_a_local_checkpoint_is_offered_and_loads(monkeypatch, tmp_path):

@@ -28,7 +28,8 @@ from editor import Refused  # noqa: E402
 from editor.models import DEMO_MODEL  # noqa: E402
 from ui import AppConfig, build_app  # noqa: E402
 from ui.lanes import STOPPED_WAITING, SlowLane  # noqa: E402
-from ui.sessions import SESSIONS_ROOT, SessionReaper, session_dir  # noqa: E402
+from editor.files import SESSIONS_ROOT, session_dir  # noqa: E402
+from ui.sessions import SessionReaper  # noqa: E402
 
 
 def wait_for(url: str, seconds: float = 120) -> None:

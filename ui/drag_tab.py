@@ -135,7 +135,13 @@ class DragTab:
 
     @answers(outputs=3)
     def apply_preset(self, name: str, ed: Editor, strength: float):
-        """Handles and targets from the landmarks (detected first if needed) for the named expression."""
+        """Handles and targets from the landmarks (detected first if needed) for the named expression. The slider
+        is read unprocessed: what an API client sends instead of a number gets a sentence, not gradio's dump."""
+        try:
+            strength = float(strength)
+        except (TypeError, ValueError):
+            raise Refused(f"Preset '{name}': the strength must be a number from 0 to 1, "
+                          f"got {str(strength)[:20]!r}") from None
         message = ed.apply_preset(name, strength)
         return (view(ed), message, gr.skip()) if ed.landmarks is None else points_view(ed, message)
 
@@ -177,9 +183,10 @@ class DragTab:
         return *points_view(ed, ed.reset()), mask_background(ed)
 
     @answers(outputs=2)
-    def export(self, ed: Editor):
-        """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy."""
-        return ed.export()
+    def export(self, ed: Editor, request: gr.Request = None):
+        """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy (in the visitor's
+        session folder, deleted with the session)."""
+        return ed.export(getattr(request, "session_hash", None))
 
 
 # ----------------------------------------------------------------------------- layout
@@ -265,7 +272,7 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     w.detect.click(unique_outputs(tab.detect), w.state, [w.image, w.status], api_name="detect_landmarks")
     for name, button in w.presets.items():
         button.click(unique_outputs(tab.preset(name)), [w.state, w.strength], view_outputs,
-                     api_name="preset_" + name.replace(" ", "_"))
+                     api_name="preset_" + name.replace(" ", "_"), preprocess=False)
     # Slow jobs wait in tab.lane, not in gradio's queue (ui/lanes.py); Stop runs outside every queue.
     w.start.click(unique_outputs(tab.start), [w.state, *settings, w.table, w.editor], view_outputs,
                   api_name="start", concurrency_limit=None, preprocess=False)

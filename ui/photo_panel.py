@@ -151,11 +151,13 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
     found = [p.faces, status, p.crop, p.face_number]
     p.photo.upload(unique_outputs(PhotoPanel.upload), [state, p.photo, model, p.face_number], found,
                    api_name="upload_photo", preprocess=False)
+    # The step and face numbers are read unprocessed: NaN or a word from an API client gets a sentence that names
+    # the field (the handlers check them), not gradio's "Could not preprocess input component".
     p.face_number.input(unique_outputs(PhotoPanel.choose_face), [state, p.face_number], found,
-                        api_name="choose_face")
+                        api_name="choose_face", preprocess=False)
     p.faces.select(unique_outputs(PhotoPanel.pick_face), state, found, api_visibility="private")
     p.invert.click(unique_outputs(panel.invert), [state, p.invert_steps, p.pti_steps], drag_outputs,
-                   api_name="invert", concurrency_limit=None)
+                   api_name="invert", concurrency_limit=None, preprocess=False)
 
     def leave(request: gr.Request):
         """The visitor closed the page: free their tuned generator now rather than when gradio drops their state."""

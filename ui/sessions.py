@@ -7,38 +7,23 @@ still held). Gradio does record when each session was last *used* (`StateHolder.
 every event); the reaper here frees every session idle longer than the TTL, running jobs excepted, with its
 gr.State values (their `delete_callback` runs) and its folder under `SESSIONS_ROOT`.
 
-One folder per process holds every session's folder (exports, spilled generators), so one process never
-deletes another's files, and the whole of it goes at shutdown, with gradio's own cache (`install_shutdown`).
+Each session's files live in its folder (editor/files.py); the whole of this process's goes at shutdown,
+with gradio's own cache (`install_shutdown`).
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
-import os
-import re
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import gradio as gr
 
+from editor.files import remove_all_sessions, remove_session
+
 SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
-SESSIONS_ROOT = Path(tempfile.gettempdir()) / f"gan-editor-sessions-{os.getpid()}"
-
-
-def session_path(session_hash: str) -> Path:
-    """Where one visitor's files go (a session hash comes from the client: only safe characters are kept)."""
-    return SESSIONS_ROOT / re.sub(r"[^A-Za-z0-9_-]", "_", session_hash or "anonymous")[:64]
-
-
-def session_dir(session_hash: str) -> Path:
-    """The folder of one visitor's files (created on first use), deleted with their session."""
-    folder = session_path(session_hash)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def is_running(value) -> bool:
@@ -71,7 +56,7 @@ class SessionReaper:
             with holder.lock:
                 holder.session_data.pop(session, None)
                 holder.time_last_used.pop(session, None)
-            shutil.rmtree(session_path(session), ignore_errors=True)
+            remove_session(session)
             freed.append(session)
         return freed
 
@@ -84,11 +69,6 @@ class SessionReaper:
 
     def stop(self) -> None:
         self._stop.set()
-
-
-def remove_session_files() -> None:
-    """Delete this process's session folders (exports, spilled generators)."""
-    shutil.rmtree(SESSIONS_ROOT, ignore_errors=True)
 
 
 def remove_cached_files(demo: gr.Blocks) -> None:
@@ -108,5 +88,5 @@ def install_shutdown(demo: gr.Blocks) -> None:
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
-    atexit.register(remove_session_files)
+    atexit.register(remove_all_sessions)
     atexit.register(remove_cached_files, demo)
