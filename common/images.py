@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import struct
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -54,22 +55,55 @@ def entering_image(value, max_side: int | None, min_side: int = 1, name: str = "
                    mode: str = "RGB") -> np.ndarray:
     """Any image entering the app as uint8 `mode` ("RGB" or "RGBA"), shape-checked, at most `max_side` px long.
 
-    `value` is an array, a PIL image, a path, a file object or gradio's file record ({"path": ...}): the one
-    gate for uploads, mask layers and painted canvases, so that none of them skips the shape limits."""
+    `value` is an array, a PIL image, or an image file as `image_file` takes it (a path, a file object, gradio's
+    file record): the one gate for uploads, mask layers and painted canvases, so that none of them skips the
+    shape limits."""
     if isinstance(value, np.ndarray):
         return _from_array(value, max_side, min_side, name, mode)
     if isinstance(value, Image.Image):
         return _to_array(value, max_side, min_side, name, False, mode)
-    path = value.get("path") if isinstance(value, dict) else value
-    if not isinstance(path, (str, os.PathLike)) and not hasattr(path, "read"):
-        raise ValueError(f"{name} is not an image file or array (got {type(value).__name__})")
-    return _read(path, max_side, min_side, name, mode)
+    source, _ = image_file(value, name, "an image file or array")
+    return _read(source, max_side, min_side, name, mode)
+
+
+def image_file(value, name: str = "image", expected: str = "an image file") -> tuple[str | os.PathLike | BinaryIO, str]:
+    """(what to open, the file's name for messages) of an image file as the app receives it: gradio's file record
+    ({"path": ..., "orig_name": ...}, what an unprocessed event or an API client sends), a path or a file object.
+
+    The one parser of upload records. The name is the upload's own (orig_name), else the path's last part. A
+    ValueError says "`name` is not `expected` (got <type>)" for anything else, or a record without a path."""
+    path, shown = (value.get("path"), value.get("orig_name")) if isinstance(value, dict) else (value, None)
+    if isinstance(path, (str, os.PathLike)) and str(path):
+        return path, str(shown or Path(path).name)
+    if hasattr(path, "read"):
+        return path, str(shown or Path(str(getattr(path, "name", name))).name)
+    raise ValueError(f"{name} is not {expected} (got {type(value).__name__})")
+
+
+def rgb_uint8(image: np.ndarray, name: str = "image", min_side: int = 1) -> np.ndarray:
+    """A grayscale, RGB or RGBA uint8 array as (H, W, 3) uint8, a view where it already is one; alpha is dropped,
+    not composited (it carries no colour). A ValueError names `name` when the array is not uint8, has no image's
+    shape, has a side under `min_side` or more than MAX_PIXELS pixels."""
+    image = np.asarray(image)
+    check_array(image, name)
+    check_size(image.shape[1], image.shape[0], min_side, name)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    return np.ascontiguousarray(image[..., :3])
+
+
+def check_array(array: np.ndarray, name: str = "image") -> None:
+    """A ValueError naming `name` unless `array` is a uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) image."""
+    if array.dtype != np.uint8:
+        raise ValueError(f"{name} must be uint8 (0-255), got dtype {array.dtype}")
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise ValueError(f"{name} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {array.shape}")
 
 
 def _from_array(array: np.ndarray, max_side: int | None, min_side: int, name: str, mode: str) -> np.ndarray:
-    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
-        raise ValueError(f"{name} must be an (H, W), (H, W, 3) or (H, W, 4) uint8 image, "
-                         f"got shape {array.shape} {array.dtype}")
+    check_array(array, name)
     height, width = array.shape[:2]
     check_shape(width, height, min_side, name)
     if array.ndim == 3 and array.shape[-1] == 1:

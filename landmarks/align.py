@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from common.images import rgb_uint8
+
 from .detect import detect_faces, select_face
 from .face import LEFT_EYE, MOUTH_CORNERS, RIGHT_EYE, check_landmarks
-from .image import as_points, to_rgb_uint8
+from .image import as_points
 
 FEATHER = 0.1  # Width of paste-back's fade, as a fraction of the crop side; the face fills the middle half.
 
@@ -65,13 +67,13 @@ class AlignedFace:
         the generator's background and the photo's does not show. Pixels outside the square are
         returned bit-identical; an RGBA photo keeps its alpha, a grayscale one comes back as RGB.
         """
-        edited = to_rgb_uint8(edited, "edited")
+        edited = rgb_uint8(edited, "edited")
         if edited.shape[0] != edited.shape[1]:
             raise ValueError(f"edited must be a square crop, got {edited.shape[1]}x{edited.shape[0]}")
         edited = _resize(edited, self.size)
         weight = square_fade(self.size, feather) if mask is None else _mask(mask, self.size)
         photo = np.asarray(self.photo)
-        result = to_rgb_uint8(photo, "photo").copy()
+        result = rgb_uint8(photo, "photo").copy()
         window = _window(self.quad, result.shape[1], result.shape[0])
         if window is not None:
             left, top, right, bottom = window
@@ -114,7 +116,7 @@ def align_face(photo: np.ndarray, lm68: np.ndarray, size: int = 1024) -> Aligned
 
     `photo` is grayscale, RGB or RGBA uint8, as for detection.
     """
-    rgb = to_rgb_uint8(photo, "photo")
+    rgb = rgb_uint8(photo, "photo")
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
         raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
     quad = ffhq_quad(lm68)

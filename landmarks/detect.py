@@ -7,10 +7,11 @@ from typing import Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
+from common.images import rgb_uint8
+
 from . import dlib_backend, fan_backend
 from .face import Face, NoFaceFound
 from .geometry import CropResize, crop_resize, gen_box_to_photo, gen_to_photo
-from .image import to_rgb_uint8
 
 # Longer image side each backend detects at (larger photos are downscaled first). dlib's HOG window is
 # 80 px: at 1024 px the faces of a 4500 px photo had to be 350 px wide to be found, at 2560 px 150 px faces
@@ -63,7 +64,7 @@ def detect_faces(image: np.ndarray, backend: str | Backend = "auto", max_side: i
     backend's DETECT_SIDE) are downscaled for detection; points and boxes come back in the input's pixels.
     `backend` is "auto", a name from BACKENDS, or a configured backend such as DlibBackend(upsample=0).
     """
-    rgb = to_rgb_uint8(image)
+    rgb = rgb_uint8(image)
     runner = BACKENDS[resolve_backend(backend)]() if isinstance(backend, str) else backend
     max_side = DETECT_SIDE.get(runner.name, 1024) if max_side is None else max_side
     if max_side < 1:

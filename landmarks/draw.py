@@ -7,8 +7,10 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from common.images import rgb_uint8
+
 from .face import Face
-from .image import as_points, to_rgb_uint8
+from .image import as_points
 
 HANDLE_COLOR = (255, 0, 0)  # Red, as in DragGAN's UI.
 TARGET_COLOR = (0, 0, 255)  # Blue.
@@ -42,7 +44,7 @@ def draw_points(
     color: tuple[int, int, int] = HANDLE_COLOR,
 ) -> np.ndarray:
     """A copy of `image` (RGB uint8) with a dot at each (x, y) point, labelled with its index if `numbered`."""
-    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    canvas = Image.fromarray(rgb_uint8(image).copy())
     points = as_points(points)
     draw = ImageDraw.Draw(canvas)
     radius = _radius(canvas)
@@ -60,7 +62,7 @@ def draw_arrows(image: np.ndarray, handles: np.ndarray, targets: np.ndarray) -> 
     targets = as_points(targets, "targets")
     if handles.shape != targets.shape:
         raise ValueError(f"handles {handles.shape} and targets {targets.shape} must have the same shape")
-    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    canvas = Image.fromarray(rgb_uint8(image).copy())
     draw = ImageDraw.Draw(canvas)
     radius = _radius(canvas)
     width = max(1, radius // 2)
@@ -85,7 +87,7 @@ def draw_faces(image: np.ndarray, faces: list, chosen: int | None = 1) -> np.nda
     `faces` is `detect_faces(...).faces` (boxes from the detector) or `detect_landmarks(...)` (boxes
     around the points); the numbers are the ones `select_face` takes.
     """
-    canvas = Image.fromarray(to_rgb_uint8(image).copy())
+    canvas = Image.fromarray(rgb_uint8(image).copy())
     draw = ImageDraw.Draw(canvas)
     width = max(2, _radius(canvas) // 2)
     font = default_font(max(12, 6 * _radius(canvas)))

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .image import as_points, to_rgb_uint8
+from common.images import rgb_uint8
+
+from .image import as_points
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def gen_box_to_photo(box: tuple[float, float, float, float], transform: CropResi
 
 def crop_resize(image: np.ndarray, transform: CropResize) -> np.ndarray:
     """Apply the transform to the photo itself: the generator-sized RGB uint8 image it describes."""
-    rgb = to_rgb_uint8(image)
+    rgb = rgb_uint8(image)
     if (rgb.shape[1], rgb.shape[0]) != tuple(transform.photo_size):
         raise ValueError(
             f"image is {rgb.shape[1]}x{rgb.shape[0]} but the transform expects a "

@@ -166,7 +166,7 @@ def test_entering_image_takes_arrays_pil_paths_and_gradio_records(tmp_path):
     assert entering_image(image, None) is image  # already right: no copy
     with pytest.raises(ValueError, match=r"canvas is 3000×200; its long side may be at most 10 times"):
         entering_image(image[:200], 1000, name="canvas")
-    with pytest.raises(ValueError, match=r"canvas must be an \(H, W\), \(H, W, 3\) or \(H, W, 4\) uint8 image"):
+    with pytest.raises(ValueError, match=r"canvas must be uint8"):
         entering_image(image.astype(np.float32), 1000, name="canvas")
     with pytest.raises(ValueError, match=r"canvas is not an image file or array \(got int\)"):
         entering_image(3, 1000, name="canvas")

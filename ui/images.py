@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,28 +27,13 @@ def enlarge(image: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
-def upload_path(upload: Any, what: str) -> tuple[str, str]:
-    """(path, file name) of an upload as an unprocessed event receives it: gradio's file record
-    ({"path": ..., "orig_name": ...}) or a plain path. A ValueError names `what` was expected."""
-    path = upload.get("path") if isinstance(upload, dict) else upload if isinstance(upload, str) else None
-    if not path:
-        raise ValueError(f"{what} must be an uploaded image file, got {type(upload).__name__}")
-    name = (upload.get("orig_name") if isinstance(upload, dict) else None) or Path(path).name
-    return path, name
-
-
 def editor_layer(layer: Any, index: int) -> np.ndarray:
     """One layer of a gr.ImageEditor value as an array, at most MASK_MAX_SIDE px: as gradio decoded it (the
     page), or read here from the file an API client sent (the event runs unprocessed); either way through the
     shape limits of `common.images`, so a 40,000,000×1 layer is refused instead of costing gigabytes."""
-    name = f"mask layer {index + 1}"
-    if isinstance(layer, np.ndarray):
-        mode = "RGBA" if layer.ndim == 3 and layer.shape[-1] == 4 else "RGB"  # keep what says "painted"
-        return entering_image(layer, MASK_MAX_SIDE, name=name, mode=mode)
-    path = layer.get("path") if isinstance(layer, dict) else layer if isinstance(layer, str) else None
-    if not path:
-        raise ValueError(f"{name} is not an image file (got {type(layer).__name__})")
-    return entering_image(path, MASK_MAX_SIDE, name=name, mode="RGBA")
+    painted_rgb = isinstance(layer, np.ndarray) and not (layer.ndim == 3 and layer.shape[-1] == 4)
+    return entering_image(layer, MASK_MAX_SIDE, name=f"mask layer {index + 1}",
+                          mode="RGB" if painted_rgb else "RGBA")  # keep what says "painted": alpha, if any
 
 
 def mask_from_editor(value: Any, size: tuple[int, int]) -> np.ndarray | None:

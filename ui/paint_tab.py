@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 
 import segmentation
-from common.images import read_rgba
+from common.images import image_file, read_rgba
 from segmentation.painter import as_classes
 from ui.legend import hex_colour, legend_html
 from ui.outputs import unique_outputs
@@ -37,11 +37,8 @@ def read_map(value) -> np.ndarray:
     if isinstance(value, np.ndarray):
         rgba = value
     else:
-        path = value.get("path") if isinstance(value, dict) else value if isinstance(value, str) else None
-        if not path:
-            raise ValueError(f"the label map must be an image file, got {type(value).__name__}")
-        rgba = read_rgba(path, max_side=MAX_SIDE, name=Path(str(value.get("orig_name") or path)
-                                                            if isinstance(value, dict) else path).name)
+        path, name = image_file(value, "the label map")
+        rgba = read_rgba(path, max_side=MAX_SIDE, name=name)
     classes = as_classes(rgba[..., :3] if rgba.ndim == 3 else rgba.astype(np.int64))
     if rgba.ndim == 3 and rgba.shape[-1] == 4:
         classes[rgba[..., 3] == 0] = FACADE

@@ -17,13 +17,14 @@ from PIL import Image
 from pydantic import ValidationError
 
 import landmarks
+from common.images import image_file
 from draggan.inversion import InversionProgress
 from editor import Editor, InvertSettings, Refused, Shared, explain
 from editor.checks import INVERT
 from editor.controller import NO_PHOTO
 from editor.photo import PhotoEdit, progress_line
 from ui.editor_view import answers, mask_background, points_view
-from ui.images import display_scale, enlarge, upload_path
+from ui.images import display_scale, enlarge
 from ui.lanes import SlowLane, StepLimits
 from ui.outputs import unique_outputs
 
@@ -68,7 +69,7 @@ class PhotoPanel:
         if not upload:
             raise Refused(NO_PHOTO)
         try:
-            path, name = upload_path(upload, "the photo")
+            path, name = image_file(upload, "the photo", "an uploaded image file")
         except ValueError as err:
             raise Refused(f"⚠️ {err}", warn=True) from None
         return found_view(ed, ed.upload(path, name, model, number))

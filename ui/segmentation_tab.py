@@ -14,7 +14,7 @@ import gradio as gr
 import numpy as np
 import torch
 import segmentation
-from common.images import read_rgb, upright_size
+from common.images import image_file, read_rgb, upright_size
 from ui.legend import legend_html
 from ui.outputs import unique_outputs
 
@@ -30,10 +30,7 @@ def read_photo(upload) -> tuple[np.ndarray, tuple[int, int]]:
 
     The size is checked on the header and the file decoded already reduced (`common.images`): a 6300 px PNG
     costs one uint8 decode, not gigabytes. A ValueError names the file if it is no image, too small or too big."""
-    path = upload.get("path") if isinstance(upload, dict) else None
-    if not path:
-        raise ValueError(f"the photo must be an uploaded image file, got {type(upload).__name__}")
-    name = upload.get("orig_name") or Path(path).name
+    path, name = image_file(upload, "the photo", "an uploaded image file")
     rgb = read_rgb(path, max_side=SHOWN_MAX_SIDE, min_side=segmentation.photos.MIN_SIDE, name=name)
     return rgb, upright_size(path)
 
