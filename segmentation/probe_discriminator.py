@@ -18,24 +18,40 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from common import state_dict_problems
+
+from .checkpoint import load_state
 from .data import list_pairs, read_pair, resize, split_files, to_tensor
+from .networks import PatchDiscriminator, build_segmenter
 from .palette import colours_to_classes
-from .train import TrainConfig, _build_nets
+from .train import TrainConfig
+
+
+def load_gan(path: Path) -> tuple[torch.nn.Module, PatchDiscriminator, TrainConfig, int]:
+    """(G, D, the run's TrainConfig, its iteration) of a GAN run's resume state, both nets in eval mode.
+
+    Read by `checkpoint.load_state` (weights only, no code runs); each net's keys and shapes are checked."""
+    state = load_state(path)
+    if "discriminator" not in state:
+        raise ValueError(f"{path}: not a GAN run (it holds no discriminator)")
+    cfg = TrainConfig(**{**json.loads(state["config"]), "data": "", "out": ""})
+    scfg = cfg.segmenter()
+    G = build_segmenter(scfg)
+    D = PatchDiscriminator(cfg.ndf, 3, cfg.norm, in_channels=scfg.in_channels + scfg.out_channels)
+    for name, net, weights in (("generator", G, state["generator"]), ("discriminator", D, state["discriminator"])):
+        problems = state_dict_problems(net.state_dict(), weights)
+        if problems:
+            raise ValueError(f"{path}: the {name} does not fit the run's config: " + "; ".join(problems))
+        net.load_state_dict(weights)
+    return G.eval(), D.eval(), cfg, int(state["iter"])
 
 
 @torch.no_grad()
 def probe(run: Path, val: list[Path]) -> dict[str, float]:
     """The run's iteration, mean P(real) per patch for truth, softmax and argmax maps, and G's mean
     top-class probability."""
-    state = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
-    if "discriminator" not in state:
-        raise ValueError(f"{run}: not a GAN run (its last.pt has no discriminator)")
-    cfg = TrainConfig(**{**json.loads(state["config"]), "data": "", "out": ""})
-    nets = _build_nets(cfg, cfg.segmenter(), torch.device("cpu"), distributed=False)
-    G, D = nets.G.eval(), nets.D.eval()
-    G.load_state_dict(state["generator"])
-    D.load_state_dict(state["discriminator"])
-    sums = {"iter": float(state["iter"]), "truth": 0.0, "softmax": 0.0, "argmax": 0.0, "top_probability": 0.0}
+    G, D, cfg, it = load_gan(run / "last.pt")
+    sums = {"iter": float(it), "truth": 0.0, "softmax": 0.0, "argmax": 0.0, "top_probability": 0.0}
     for f in val:
         photo, labels = read_pair(f)
         x = to_tensor(resize(photo, cfg.image_size))[None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from PIL import Image
 
 from segmentation import CLASS_NAMES, PALETTE, list_models, load_model, read_image
-from segmentation.checkpoint import load_segmenter, load_state, save_segmenter
+from segmentation.checkpoint import load_segmenter, load_state, save_segmenter, save_state
 from segmentation.data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
 from segmentation.evaluate import main as evaluate_main
 from segmentation.losses import class_reconstruction, lovasz_softmax
@@ -21,6 +22,7 @@ from segmentation.model import SegmentationModel, as_rgb
 from segmentation.networks import (EncoderDecoder, PatchDiscriminator, SegmenterConfig, UNet,
                                    build_segmenter)
 from segmentation.palette import classes_to_colours, colours_to_classes, derive_palette, quantise
+from segmentation.probe_discriminator import probe
 from segmentation.report import main as report_main
 from segmentation.soup import average_weights
 from segmentation.soup import main as soup_main
@@ -307,6 +309,24 @@ def test_hard_d_input_is_one_hot_forward_and_softmax_backward():
     assert _d_view(probs, "soft") is probs
     with pytest.raises(ValueError, match="d_input"):
         _d_view(probs, "binary")
+
+
+def test_probe_discriminator_reads_a_gan_runs_resume_state(tmp_path):
+    cfg = TrainConfig(data="", out="", ngf=4, depth=4, ndf=4, crop_size=32, image_size=32)
+    nets = _build_nets(cfg, cfg.segmenter(), torch.device("cpu"), False)
+    state = {"generator": nets.G.state_dict(), "discriminator": nets.D.state_dict(), "iter": 3,
+             "config": json.dumps(dataclasses.asdict(cfg))}
+    save_state(tmp_path / "gan" / "last.pt", state)
+    val = list_pairs(make_pair_folder(tmp_path / "pairs", 2, 32))
+    verdict = probe(tmp_path / "gan", val)
+    assert verdict["iter"] == 3 and all(0 <= verdict[k] <= 1 for k in ("truth", "softmax", "argmax", "top_probability"))
+    save_state(tmp_path / "l1" / "last.pt", {k: v for k, v in state.items() if k != "discriminator"})
+    with pytest.raises(ValueError, match="not a GAN run"):
+        probe(tmp_path / "l1", val)
+    state["config"] = json.dumps({**dataclasses.asdict(cfg), "ndf": 8})
+    save_state(tmp_path / "gan" / "last.pt", state)
+    with pytest.raises(ValueError, match="the discriminator does not fit the run's config"):
+        probe(tmp_path / "gan", val)
 
 
 # --- checkpoints and predict ---------------------------------------------------------------
