@@ -22,30 +22,16 @@ from typing import Iterable
 
 import numpy as np
 
-CLASS_NAMES: tuple[str, ...] = (
-    "unlabelled", "background", "facade", "window", "door", "cornice", "sill",
-    "balcony", "blind", "deco", "molding", "pillar", "shop",
-)
-
-# Derived by ``derive_palette`` on the 400 training label maps (see module docstring).
-PALETTE: np.ndarray = np.array(
-    [
-        [7, 8, 161],      # unlabelled (seams between annotated boxes)
-        [0, 0, 222],      # background
-        [0, 48, 255],     # facade
-        [2, 127, 255],    # window
-        [1, 207, 255],    # door
-        [34, 254, 225],   # cornice
-        [112, 254, 144],  # sill
-        [192, 255, 63],   # balcony
-        [254, 240, 3],    # blind
-        [255, 159, 2],    # deco
-        [254, 80, 1],     # molding
-        [251, 1, 2],      # pillar
-        [174, 0, 1],      # shop
-    ],
-    dtype=np.uint8,
-)
+# Each class's name and colour, in CMP label order; the colours are what ``derive_palette`` found on the 400
+# training label maps (see the module docstring).
+CLASS_COLOURS: dict[str, tuple[int, int, int]] = {
+    "unlabelled": (7, 8, 161), "background": (0, 0, 222), "facade": (0, 48, 255), "window": (2, 127, 255),
+    "door": (1, 207, 255), "cornice": (34, 254, 225), "sill": (112, 254, 144), "balcony": (192, 255, 63),
+    "blind": (254, 240, 3), "deco": (255, 159, 2), "molding": (254, 80, 1), "pillar": (251, 1, 2),
+    "shop": (174, 0, 1),
+}
+CLASS_NAMES: tuple[str, ...] = tuple(CLASS_COLOURS)
+PALETTE: np.ndarray = np.array(list(CLASS_COLOURS.values()), dtype=np.uint8)  # (13, 3), row = class index
 
 
 def _flat_pixels(label_rgb: np.ndarray, tolerance: int) -> np.ndarray:
