@@ -16,36 +16,14 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { check, openPage, TIMEOUT, waitForText } from './common.mjs';
 
 const [url, screenshot, executablePath = '/usr/bin/chromium', facePhoto = ''] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error('usage: node drag.mjs <app url> <screenshot.png> [chromium path]');
   process.exit(2);
 }
-const TIMEOUT = 60_000;
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function waitForText(page, selector, pattern, what) {
-  try {
-    await page.locator(selector).filter({ hasText: pattern }).first().waitFor({ timeout: TIMEOUT });
-  } catch {
-    const shown = await page.locator(selector).first().innerText().catch(() => '(missing)');
-    throw new Error(`${what}: expected ${selector} to show ${pattern}, it shows ${JSON.stringify(shown)}`);
-  }
-}
-
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-const pageErrors = [];
-page.on('pageerror', (err) => pageErrors.push(String(err)));
+const { browser, page, pageErrors } = await openPage(executablePath);
 try {
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: TIMEOUT });
   const status = '#drag-status';

@@ -10,24 +10,13 @@
 //      paint tab shows the segmentation's map;
 //   5. saves a screenshot.
 // Any failed expectation exits non-zero with a message that says which step failed.
-import { chromium } from 'playwright-core';
+import { openPage, TIMEOUT, waitForText } from './common.mjs';
 
 const [url, screenshot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
 if (!url || !screenshot) {
   console.error('usage: node paint.mjs <app url> <screenshot.png> [chromium path]');
   process.exit(2);
 }
-const TIMEOUT = 60_000;
-
-async function waitForText(page, selector, pattern, what) {
-  try {
-    await page.locator(selector).filter({ hasText: pattern }).first().waitFor({ timeout: TIMEOUT });
-  } catch {
-    const shown = await page.locator(selector).first().innerText().catch(() => '(missing)');
-    throw new Error(`${what}: expected ${selector} to show ${pattern}, it shows ${JSON.stringify(shown)}`);
-  }
-}
-
 async function imageSource(page, selector) {
   return page.locator(`${selector} img`).first().getAttribute('src', { timeout: 1000 }).catch(() => null);
 }
@@ -48,14 +37,7 @@ async function clickPixel(page, selector, x, y, size) {
   await page.mouse.click(box.x + (x + 0.5) * box.width / size, box.y + (y + 0.5) * box.height / size);
 }
 
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-const pageErrors = [];
-page.on('pageerror', (err) => pageErrors.push(String(err)));
+const { browser, page, pageErrors } = await openPage(executablePath);
 try {
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: TIMEOUT });
   await page.getByRole('tab', { name: 'Paint' }).click();

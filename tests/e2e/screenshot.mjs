@@ -6,19 +6,14 @@
 // second path is given, the segmentation tab on the first example facade. With PHOTO=<face photo> and
 // PHOTO_SHOT=<png> set, also the "Your own photo" workflow: upload, invert (100 + 30 steps), the smile preset
 // at strength 1 from the photo's landmarks, a 40-step drag.
-import { chromium } from 'playwright-core';
+import { openPage } from './common.mjs';
 
 const [url, dragShot, segShot, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
 if (!url || !dragShot) {
   console.error('usage: node screenshot.mjs <app url> <drag.png> [segmentation.png] [chromium path]');
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+const { browser, page } = await openPage(executablePath, { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
 const status = page.locator('#drag-status');
 const image = page.locator('#drag-image img').first();
 try {
