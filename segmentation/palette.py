@@ -2,8 +2,8 @@
 
 The facades data set ships no palette: its label maps are JPEG-compressed colour
 images, so colours near class borders are blended. ``derive_palette`` recovers the
-class colours from the data (pure function), and ``PALETTE`` hard-codes what it
-found on ``shared/datasets/facades/train`` (all 400 label maps):
+class colours from the data (pure function), and ``CLASS_COLOURS`` (whose colours are
+``PALETTE``) hard-codes what it found on ``shared/datasets/facades/train`` (all 400 label maps):
 
     python -m segmentation.derive_palette ../shared/datasets/facades/train
 

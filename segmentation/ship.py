@@ -3,8 +3,7 @@
 validation mIoU becomes the default.
 
     python -m segmentation.ship --data ../shared/datasets/facades/train \\
-        --model ce runs/i_lovasz_aug_drop "class cross-entropy + Lovász, no discriminator" \\
-        --model cgan runs/k0_gan_soft "conditional GAN: class cross-entropy + adversarial, 20 : 1"
+        --model ce runs/ce_soup "Best quality" --model cgan runs/k0_gan_soft "Conditional GAN (pix2pix)"
 
 Each run's ``best.safetensors`` is scored on the validation split with and without flip
 test-time averaging; the json records both and recommends flip TTA only if it scored better.
