@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image, ImageFile, ImageOps
 
-from common.images import MAX_ASPECT, MAX_PIXELS, MAX_SIDE_PX, entering_image, read_rgb, read_rgba, to_rgb, working_size
+from common.images import (MAX_ASPECT, MAX_PIXELS, MAX_SIDE_PX, entering_image, image_file, read_rgb, read_rgba,
+                           rgb_uint8, to_rgb, working_size)
 from segmentation.model import as_rgb, read_image
 
 
@@ -178,3 +179,28 @@ def test_a_big_16_bit_image_is_reduced_before_it_is_scaled(tmp_path):
     Image.fromarray(values).save(tmp_path / "deep.png")
     out = read_rgb(tmp_path / "deep.png", max_side=400)
     assert out.shape == (300, 400, 3) and 100 < out.mean() < 160
+
+
+def test_image_file_reads_gradio_records_paths_and_file_objects(tmp_path):
+    path = tmp_path / "upload_123.png"
+    assert image_file({"path": str(path), "orig_name": "facade.png"}) == (str(path), "facade.png")
+    assert image_file({"path": str(path)}) == (str(path), "upload_123.png")
+    assert image_file(path) == (path, "upload_123.png")
+    with open(__file__, "rb") as f:
+        assert image_file(f) == (f, "test_images.py")
+    for value in (None, 3, {"orig_name": "facade.png"}, {"path": ""}, ""):
+        with pytest.raises(ValueError, match=r"the photo is not an uploaded image file \(got "):
+            image_file(value, "the photo", "an uploaded image file")
+
+
+def test_rgb_uint8_gives_three_channels_and_names_what_is_wrong():
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert rgb_uint8(gray).shape == (3, 4, 3) and (rgb_uint8(gray[..., None])[..., 2] == gray).all()
+    rgba = np.zeros((3, 4, 4), np.uint8)
+    assert rgb_uint8(rgba).shape == (3, 4, 3)
+    with pytest.raises(ValueError, match="photo must be uint8"):
+        rgb_uint8(gray.astype(np.float32), "photo")
+    with pytest.raises(ValueError, match=r"photo must have shape .* got \(3, 4, 2\)"):
+        rgb_uint8(np.zeros((3, 4, 2), np.uint8), "photo")
+    with pytest.raises(ValueError, match="each side must be at least 8 px"):
+        rgb_uint8(gray, "photo", min_side=8)
