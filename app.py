@@ -53,7 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                  "raise it on a private machine)")
     parser.add_argument("--max-waiting", type=int, default=AppConfig.max_waiting,
                         help="drags and inversions that may wait for a turn; more are told to try again later")
-    parser.add_argument("--jobs-per-ip", action=argparse.BooleanOptionalAction, default=bool(os.environ.get("SPACE_ID")),
+    parser.add_argument("--jobs-per-ip", action=argparse.BooleanOptionalAction,
+                        default=bool(os.environ.get("SPACE_ID")),
                         help="one drag or inversion per IP, not per browser session (default: on a Space)")
     return parser.parse_args(argv)
 

@@ -1,10 +1,11 @@
 """Where a visitor's files go: one folder per session (exports, a spilled tuned generator), deleted with it.
 
 One folder per process holds them all, so that one app never deletes another's files (tests start several),
-and the whole of it goes at shutdown (ui/sessions.py), as each session's folder goes when the session ends.
+and the whole of it goes when the process exits, as each session's folder goes when the session ends.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -20,7 +21,9 @@ def session_path(visitor: str) -> Path:
 
 
 def session_dir(visitor: str) -> Path:
-    """`session_path`, created on first use."""
+    """`session_path`, created on first use (the first one also has every folder deleted when the process exits)."""
+    if not SESSIONS_ROOT.exists():
+        atexit.register(remove_all_sessions)
     folder = session_path(visitor)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

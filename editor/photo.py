@@ -44,11 +44,10 @@ class PhotoEdit:
         """Read a photo (size checked first, EXIF rotation applied), find its faces and align face `number` to
         `size` px. A ValueError (NoFaceFound among them) names the file or the face."""
         photo = read_rgb(path, max_side=MAX_PHOTO_SIDE, name=name)
-        faces = landmarks.detect_faces(photo).faces
-        if not faces:
-            raise landmarks.NoFaceFound(f"**No face found** in {name}. Use a photo with a clear, roughly "
-                                        "frontal face at least about 80 px wide.")
-        return cls(photo, name, faces, 1, None, model).choose(number, model, size)
+        found = landmarks.detect_faces(photo)
+        if not found.faces:
+            raise found.no_face(name)  # with the smallest face width this photo's detection could find
+        return cls(photo, name, found.faces, 1, None, model).choose(number, model, size)
 
     def choose(self, number, model: str, size: int) -> PhotoEdit:
         """The same photo with face `number` (as drawn on it; None = the largest) aligned to `size` px for `model`."""

@@ -140,7 +140,8 @@ def test_the_slow_lane_runs_waits_refuses_and_lets_a_waiting_job_be_stopped():
     with pytest.raises(Refused, match=r"already have a job running or waiting"):
         with lane.admitted("a", "invert", 10):
             pass
-    with pytest.raises(Refused, match=r"The server is busy\*\* \(1 jobs running, 1 waiting\)\. Try again in about \d+ s"):
+    busy = r"The server is busy\*\* \(1 jobs running, 1 waiting\)\. Try again in about \d+ s"
+    with pytest.raises(Refused, match=busy):
         with lane.admitted("c", "drag", 10):
             pass
     assert lane.cancel("b") and not lane.cancel("b")

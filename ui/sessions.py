@@ -5,10 +5,10 @@ Why: gradio (6.31, `state_holder.py`) expires a `gr.State` only `time_to_live` s
 clients never close a page, so their sessions were never freed (20 sessions with a 4096 px photo: +770 MB,
 still held). Gradio does record when each session was last *used* (`StateHolder.time_last_used`, set on
 every event); the reaper here frees every session idle longer than the TTL, running jobs excepted, with its
-gr.State values (their `delete_callback` runs) and its folder under `SESSIONS_ROOT`.
+gr.State values (their `delete_callback` runs) and its folder (editor/files.py).
 
-Each session's files live in its folder (editor/files.py); the whole of this process's goes at shutdown,
-with gradio's own cache (`install_shutdown`).
+Each session's files live in its folder (editor/files.py), all of which go at exit; gradio's own cache goes
+at shutdown too (`install_shutdown`).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from editor.files import remove_all_sessions, remove_session
+from editor.files import remove_session
 
 SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
 
@@ -84,9 +84,8 @@ def remove_cached_files(demo: gr.Blocks) -> None:
 
 def install_shutdown(demo: gr.Blocks) -> None:
     """SIGTERM (how a Space or `docker stop` ends the app) stops the server as Ctrl-C does; at exit, gradio's
-    cached files for `demo` and this process's session folders are deleted."""
+    cached files for `demo` are deleted (and the session folders: editor/files.py)."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
-    atexit.register(remove_all_sessions)
     atexit.register(remove_cached_files, demo)
