@@ -340,11 +340,13 @@ BAD_CALLS = [  # (api, data): what an API client may send instead of what the pa
 
 
 def attack_errors(server: Server, files: dict) -> dict:
-    """Issue 23.6: bad arguments; an answer is readable when it is a message, not gradio's or pydantic's dump."""
+    """Issue 23.6: bad arguments; an answer is readable when it is a sentence (in the status, or as the call's
+    error), not gradio's or pydantic's dump, and not an error without a message."""
     unreadable = []
     for api, data in BAD_CALLS:
         event, text = raw_call(server.url, api, data, f"bad-{api}")
-        if event != "complete" or any(marker in text for marker in RAW) or text in ("null", "[null]"):
+        silent = event not in ("complete", "error") or text in ("null", "[null]") or '"error": null' in text
+        if silent or any(marker in text for marker in RAW):  # an "error" event with a sentence is an answer
             unreadable.append(f"/{api} {json.dumps(data, allow_nan=True)[:50]} -> {event}: {text[:80]}")
     return {"attack": f"{len(BAD_CALLS)} bad-argument calls", "unreadable": len(unreadable), "examples": unreadable[:8]}
 

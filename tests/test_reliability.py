@@ -4,6 +4,8 @@ own (fast requests and Stop pass a flooded one), step counts within the limits, 
 from __future__ import annotations
 
 import gc
+import json
+import math
 import os
 import signal
 import subprocess
@@ -169,7 +171,7 @@ def public(tmp_path_factory):
                                    jobs_by_ip=True))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    max_threads=80)
+                    max_threads=80, show_error=True)
         yield f"http://127.0.0.1:{port}/"
         demo.close()
 
@@ -208,3 +210,20 @@ def test_step_counts_over_the_limits_are_refused_with_the_limit(public):
     c = Client(public, verbose=False)
     _, status, _ = c.predict(*start_args(501), api_name="/start")
     assert "at most **500 drag steps** per job (asked: 501)" in status and "--max-drag-steps" in status
+
+
+@pytest.mark.parametrize("api, data, sentence", [
+    ("start", [DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", "a string", None], "the points table must be a table"),
+    ("start", [DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", None, "a string"], "the mask must be an image editor value"),
+    ("segment", ["not a file", 0.5, None], "the photo must be an uploaded image file"),
+    ("upload_photo", ["not a file", DEMO_MODEL, 1], "the photo must be an uploaded image file"),
+    ("invert", [math.nan, 2], "Invalid inversion settings: steps"),
+    ("choose_face", ["two"], "Upload a photo with a face first"),
+    ("preset_smile", ["strong"], "the strength must be a number from 0 to 1, got 'strong'"),
+])
+def test_bad_arguments_get_a_sentence_not_a_dump(public, api, data, sentence):
+    """Issue 23.6: gradio's "Could not preprocess input component" and pydantic's dumps reached API clients."""
+    body = json.dumps({"data": data, "session_hash": f"bad-{api}"}, allow_nan=True)
+    posted = httpx.post(public + f"gradio_api/call/{api}", content=body, headers={"content-type": "application/json"})
+    answer = httpx.get(public + f"gradio_api/call/{api}/{posted.json()['event_id']}", timeout=60).text
+    assert sentence in answer and "validation error" not in answer and "Could not preprocess" not in answer

@@ -35,6 +35,7 @@ from ui.editor_view import (
 from ui.images import mask_from_editor
 from ui.lanes import SlowLane, StepLimits
 from ui.outputs import unique_outputs
+from ui.payloads import readable_payload
 
 
 def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | None = None) -> DragSettings:
@@ -204,9 +205,10 @@ def image_column(w: SimpleNamespace) -> None:
     with gr.Row():
         w.undo_point = gr.Button("Undo last point", size="sm")
         w.clear_points = gr.Button("Clear points", size="sm")
-    w.table = gr.Dataframe(headers=POINT_COLUMNS, datatype="number", column_count=4,
-                           label="Points (pixels of the generated image; editable)", interactive=True,
-                           elem_id="points")
+    w.table = readable_payload(
+        gr.Dataframe(headers=POINT_COLUMNS, datatype="number", column_count=4,
+                     label="Points (pixels of the generated image; editable)", interactive=True, elem_id="points"),
+        "the points table", "a table: {'headers': [...], 'data': [[handle x, handle y, target x, target y], ...]}")
 
 
 def settings_panel(w: SimpleNamespace, choices: list[str], model: str, limits: StepLimits) -> None:
@@ -237,8 +239,10 @@ def presets_panel(w: SimpleNamespace) -> None:
 def mask_panel(w: SimpleNamespace) -> None:
     with gr.Accordion("Mask (flexible region)", open=False):
         gr.Markdown("Paint where the image may change; the rest is held in place. No paint = everything may move.")
-        w.editor = gr.ImageEditor(type="numpy", label="Brush", layers=False, transforms=(), sources=(),
-                                  brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"), elem_id="mask-editor")
+        w.editor = readable_payload(
+            gr.ImageEditor(type="numpy", label="Brush", layers=False, transforms=(), sources=(),
+                           brush=gr.Brush(colors=["#ffffff"], color_mode="fixed"), elem_id="mask-editor"),
+            "the mask", "an image editor value: {'background': file, 'layers': [files], 'composite': file}")
         with gr.Row():
             w.show_mask = gr.Checkbox(False, label="Show mask")
             w.reset_mask = gr.Button("Reset mask", size="sm")

@@ -27,6 +27,7 @@ from ui.editor_view import answers, mask_background, points_view
 from ui.images import display_scale, enlarge
 from ui.lanes import SlowLane, StepLimits
 from ui.outputs import unique_outputs
+from ui.payloads import readable_payload
 
 SHOWN_PHOTO_SIDE = 1024   # The photo with its numbered face boxes is sent to the page at most this large.
 
@@ -124,8 +125,9 @@ def layout(limits: StepLimits) -> SimpleNamespace:
     p = SimpleNamespace()
     with gr.Accordion("Your own photo", open=True):
         with gr.Row():
-            p.photo = gr.Image(label="Photo (any size)", type="filepath", sources=["upload", "clipboard"],
-                               height=200, elem_id="photo-upload")
+            p.photo = readable_payload(gr.Image(label="Photo (any size)", type="filepath",
+                                                sources=["upload", "clipboard"], height=200, elem_id="photo-upload"),
+                                       "the photo", "an uploaded image file (gradio_client: handle_file(path))")
             p.faces = gr.Image(label="Faces (click one to choose)", interactive=False, height=200,
                                elem_id="photo-faces")
         with gr.Row():

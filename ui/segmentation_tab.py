@@ -17,6 +17,7 @@ import segmentation
 from common.images import image_file, read_rgb, upright_size
 from ui.legend import legend_html
 from ui.outputs import unique_outputs
+from ui.payloads import readable_payload
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
@@ -130,7 +131,9 @@ def build(tab: SegmentationTab) -> SegmentationWidgets:
         kept = gr.State(None)
         gr.Markdown(tab.notice, visible=bool(tab.notice), elem_id="seg-notice")
         with gr.Row():
-            photo = gr.Image(label="Facade photo", type="numpy", sources=["upload", "clipboard"], elem_id="seg-photo")
+            photo = readable_payload(
+                gr.Image(label="Facade photo", type="numpy", sources=["upload", "clipboard"], elem_id="seg-photo"),
+                "the photo", "an uploaded image file (gradio_client: handle_file(path))")
             labels = gr.Image(label="Label map", interactive=False, format="png", elem_id="seg-labels")
             overlay = gr.Image(label="Overlay", interactive=False, format="png", elem_id="seg-overlay")
         with gr.Row():

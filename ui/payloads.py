@@ -1,0 +1,28 @@
+"""What an API client sends in place of a file, a table or a mask gets one sentence, not pydantic's dump.
+
+Why: gradio (6.31, `Blocks.preprocess_data`) checks every input against its component's data model before any
+handler runs, also with preprocess=False, so a string where a file or a table belongs came back as
+"1 validation error for ImageData / Input should be a valid dictionary ...". `readable_payload` gives one
+component a copy of its data model (same schema, same name) whose first check raises `WrongPayload`: not a
+ValueError, so pydantic lets it through, and gradio (show_error) sends its sentence.
+"""
+from __future__ import annotations
+
+import gradio as gr
+from pydantic import model_validator
+
+
+class WrongPayload(Exception):
+    """A value of the wrong kind for a component; the message says what was expected."""
+
+
+def readable_payload(component: gr.components.Component, what: str, expected: str) -> gr.components.Component:
+    """`component`, whose inputs that are not a JSON object are refused with "`what` must be `expected`"."""
+    base = type(component).data_model
+
+    def check(cls, value):
+        if not isinstance(value, dict) and not isinstance(value, base):
+            raise WrongPayload(f"{what} must be {expected}; got {type(value).__name__} {str(value)[:40]!r}")
+        return value
+    component.data_model = type(base.__name__, (base,), {"_kind": model_validator(mode="before")(classmethod(check))})
+    return component
