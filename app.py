@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.add_argument(f"--max-{name}-steps", type=int, default=default,
                             help=f"most {what} one job may ask for (default {default}, bounding its time; "
                                  "raise it on a private machine)")
+    parser.add_argument("--max-cache-gb", type=float, default=AppConfig.max_cache_bytes / 2**30,
+                        help="disk gradio's cached uploads and outputs may take; the oldest go first")
     parser.add_argument("--max-waiting", type=int, default=AppConfig.max_waiting,
                         help="drags and inversions that may wait for a turn; more are told to try again later")
     parser.add_argument("--jobs-per-ip", action=argparse.BooleanOptionalAction,
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> None:
                        segmentation_weights=args.segmentation_weights, max_drags=max(1, args.max_drags),
                        max_tuned=max(1, args.max_tuned), session_ttl=max(1.0, args.session_ttl),
                        limits=StepLimits(args.max_drag_steps, args.max_invert_steps, args.max_pti_steps),
-                       max_waiting=max(0, args.max_waiting), jobs_by_ip=args.jobs_per_ip)
+                       max_waiting=max(0, args.max_waiting), jobs_by_ip=args.jobs_per_ip,
+                       max_cache_bytes=int(args.max_cache_gb * 2**30))
     demo = build_app(config)
     install_shutdown(demo)
     # show_error: what gradio itself refuses (a malformed payload) reaches an API client as a message, not null.

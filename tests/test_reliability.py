@@ -31,7 +31,7 @@ from editor.models import DEMO_MODEL  # noqa: E402
 from ui import AppConfig, build_app  # noqa: E402
 from ui.lanes import STOPPED_WAITING, SlowLane  # noqa: E402
 from editor.files import SESSIONS_ROOT, session_dir  # noqa: E402
-from ui.sessions import SessionReaper  # noqa: E402
+from ui.sessions import MIN_CACHE_AGE_S, SessionReaper, trim_cache  # noqa: E402
 
 
 def wait_for(url: str, seconds: float = 120) -> None:
@@ -117,6 +117,23 @@ def test_idle_sessions_are_freed_with_their_memory_and_files_raw_api_clients_too
     drag_state(demo, active.session_hash).running = False
     _, status, _ = idle.predict(api_name="/clear_points")
     assert "press **New image**" in status  # a freed visitor starts again, with no error
+
+
+def test_the_cache_is_trimmed_to_its_cap_oldest_first_never_a_file_just_written(app):
+    """Issue 23.5: the schedule deletes by age only; a client writing 200 MB uploads as fast as it can would not
+    wait for it."""
+    demo, url = app
+    uploads = []
+    for index in range(3):
+        with open(__file__, "rb") as f:  # any file will do
+            (path,) = httpx.post(url + "gradio_api/upload", files={"files": (f"f{index}.txt", f)}).json()
+        uploads.append(path)
+        time.sleep(0.05)
+    size = os.path.getsize(uploads[0])
+    assert trim_cache(demo, max_bytes=0) == 0  # all too young: they may be on their way to a client
+    freed = trim_cache(demo, max_bytes=size, now=time.time() + MIN_CACHE_AGE_S + 1)  # room for one file
+    assert freed >= 2 * size and os.path.isfile(uploads[2])  # the newest stays
+    assert not os.path.exists(uploads[0]) and not os.path.exists(uploads[1])
 
 
 # ----------------------------------------------------------------------------- the slow lane

@@ -15,7 +15,7 @@ from ui.outputs import unique_outputs
 from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
 from editor.tuned import DEFAULT_MAX_TUNED
 from ui.lanes import SlowLane, StepLimits
-from ui.sessions import SESSION_TTL_S, SessionReaper
+from ui.sessions import MAX_CACHE_BYTES, SESSION_TTL_S, SessionReaper
 
 CSS = """
 .legend td, .legend th { padding: 2px 8px; }
@@ -34,6 +34,7 @@ class AppConfig:
     limits: StepLimits = field(default_factory=StepLimits)  # Steps one drag or inversion may ask for.
     max_waiting: int = 8                 # Slow jobs that may wait for a turn; more are told to try again later.
     jobs_by_ip: bool = False             # One slow job per IP (a public Space), not per browser session.
+    max_cache_bytes: int = MAX_CACHE_BYTES  # gradio's cached files beyond this are deleted, oldest first.
 
 
 def build_app(config: AppConfig) -> gr.Blocks:
@@ -59,5 +60,5 @@ def build_app(config: AppConfig) -> gr.Blocks:
                                api_visibility="private")
     # Slow jobs wait in `lane` (bounded, one per client), so this bound is only ever met by fast requests.
     demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.reaper = SessionReaper(demo, config.session_ttl).start()
+    demo.reaper = SessionReaper(demo, config.session_ttl, max_cache_bytes=config.max_cache_bytes).start()
     return demo

@@ -24,6 +24,8 @@ import gradio as gr
 from editor.files import remove_session
 
 SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
+MAX_CACHE_BYTES = 4 * 2**30  # gradio's cached uploads and outputs beyond this go, oldest first (--max-cache-gb).
+MIN_CACHE_AGE_S = 60      # A younger file may still be on its way to a client (ui/outputs.py): never trimmed.
 
 
 def is_running(value) -> bool:
@@ -31,12 +33,36 @@ def is_running(value) -> bool:
     return bool(getattr(value, "running", False))
 
 
-class SessionReaper:
-    """Frees the sessions of `demo` idle longer than `ttl` seconds, every `every` seconds, in a daemon thread."""
+def trim_cache(demo: gr.Blocks, max_bytes: int, now: float | None = None) -> int:
+    """Delete gradio's oldest cached files for `demo` (examples kept, none younger than MIN_CACHE_AGE_S) until
+    they take at most `max_bytes`; the bytes freed. Why: the schedule deletes by age only, and one client that
+    uploads 200 MB files (or segments) as fast as it can would fill the disk before the next sweep."""
+    now = time.time() if now is None else now
+    kept = {f for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
+    files = []
+    for fileset in demo.temp_file_sets:
+        for file in set(fileset) - kept:
+            with contextlib.suppress(OSError):
+                stat = Path(file).stat()
+                files.append((stat.st_ctime, stat.st_size, file, fileset))
+    excess = sum(size for _, size, _, _ in files) - max_bytes
+    freed = 0
+    for created, size, file, fileset in sorted(files):
+        if freed >= excess or now - created < MIN_CACHE_AGE_S:
+            break
+        Path(file).unlink(missing_ok=True)
+        fileset.discard(file)
+        freed += size
+    return freed
 
-    def __init__(self, demo: gr.Blocks, ttl: float = SESSION_TTL_S, every: float | None = None):
-        self.demo, self.ttl = demo, float(ttl)
-        self.every = every if every is not None else max(1.0, min(60.0, self.ttl / 4))
+
+class SessionReaper:
+    """Frees the sessions of `demo` idle longer than `ttl` seconds and trims gradio's cache to `max_cache_bytes`,
+    every `every` seconds, in a daemon thread."""
+
+    def __init__(self, demo: gr.Blocks, ttl: float = SESSION_TTL_S, every: float = 5.0,
+                 max_cache_bytes: int = MAX_CACHE_BYTES):
+        self.demo, self.ttl, self.every, self.max_cache_bytes = demo, float(ttl), every, max_cache_bytes
         self._stop = threading.Event()
 
     def sweep(self, now: float | None = None) -> list[str]:
@@ -64,6 +90,7 @@ class SessionReaper:
         def loop():
             while not self._stop.wait(self.every):
                 self.sweep()
+                trim_cache(self.demo, self.max_cache_bytes)
         threading.Thread(target=loop, name="session-reaper", daemon=True).start()
         return self
 
