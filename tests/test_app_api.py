@@ -121,6 +121,21 @@ def test_segment_example_gives_label_map_overlay_and_legend(url, segmentation_we
         assert "facade" in largest, largest
 
 
+def test_paint_renders_a_label_map_file_and_refuses_a_bad_one(url, tmp_path):
+    """`/paint`: a label map image and a seed in, a facade photo of the map's size out (the shipped painter)."""
+    classes = np.full((192, 160), CLASS_NAMES.index("facade"))
+    classes[40:100, 30:70] = CLASS_NAMES.index("window")
+    Image.fromarray(PALETTE[classes]).save(tmp_path / "map.png")
+    c = client(url)
+    photo_path, status = c.predict(handle_file(str(tmp_path / "map.png")), 3, api_name="/paint")
+    assert read(photo_path).shape == (192, 160, 3) and "Rendered a 160×192 facade, variation 3" in status
+    again, _ = c.predict(handle_file(str(tmp_path / "map.png")), 3, api_name="/paint")
+    assert np.array_equal(read(again), read(photo_path))  # the same seed paints the same photo
+    (tmp_path / "notes.png").write_text("not an image")
+    photo_path, status = c.predict(handle_file(str(tmp_path / "notes.png")), 0, api_name="/paint")
+    assert photo_path is None and "notes.png: not a readable image" in status
+
+
 def test_segment_rejects_a_file_that_is_not_an_image(url, tmp_path):
     junk = tmp_path / "notes.png"
     junk.write_text("not an image")
