@@ -1,44 +1,52 @@
-"""Seconds per projection step: the fast schedule against full-resolution projection, at the same step count.
+"""The app's inversion before and after issue 21, side by side: wall time, final PSNR, peak RSS, ETA error.
 
-"fast" is `draggan.invert` as the app runs it: the early steps compare the running skip RGB of a
-low-resolution block (b128 at 512, b256 at 1024) with the area-downsampled target, and only the last
-quarter of the steps runs the whole generator. "full" is the same projection with `fast=False`: every
-step renders and compares at full resolution (projector.py's way). Both invert the same target, an
-image the generator made (seed 1, psi 0.7), on randomly initialised generators with the real 512 and
-1024 architectures (benchmarks/bench_drag.py's `build_generator`), with the offline pixel loss and
-no PTI. The two runs live in two threads and take steps in turn, handing over after every step
-through the progress callback, so both see the same machine load; a step is timed from the moment
-its run got the turn. Reported: mean seconds per step over the whole run (the first step includes
-the w_avg estimate, for both), the speed-up, and each run's final PSNR at full resolution.
+"old" is `PREVIOUS_DEFAULT` (100 projection steps, the last 25 on the whole generator, then 30 PTI
+steps of every block on the whole image); "new" is `InvertConfig()`, what `invert(G, target)` and the
+app run. Generators are randomly initialised with the real 256/512/1024 architectures
+(benchmarks/bench_drag.py's `build_generator`); the target is an image the generator made (seed 1,
+psi 0.7). The offline pixel loss runs.
 
-`--memory` instead runs one whole inversion with PTI per size in a fresh process and reports its
-peak memory (max RSS, or CUDA max allocated), the memory after loading the generator, and the size
-of the tuned copy that a photo session keeps.
+Each inversion runs in a fresh process of its own, so its max RSS is its own peak (after loading the
+model and before are reported too). The two processes of a size take steps in turn, handing over
+after every step through a pipe, so both see the same machine load; a run's time is the sum of its
+turns. `--quick RES` runs the configurations at RES with a tenth of the steps and extrapolates the
+wall time from each kind of step's mean (their PSNR is then not the full run's). `--faces` adds a row on a real face (../shared/fixtures/faces/obama.jpg,
+aligned) inverted by the tiny256 golden generator (the random 512 px one cannot draw a face either).
+The ETA column is the largest error of the progress bar's ETA, relative to the time actually left,
+over the steps from 10 % to 90 % of the run.
 
-    python benchmarks/bench_invert.py                                   # 512 with 20 steps, 1024 with 12
-    python benchmarks/bench_invert.py --memory --sizes 512 --steps 4 --pti-steps 3
+    python benchmarks/bench_invert.py --faces --sizes 512 256 1024     # 1024 quick
+    python benchmarks/bench_invert.py --sizes 256 --quick 256           # a smoke run
 """
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
-import threading
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_drag import build_generator, peak_memory_mb  # noqa: E402
+from benchmarks.bench_drag import build_generator  # noqa: E402
+from draggan import load_generator  # noqa: E402
 from draggan.export import to_uint8  # noqa: E402
-from draggan.inversion import invert  # noqa: E402
+from draggan.inversion import PREVIOUS_DEFAULT, InvertConfig, fast_schedule, invert  # noqa: E402
 
 TARGET_SEED, TARGET_PSI = 1, 0.7
+FACE = REPO.parent / "shared" / "fixtures" / "faces" / "obama.jpg"
+CONFIGS = {"old": PREVIOUS_DEFAULT, "new": InvertConfig()}
+QUICK_DIVISOR = 20
+GOLDEN = REPO.parent / "shared" / "fixtures" / "stylegan2" / "tiny256.safetensors"
 
 
 def generator_target(G) -> np.ndarray:
@@ -49,119 +57,110 @@ def generator_target(G) -> np.ndarray:
         return to_uint8(G.synthesis(G.mapping(z, truncation_psi=TARGET_PSI)))
 
 
-class Turns:
-    """Runs in threads take one step each in turn; each step is timed from the moment its run got the turn."""
-
-    def __init__(self, names: list[str]):
-        self.order = list(names)
-        self.current: str | None = self.order[0]
-        self.cond = threading.Condition()
-        self.seconds: dict[str, list[float]] = {name: [] for name in names}
-        self.since = 0.0
-
-    def wait(self, name: str) -> None:
-        with self.cond:
-            self.cond.wait_for(lambda: self.current == name)
-            self.since = time.perf_counter()
-
-    def step_done(self, name: str, last: bool) -> None:
-        """Record the step; unless it was the run's last, hand over and wait for the next turn."""
-        self.seconds[name].append(time.perf_counter() - self.since)
-        if not last:
-            self.hand_over(name)
-            self.wait(name)
-
-    def hand_over(self, name: str, leaving: bool = False) -> None:
-        with self.cond:
-            following = self.order[(self.order.index(name) + 1) % len(self.order)]
-            if leaving:
-                self.order.remove(name)
-            self.current = following if self.order else None
-            self.cond.notify_all()
+def face_target(res: int) -> np.ndarray:
+    from landmarks import align_face, detect_landmarks
+    photo = np.asarray(Image.open(FACE).convert("RGB"))
+    (lm68,) = detect_landmarks(photo, backend="dlib")
+    return align_face(photo, lm68, res).image
 
 
-def interleaved(G, target: np.ndarray, steps: int, device: str) -> dict:
-    """Fast and full projection of `target`, step by step in turn; seconds per step and final PSNR of each."""
-    runs = {"fast": True, "full": False}
-    turns, results, errors = Turns(list(runs)), {}, []
-
-    def run(name: str, fast: bool) -> None:
-        def progress(p) -> None:
-            if device == "cuda":
-                torch.cuda.synchronize()
-            turns.step_done(name, last=p.step == p.total)
-
-        try:
-            turns.wait(name)
-            results[name] = invert(G, target, steps=steps, pti_steps=0, fast=fast, loss="pixel", progress=progress)
-        except BaseException as exc:  # re-raised in the main thread below
-            errors.append(exc)
-        finally:
-            turns.hand_over(name, leaving=True)
-
-    threads = [threading.Thread(target=run, args=item) for item in runs.items()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
-    return {name: {"s_per_step": float(np.mean(turns.seconds[name])), "psnr": results[name].psnr,
-                   "resolutions": sorted(set(results[name].resolutions))} for name in runs}
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def memory_worker(res: int, steps: int, pti_steps: int, device: str) -> dict:
-    """One inversion with PTI in this fresh process: peak memory, and the size of the tuned copy."""
-    G = build_generator(res, device)
-    target = generator_target(G)
-    model_mb = peak_memory_mb(device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    t0 = time.perf_counter()
-    result = invert(G, target, steps=steps, pti_steps=pti_steps)
-    tuned = result.generator
-    copy_mb = sum(t.numel() * t.element_size() for t in [*tuned.parameters(), *tuned.buffers()]) / 2 ** 20
-    return {"model_mb": model_mb, "peak_mb": peak_memory_mb(device), "copy_mb": copy_mb,
-            "seconds": time.perf_counter() - t0, "tuned": tuned is not G}
+def extrapolated(seconds: float, steps: list[tuple[str, int, float]], full: InvertConfig, res: int) -> float:
+    """Wall time of `full` from a short run: its non-step time plus each kind's mean step time x full count."""
+    kinds = Counter((stage, r) for stage, r, _ in steps)
+    mean = {k: sum(s for stage, r, s in steps if (stage, r) == k) / n for k, n in kinds.items()}
+    counts = Counter(("projection", r) for r in fast_schedule(full.steps, res, full))
+    counts[("pti", res)] += full.pti_steps
+    return seconds - sum(s for *_, s in steps) + sum(mean[k] * n for k, n in counts.items())
+
+
+def worker(res: int, name: str, target_kind: str, quick: bool) -> dict:
+    """One inversion, stepping only when the parent says so (a line on stdin); the figures as a dict."""
+    G = load_generator(GOLDEN) if target_kind == "face on tiny256" else build_generator(res, "cpu")
+    target = generator_target(G) if target_kind == "generated" else face_target(G.img_resolution)
+    model_mb = rss_mb()
+    full = CONFIGS[name]
+    config = replace(full, steps=max(1, full.steps // QUICK_DIVISOR),
+                     pti_steps=max(1, full.pti_steps // QUICK_DIVISOR)) if quick else full
+    clock = {"turns": 0.0, "since": 0.0, "counted": 0.0}
+    steps, etas = [], []
+
+    def go() -> None:
+        sys.stdin.readline()
+        clock["since"] = time.perf_counter()
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        clock["turns"] += now - clock["since"]
+        steps.append((p.stage, p.resolution, clock["turns"] - clock["counted"]))
+        clock["counted"] = clock["turns"]
+        etas.append((p.step, p.total, clock["turns"], p.eta_s))
+        print(json.dumps({"step": p.step}), flush=True)
+        go()
+
+    go()
+    result = invert(G, target, config, loss="pixel", progress=progress)
+    seconds = clock["turns"] + time.perf_counter() - clock["since"]
+    eta_error = max((abs(eta - (seconds - t)) / (seconds - t) for step, total, t, eta in etas
+                     if 0.1 <= step / total <= 0.9), default=float("nan"))
+    return {"seconds": extrapolated(seconds, steps, full, res) if quick else seconds, "psnr": result.psnr,
+            "projection_psnr": result.projection_psnr, "model_mb": model_mb, "peak_mb": rss_mb(),
+            "eta_error": eta_error, "quick": quick}
+
+
+def side_by_side(res: int, target_kind: str, quick: set[str]) -> dict[str, dict]:
+    """Old and new in two processes that take steps in turn; each one's figures."""
+    procs = {name: subprocess.Popen([sys.executable, __file__, "--worker", name, "--sizes", str(res), "--target",
+                                     target_kind] + ["--short"] * (name in quick),
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for name in CONFIGS}
+    results: dict[str, dict] = {}
+    while len(results) < len(procs):
+        for name, proc in procs.items():
+            if name in results:
+                continue
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            line = json.loads(proc.stdout.readline() or '{"failed": true}')
+            if "step" not in line:
+                results[name] = line
+    for name, proc in procs.items():
+        if proc.wait() != 0 or "failed" in results[name]:
+            raise RuntimeError(f"the {name} inversion at {res} px ({target_kind}) failed")
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
-    parser.add_argument("--steps", type=int, nargs="+", default=[20, 12], help="steps per size (last repeats)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--memory", action="store_true", help="peak memory of one inversion with PTI instead")
-    parser.add_argument("--pti-steps", type=int, default=3, help="PTI steps of the --memory run")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
+    parser.add_argument("--faces", action="store_true", help="also invert a real face with the tiny256 golden G")
+    parser.add_argument("--quick", type=int, nargs="*", default=[1024], help="sizes whose runs are extrapolated")
+    parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--target", default="generated", help=argparse.SUPPRESS)
+    parser.add_argument("--short", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.worker:
-        print(json.dumps(memory_worker(args.sizes[0], args.steps[0], args.pti_steps, args.device)))
+        print(json.dumps(worker(args.sizes[0], args.worker, args.target, args.short)), flush=True)
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
-    if args.memory:
-        print("| res | projection + PTI steps | after loading G MB | peak MB | tuned copy MB | seconds |")
-        print("|---|---|---|---|---|---|")
-    else:
-        print("| res | steps | fast s/step | full s/step | speed-up | fast PSNR dB | full PSNR dB |")
-        print("|---|---|---|---|---|---|---|")
-    for i, res in enumerate(args.sizes):
-        steps = args.steps[min(i, len(args.steps) - 1)]
-        if args.memory:
-            cmd = [sys.executable, __file__, "--worker", "--sizes", str(res), "--steps", str(steps),
-                   "--pti-steps", str(args.pti_steps), "--device", args.device]
-            out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                raise RuntimeError(f"memory worker at {res} failed:\n{out.stderr}")
-            m = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"| {res} | {steps} + {args.pti_steps} | {m['model_mb']:.0f} | {m['peak_mb']:.0f} "
-                  f"| {m['copy_mb']:.0f} | {m['seconds']:.0f} |", flush=True)
-            continue
-        G = build_generator(res, args.device)
-        r = interleaved(G, generator_target(G), steps, args.device)
-        fast, full = r["fast"], r["full"]
-        print(f"| {res} | {steps} | {fast['s_per_step']:.2f} | {full['s_per_step']:.2f} "
-              f"| {full['s_per_step'] / fast['s_per_step']:.2f}x | {fast['psnr']:.2f} | {full['psnr']:.2f} |",
-              flush=True)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {PREVIOUS_DEFAULT}; "
+          f"new = {InvertConfig()}")
+    print("| res | target | old s | new s | speed-up | old PSNR dB | new PSNR dB | new projection dB "
+          "| old peak RSS MB | new peak RSS MB | RSS after loading MB | new ETA max error |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows = [(256, "face on tiny256")] * args.faces + [(res, "generated") for res in args.sizes]
+    for res, target_kind in rows:
+        r = side_by_side(res, target_kind, set(CONFIGS) if res in args.quick else set())
+        old, new = r["old"], r["new"]
+        mark = " (extrapolated)" if old["quick"] else ""
+        old_psnr, new_psnr = ("n/a (short run)",) * 2 if old["quick"] else (f"{old['psnr']:.2f}", f"{new['psnr']:.2f}")
+        print(f"| {res} | {target_kind} | {old['seconds']:.0f}{mark} | {new['seconds']:.0f} "
+              f"| **{old['seconds'] / new['seconds']:.1f}x** | {old_psnr} | {new_psnr} "
+              f"| {new['projection_psnr']:.2f} | {old['peak_mb']:.0f} | {new['peak_mb']:.0f} "
+              f"| {new['model_mb']:.0f} | {new['eta_error'] * 100:.0f} % |", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,26 +43,33 @@ INITIAL_NOISE_FACTOR = 0.05      # w-noise at step 0, in units of the spread of 
 NOISE_RAMP = 0.75                # Share of steps after which the w-noise is zero.
 W_AVG_SAMPLES = 2000             # z samples for w_avg and the spread of W (projector.py takes 10000).
 PTI_LR = 3e-4                    # PTI's pti_learning_rate.
-FAST_RESOLUTION = 128            # Lowest block the fast schedule compares at (b256 for 1024 px generators).
-FULL_RESOLUTION_SHARE = 0.25     # Share of projection steps at full resolution in the fast schedule.
+LOW_RESOLUTION_FLOOR = 128       # `low_resolution=None`: a quarter of the image side, but at least this.
 
 
 @dataclass(frozen=True)
 class InvertConfig:
     """An inversion's settings. `InvertConfig()` is the app's default, read by `invert` and the UI alike."""
-    steps: int = 100                 # W+ projection steps.
-    pti_steps: int = 30              # Pivotal-tuning steps (0: the result's generator is G itself).
-    fast: bool = True                # Early projection steps at a low block (False: all at full resolution).
-    loss: str = "auto"               # "auto", "lpips" or "pixel" (see image_distance.py).
-    seed: int = 0                    # Seed of the w-noise.
+    steps: int = 16                      # W+ projection steps.
+    pti_steps: int = 5                   # Pivotal-tuning steps (0: the result's generator is G itself).
+    low_resolution: int | None = 128     # Block the projection compares at (None: a quarter of the image, >= 128).
+    full_share: float = 0.0              # Share of projection steps (the last ones) that run the whole generator.
+    pti_lr: float = 1e-3                 # Adam's learning rate for PTI (PTI's own: 3e-4).
+    bf16: bool = True                    # PTI's forward pass under bf16 autocast.
+    loss: str = "auto"                   # "auto", "lpips" or "pixel" (see image_distance.py).
+    seed: int = 0                        # Seed of the w-noise.
 
     def __post_init__(self):
         if self.steps < 1 or self.pti_steps < 0:
             raise ValueError(f"steps must be >= 1 and pti_steps >= 0, got steps={self.steps}, "
                              f"pti_steps={self.pti_steps}")
+        if not 0 <= self.full_share <= 1:
+            raise ValueError(f"full_share must be in [0, 1], got {self.full_share}")
 
 
-PREVIOUS_DEFAULT = InvertConfig(steps=100, pti_steps=30)  # The app's default before issue 21 (benchmarks).
+# The app's default before issue 21 (for benchmarks): 75 steps at b128 (b256 at 1024 px), 25 on the whole
+# generator, then 30 PTI steps in fp32 with PTI's learning rate.
+PREVIOUS_DEFAULT = InvertConfig(steps=100, pti_steps=30, low_resolution=None, full_share=0.25, pti_lr=PTI_LR,
+                                bf16=False)
 
 
 @dataclass
@@ -121,12 +128,11 @@ def learning_rate(t: float, initial: float = INITIAL_LR) -> float:
     return initial * ramp * min(1.0, t / LR_RAMPUP)
 
 
-def fast_schedule(steps: int, img_resolution: int, fast: bool = True) -> list[int]:
-    """Resolution each projection step compares at: low first, the last FULL_RESOLUTION_SHARE (>= 1 step) full."""
-    low = min(img_resolution, max(FAST_RESOLUTION, img_resolution // 4))
-    if not fast or low == img_resolution:
-        return [img_resolution] * steps
-    full = max(1, math.ceil(steps * FULL_RESOLUTION_SHARE))
+def fast_schedule(steps: int, img_resolution: int, config: InvertConfig = InvertConfig()) -> list[int]:
+    """Resolution each projection step compares at: `low_resolution` first, the last `full_share` full."""
+    low = config.low_resolution or max(LOW_RESOLUTION_FLOOR, img_resolution // 4)
+    low = min(img_resolution, low)
+    full = math.ceil(steps * config.full_share)
     return [low] * (steps - full) + [img_resolution] * full
 
 
@@ -145,50 +151,78 @@ def _block_index(G: Generator, resolution: int) -> int | None:
     return None if resolution == G.img_resolution else G.synthesis.block_resolutions.index(resolution)
 
 
-class _Run:
-    """Steps, stop requests, per-step PSNR and the ETA over both stages."""
+@dataclass(frozen=True)
+class _Kind:
+    """A kind of step, for the ETA: steps of one kind take about the same time."""
+    stage: str            # "projection", "pti" or "render" (a final no-grad image, not reported as a step).
+    resolution: int       # Side of the image it renders (the block it stops at).
 
-    def __init__(self, plan: list[tuple[str, int]], progress: Callable | None, stop: threading.Event | None):
+
+def _volume(G: Generator, kind: _Kind) -> float:
+    """Pixels x channels of the maps a step of `kind` computes, times its passes: its cost before it is timed."""
+    blocks = G.synthesis.blocks[: G.synthesis.block_resolutions.index(kind.resolution) + 1]
+    total = sum(block.resolution ** 2 * block.conv1.weight.shape[0] for block in blocks)
+    return total * {"projection": 2, "pti": 3, "render": 1}[kind.stage]  # passes: forward, + input, + weight grads
+
+
+class _Run:
+    """Steps, stop requests, per-step PSNR and the ETA over both stages and the final renders."""
+
+    def __init__(self, G: Generator, plan: list[_Kind], progress: Callable | None, stop: threading.Event | None):
         self.plan, self.progress, self.stop_event = plan, progress, stop
-        self.seconds: dict[tuple[str, int], list[float]] = {}
+        self.volumes = {kind: _volume(G, kind) for kind in set(plan)}
+        self.total = sum(kind.stage != "render" for kind in plan)
+        self.seconds: dict[_Kind, list[float]] = {}
         self.psnr_history: list[float] = []
         self.resolutions: list[int] = []
         self.message = ""
+        self.index = 0
         self._t0 = time.perf_counter()
 
     def stopped(self) -> bool:
         if self.stop_event is not None and self.stop_event.is_set():
-            self.message = f"stopped on request after {len(self.psnr_history)} of {len(self.plan)} steps"
+            self.message = f"stopped on request after {len(self.psnr_history)} of {self.total} steps"
         return bool(self.message)
 
     def fail(self, what: str) -> None:
         self.message = f"{what} at step {len(self.psnr_history) + 1}"
 
-    def done(self, value: float) -> None:
-        """Record the step that just ended and report it."""
-        kind = self.plan[len(self.psnr_history)]
+    def _record(self) -> _Kind:
+        """Time the step or render at `index` and move past it."""
+        kind = self.plan[self.index]
+        self.index += 1
         now = time.perf_counter()
         self.seconds.setdefault(kind, []).append(now - self._t0)
         self._t0 = now
+        return kind
+
+    def done(self, value: float) -> None:
+        """Record the step that just ended and report it."""
+        kind = self._record()
         self.psnr_history.append(value)
-        self.resolutions.append(kind[1])
+        self.resolutions.append(kind.resolution)
         if self.progress is not None:
             step = len(self.psnr_history)
-            self.progress(InversionProgress(kind[0], step, len(self.plan), value, kind[1], self._eta(step)))
+            self.progress(InversionProgress(kind.stage, step, self.total, value, kind.resolution, self.eta()))
 
-    def _eta(self, step: int) -> float:
-        """Remaining steps times the mean time of their kind (a kind not run yet: the current step's kind)."""
-        current = self.seconds[self.plan[step - 1]]
-        fallback = sum(current) / len(current)
-        left = Counter(self.plan[step:])
-        return sum(n * (sum(self.seconds[k]) / len(self.seconds[k]) if k in self.seconds else fallback)
-                   for k, n in left.items())
+    def rendered(self) -> None:
+        """Record the next final render (the steps a stop skipped are skipped in the plan too)."""
+        self.index = next(i for i in range(self.index, len(self.plan)) if self.plan[i].stage == "render")
+        self._record()
+
+    def eta(self) -> float:
+        """Remaining steps and renders, each at the mean time of its kind; kinds not run yet scaled by volume."""
+        spent = sum(sum(t) for t in self.seconds.values())
+        per_volume = spent / sum(self.volumes[k] * len(t) for k, t in self.seconds.items())
+        left = Counter(self.plan[self.index:])
+        return sum(n * (sum(self.seconds[k]) / len(self.seconds[k]) if k in self.seconds
+                        else per_volume * self.volumes[k]) for k, n in left.items())
 
 
 def _project(G: Generator, targets: dict[int, torch.Tensor], schedule: list[int], distance: ImageDistance,
-             run: _Run, seed: int) -> torch.Tensor:
+             run: _Run, seed: int, w_stats: tuple[torch.Tensor, float]) -> torch.Tensor:
     """Stage 1: the W+ latent after the last step, or the last one whose loss was finite."""
-    w_avg, w_spread = w_statistics(G)
+    w_avg, w_spread = w_stats
     w_opt = w_avg.repeat(1, G.num_ws, 1).requires_grad_(True)
     good = w_opt.detach().clone()
     optimizer = torch.optim.Adam([w_opt], betas=(0.9, 0.999), lr=INITIAL_LR)
@@ -214,18 +248,19 @@ def _project(G: Generator, targets: dict[int, torch.Tensor], schedule: list[int]
     return w_opt.detach().clone()
 
 
-def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, steps: int, distance: ImageDistance,
-                    run: _Run) -> Generator | None:
+def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distance: ImageDistance, run: _Run,
+                    config: InvertConfig) -> Generator | None:
     """Stage 2: a tuned deep copy of G, or None when the loss became non-finite (the copy is dropped)."""
     tuned = copy.deepcopy(G).eval().requires_grad_(False)
     params = list(tuned.synthesis.parameters())
     for p in params:
         p.requires_grad_(True)
-    optimizer = torch.optim.Adam(params, lr=PTI_LR)
-    for _ in range(steps):
+    optimizer = torch.optim.Adam(params, lr=config.pti_lr)
+    for _ in range(config.pti_steps):
         if run.stopped():
             break
-        img = tuned.synthesis(ws, fused_modconv=False)
+        with torch.autocast(ws.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            img = tuned.synthesis(ws, fused_modconv=False).float()
         loss = F.mse_loss(img, target) + distance(img, target)  # PTI: L2 + the perceptual (here: stage-1) term
         if not bool(torch.isfinite(loss)):
             run.fail("the PTI loss became non-finite; kept the projection without tuning")
@@ -236,6 +271,13 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, steps:
         run.done(psnr(img, target))
     optimizer.zero_grad(set_to_none=True)  # free the gradients: the copy lives on in a session
     return tuned.requires_grad_(False)
+
+
+def _plan(G: Generator, schedule: list[int], pti_steps: int) -> list[_Kind]:
+    """Every step and render of an inversion, in order, for the ETA."""
+    res = G.img_resolution
+    return ([_Kind("projection", r) for r in schedule] + [_Kind("render", res)]
+            + ([_Kind("pti", res)] * pti_steps + [_Kind("render", res)] if pti_steps else []))
 
 
 def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None = None, *,
@@ -252,22 +294,23 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
     config = replace(config or InvertConfig(), **overrides)
     res = G.img_resolution
     target = prepare_target(target_uint8, res)
-    device = G.mapping.w_avg.device
-    full = torch.from_numpy(target).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1
-    schedule = fast_schedule(config.steps, res, config.fast)
+    full = torch.from_numpy(target).to(G.mapping.w_avg.device).permute(2, 0, 1)[None].float() / 127.5 - 1
+    schedule = fast_schedule(config.steps, res, config)
     targets = {r: F.interpolate(full, size=(r, r), mode="area") for r in set(schedule)}
-    distance = image_distance(device, config.loss)
-    run = _Run([("projection", r) for r in schedule] + [("pti", res)] * config.pti_steps, progress, stop)
-    ws = _project(G, targets, schedule, distance, run, config.seed)
+    distance = image_distance(full.device, config.loss)
+    w_stats = w_statistics(G)  # before the clock starts: the first step's time is then a step's
+    run = _Run(G, _plan(G, schedule, config.pti_steps), progress, stop)
+    ws = _project(G, targets, schedule, distance, run, config.seed, w_stats)
     with torch.no_grad():
         img = G.synthesis(ws)
-    projection_psnr = psnr(img, full)
-    generator = G
+    run.rendered()
+    projection_psnr, generator = psnr(img, full), G
     if config.pti_steps and not run.message:
-        generator = _pivotal_tuning(G, ws, full, config.pti_steps, distance, run) or G
+        generator = _pivotal_tuning(G, ws, full, distance, run, config) or G
     if generator is not G:
         with torch.no_grad():
             img = generator.synthesis(ws)
+        run.rendered()
     return Inversion(ws=ws, generator=generator, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
                      resolutions=run.resolutions, message=run.message)
