@@ -9,13 +9,16 @@ the noise would stay behind as a ghost of the old image; and with `pti_steps=0` 
 generator is G itself, which must stay untouched.
 
 Stage 2 (PTI) fine-tunes a deep copy of the synthesis network on the fixed pivot latent with Adam
-(lr 3e-4, PTI's defaults) and PTI's loss: L2 plus the stage-1 distance. PTI's locality regulariser
-is off, as in PTI's own configuration; it would double the cost of every step.
+and PTI's loss: L2 plus the stage-1 distance. PTI's locality regulariser is off, as in PTI's own
+configuration; it would double the cost of every step.
 
-Fast schedule: projection steps other than the last FULL_RESOLUTION_SHARE compare the skip
-architecture's running RGB at a low-resolution block (b128, or b256 for 1024 px generators) with the
-target area-downsampled to that size, so the highest blocks run only in the final steps, where the
-w-noise is already zero and the learning rate ramps down (see benchmarks/bench_invert.py).
+Speed (issue 21, docs/performance.md): a full-resolution step is most of an inversion's time, so the
+default `InvertConfig()` compares every projection step at the b128 block's running skip RGB (the
+target area-downsampled to 128 px) and spends its few full-resolution steps on PTI, at a higher
+learning rate (1e-3) and under bf16 autocast. `PREVIOUS_DEFAULT` is the old, slower schedule.
+Measured and not kept: a start from the closest of a bank of mapped samples (worse than w_avg on the
+benchmark's generator), comparing at b32/b64, and steps on random windows of the full image
+(projection or PTI, all blocks or only the high ones): each lowered the final PSNR.
 """
 from __future__ import annotations
 
