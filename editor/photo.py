@@ -7,13 +7,13 @@ editor, so the edited crop can be pasted back into the full photo.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 import landmarks
 from common import gpu
-from common.images import read_rgb
+from common.images import read_rgb, upright_size
 from draggan.inversion import Inversion, InversionProgress, invert
 
 MAX_PHOTO_SIDE = 4096     # Larger photos are read reduced to this (the paste-back comes out this large).
@@ -45,8 +45,9 @@ class PhotoEdit:
         `size` px. A ValueError (NoFaceFound among them) names the file or the face."""
         photo = read_rgb(path, max_side=MAX_PHOTO_SIDE, name=name)
         found = landmarks.detect_faces(photo)
-        if not found.faces:
-            raise found.no_face(name)  # with the smallest face width this photo's detection could find
+        if not found.faces:  # the smallest face it could find, in the pixels of the photo as sent (not as read)
+            scale = max(upright_size(path)) / max(photo.shape[:2])
+            raise replace(found, smallest_face=found.smallest_face * scale).no_face(name)
         return cls(photo, name, found.faces, 1, None, model).choose(number, model, size)
 
     def choose(self, number, model: str, size: int) -> PhotoEdit:

@@ -244,3 +244,12 @@ def test_bad_arguments_get_a_sentence_not_a_dump(public, api, data, sentence):
     posted = httpx.post(public + f"gradio_api/call/{api}", content=body, headers={"content-type": "application/json"})
     answer = httpx.get(public + f"gradio_api/call/{api}/{posted.json()['event_id']}", timeout=60).text
     assert sentence in answer and "validation error" not in answer and "Could not preprocess" not in answer
+
+
+def test_no_face_states_the_minimum_in_the_pixels_of_the_photo_as_sent(public, tmp_path):
+    """A 7300 px photo is read at 4096 px and detected at 2560 px: dlib's 80 px are 228 px of the photo sent."""
+    wall = tmp_path / "wall.jpg"
+    Image.new("RGB", (7300, 5475), (128, 128, 128)).save(wall)
+    status = Client(public, verbose=False).predict(handle_file(str(wall)), DEMO_MODEL, 1,
+                                                   api_name="/upload_photo")[1]
+    assert "at least about 228 px wide" in status
