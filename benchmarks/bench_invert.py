@@ -1,15 +1,16 @@
-"""The app's inversion before and after issue 21, side by side: wall time, final PSNR, peak RSS, ETA error.
+"""The app's default inversion against QUICK, side by side: wall time, final PSNR, peak RSS, ETA error.
 
-"old" is `PREVIOUS_DEFAULT` (100 projection steps, the last 25 on the whole generator, then 30 PTI
-steps of every block on the whole image); "new" is `InvertConfig()`, what `invert(G, target)` and the
-app run. Generators are randomly initialised with the real 256/512/1024 architectures
-(benchmarks/bench_drag.py's `build_generator`); the target is an image the generator made (seed 1,
-psi 0.7). The offline pixel loss runs.
+"old" is `InvertConfig()`, what `invert(G, target)` and the app run (100 projection steps, the last 25
+on the whole generator, then 30 PTI steps on the whole image); "new" is `QUICK` (16 projection steps
+at b128, then 5 PTI steps at lr 1e-3 in bf16), the fastest candidate of issue 21. Generators are
+randomly initialised with the real 256/512/1024 architectures (benchmarks/bench_drag.py's
+`build_generator`); the target is an image the generator made (seed 1, psi 0.7). The offline pixel
+loss runs.
 
 Each inversion runs in a fresh process of its own, so its max RSS is its own peak (after loading the
 model and before are reported too). The two processes of a size take steps in turn, handing over
 after every step through a pipe, so both see the same machine load; a run's time is the sum of its
-turns. `--quick RES` runs the configurations at RES with a tenth of the steps and extrapolates the
+turns. `--quick RES` runs the configurations at RES with a twentieth of the steps and extrapolates the
 wall time from each kind of step's mean (their PSNR is then not the full run's). `--faces` adds a row on a real face (../shared/fixtures/faces/obama.jpg,
 aligned) inverted by the tiny256 golden generator (the random 512 px one cannot draw a face either).
 The ETA column is the largest error of the progress bar's ETA, relative to the time actually left,
@@ -17,6 +18,7 @@ over the steps from 10 % to 90 % of the run.
 
     python benchmarks/bench_invert.py --faces --sizes 512 256 1024     # 1024 quick
     python benchmarks/bench_invert.py --sizes 256 --quick 256           # a smoke run
+    python benchmarks/bench_invert.py --eta --sizes 512                 # QUICK alone: its ETA error
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -40,11 +43,12 @@ sys.path.insert(0, str(REPO))
 from benchmarks.bench_drag import build_generator  # noqa: E402
 from draggan import load_generator  # noqa: E402
 from draggan.export import to_uint8  # noqa: E402
-from draggan.inversion import PREVIOUS_DEFAULT, InvertConfig, fast_schedule, invert  # noqa: E402
+import draggan.inversion as inversion_module  # noqa: E402
+from draggan.inversion import QUICK, InvertConfig, fast_schedule, invert  # noqa: E402
 
 TARGET_SEED, TARGET_PSI = 1, 0.7
 FACE = REPO.parent / "shared" / "fixtures" / "faces" / "obama.jpg"
-CONFIGS = {"old": PREVIOUS_DEFAULT, "new": InvertConfig()}
+CONFIGS = {"old": InvertConfig(), "new": QUICK}
 QUICK_DIVISOR = 20
 GOLDEN = REPO.parent / "shared" / "fixtures" / "stylegan2" / "tiny256.safetensors"
 
@@ -77,8 +81,8 @@ def extrapolated(seconds: float, steps: list[tuple[str, int, float]], full: Inve
     return seconds - sum(s for *_, s in steps) + sum(mean[k] * n for k, n in counts.items())
 
 
-def worker(res: int, name: str, target_kind: str, quick: bool) -> dict:
-    """One inversion, stepping only when the parent says so (a line on stdin); the figures as a dict."""
+def worker(res: int, name: str, target_kind: str, quick: bool, pipe: bool = True) -> dict:
+    """One inversion, stepping only when the parent says so (a line on stdin, unless not `pipe`); its figures."""
     G = load_generator(GOLDEN) if target_kind == "face on tiny256" else build_generator(res, "cpu")
     target = generator_target(G) if target_kind == "generated" else face_target(G.img_resolution)
     model_mb = rss_mb()
@@ -87,9 +91,12 @@ def worker(res: int, name: str, target_kind: str, quick: bool) -> dict:
                      pti_steps=max(1, full.pti_steps // QUICK_DIVISOR)) if quick else full
     clock = {"turns": 0.0, "since": 0.0, "counted": 0.0}
     steps, etas = [], []
+    # The inversion's own clock (its ETA) runs only during this process's turns, like its measured time.
+    inversion_module.time = SimpleNamespace(perf_counter=lambda: clock["turns"] + time.perf_counter() - clock["since"])
 
     def go() -> None:
-        sys.stdin.readline()
+        if pipe:
+            sys.stdin.readline()
         clock["since"] = time.perf_counter()
 
     def progress(p) -> None:
@@ -98,7 +105,8 @@ def worker(res: int, name: str, target_kind: str, quick: bool) -> dict:
         steps.append((p.stage, p.resolution, clock["turns"] - clock["counted"]))
         clock["counted"] = clock["turns"]
         etas.append((p.step, p.total, clock["turns"], p.eta_s))
-        print(json.dumps({"step": p.step}), flush=True)
+        if pipe:
+            print(json.dumps({"step": p.step}), flush=True)
         go()
 
     go()
@@ -141,13 +149,20 @@ def main() -> None:
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--target", default="generated", help=argparse.SUPPRESS)
     parser.add_argument("--short", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--eta", action="store_true", help="only QUICK, alone: its time and ETA error")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.worker:
         print(json.dumps(worker(args.sizes[0], args.worker, args.target, args.short)), flush=True)
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {PREVIOUS_DEFAULT}; "
-          f"new = {InvertConfig()}")
+    if args.eta:
+        print("| res | new s | new PSNR dB | ETA max error (10-90 % of steps) |\n|---|---|---|---|")
+        for res in args.sizes:
+            r = worker(res, "new", "generated", False, pipe=False)
+            print(f"| {res} | {r['seconds']:.0f} | {r['psnr']:.2f} | {r['eta_error'] * 100:.0f} % |", flush=True)
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {InvertConfig()}; "
+          f"new = {QUICK}")
     print("| res | target | old s | new s | speed-up | old PSNR dB | new PSNR dB | new projection dB "
           "| old peak RSS MB | new peak RSS MB | RSS after loading MB | new ETA max error |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -12,11 +12,12 @@ Stage 2 (PTI) fine-tunes a deep copy of the synthesis network on the fixed pivot
 and PTI's loss: L2 plus the stage-1 distance. PTI's locality regulariser is off, as in PTI's own
 configuration; it would double the cost of every step.
 
-Speed (issue 21, docs/performance.md): a full-resolution step is most of an inversion's time, so the
-default `InvertConfig()` compares every projection step at the b128 block's running skip RGB (the
-target area-downsampled to 128 px) and spends its few full-resolution steps on PTI, at a higher
-learning rate (1e-3) and under bf16 autocast. `PREVIOUS_DEFAULT` is the old, slower schedule.
-Measured and not kept: a start from the closest of a bank of mapped samples (worse than w_avg on the
+Fast schedule: projection steps other than the last `full_share` compare the skip architecture's
+running RGB at a low-resolution block (b128, or b256 for 1024 px generators) with the target
+area-downsampled to that size, so the highest blocks run only in the final steps, where the w-noise
+is already zero and the learning rate ramps down. `QUICK` (issue 21) runs every projection step at
+b128 and only 5 PTI steps: 9x faster, but far lower PSNR (docs/performance.md). Measured on the way
+and not kept: a start from the closest of a bank of mapped samples (worse than w_avg on the
 benchmark's generator), comparing at b32/b64, and steps on random windows of the full image
 (projection or PTI, all blocks or only the high ones): each lowered the final PSNR.
 """
@@ -52,12 +53,12 @@ LOW_RESOLUTION_FLOOR = 128       # `low_resolution=None`: a quarter of the image
 @dataclass(frozen=True)
 class InvertConfig:
     """An inversion's settings. `InvertConfig()` is the app's default, read by `invert` and the UI alike."""
-    steps: int = 16                      # W+ projection steps.
-    pti_steps: int = 5                   # Pivotal-tuning steps (0: the result's generator is G itself).
-    low_resolution: int | None = 128     # Block the projection compares at (None: a quarter of the image, >= 128).
-    full_share: float = 0.0              # Share of projection steps (the last ones) that run the whole generator.
-    pti_lr: float = 1e-3                 # Adam's learning rate for PTI (PTI's own: 3e-4).
-    bf16: bool = True                    # PTI's forward pass under bf16 autocast.
+    steps: int = 100                     # W+ projection steps.
+    pti_steps: int = 30                  # Pivotal-tuning steps (0: the result's generator is G itself).
+    low_resolution: int | None = None    # Block the projection compares at (None: a quarter of the image, >= 128).
+    full_share: float = 0.25             # Share of projection steps (the last ones) that run the whole generator.
+    pti_lr: float = PTI_LR               # Adam's learning rate for PTI.
+    bf16: bool = False                   # PTI's forward pass under bf16 autocast.
     loss: str = "auto"                   # "auto", "lpips" or "pixel" (see image_distance.py).
     seed: int = 0                        # Seed of the w-noise.
 
@@ -69,10 +70,9 @@ class InvertConfig:
             raise ValueError(f"full_share must be in [0, 1], got {self.full_share}")
 
 
-# The app's default before issue 21 (for benchmarks): 75 steps at b128 (b256 at 1024 px), 25 on the whole
-# generator, then 30 PTI steps in fp32 with PTI's learning rate.
-PREVIOUS_DEFAULT = InvertConfig(steps=100, pti_steps=30, low_resolution=None, full_share=0.25, pti_lr=PTI_LR,
-                                bf16=False)
+# 9x faster than the default at 512 px but far less faithful (docs/performance.md): all projection steps at
+# b128, then 5 PTI steps at a higher learning rate in bf16. Not the default: it loses 5-15 dB of PSNR.
+QUICK = InvertConfig(steps=16, pti_steps=5, low_resolution=128, full_share=0.0, pti_lr=1e-3, bf16=True)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from draggan import DragSession, invert, load_generator
 from draggan.export import to_uint8
 from draggan.image_distance import (LPIPS_BACKBONE_FILE, PIXEL_LOSS_NAME, ImageDistance, image_distance,
                                     pyramid_pixel_distance)
-from draggan.inversion import PREVIOUS_DEFAULT, InversionProgress, InvertConfig, fast_schedule, learning_rate
+from draggan.inversion import QUICK, InversionProgress, InvertConfig, fast_schedule, learning_rate
 from landmarks import align_face, detect_landmarks
 from conftest import tiny_generator
 
@@ -54,10 +54,10 @@ def test_pti_adds_3db_on_a_real_face(tiny256, shared_dir):
     photo = np.asarray(Image.open(shared_dir / "fixtures" / "faces" / "obama.jpg").convert("RGB"))
     (lm68,) = detect_landmarks(photo, backend="dlib")
     target = align_face(photo, lm68, 256).image
-    result = invert(tiny256, target, pti_steps=30)  # the default projection, PTI at the default lr in bf16
+    result = invert(tiny256, target, QUICK, pti_steps=30)  # QUICK's projection, PTI at its lr in bf16
     assert result.psnr - result.projection_psnr >= 3, f"{result.projection_psnr:.1f} -> {result.psnr:.1f} dB"
     assert result.generator is not tiny256 and result.message == ""
-    assert result.resolutions == [128] * InvertConfig().steps + [256] * 30
+    assert result.resolutions == [128] * QUICK.steps + [256] * 30
     with torch.no_grad():
         rendered = to_uint8(result.generator.synthesis(result.ws))
     np.testing.assert_array_equal(result.image, rendered)
@@ -152,10 +152,10 @@ def test_any_size_is_resized_and_step_counts_are_checked(small):
 
 
 def test_fast_schedule_and_the_defaults():
-    assert fast_schedule(100, 512, PREVIOUS_DEFAULT) == [128] * 75 + [512] * 25
-    assert fast_schedule(100, 1024, PREVIOUS_DEFAULT) == [256] * 75 + [1024] * 25
-    assert fast_schedule(3, 256, PREVIOUS_DEFAULT) == [128] * 2 + [256]  # at least one full-resolution step
-    assert fast_schedule(16, 1024) == [128] * 16 and fast_schedule(10, 64) == [64] * 10
+    assert fast_schedule(100, 512, InvertConfig()) == [128] * 75 + [512] * 25
+    assert fast_schedule(100, 1024, InvertConfig()) == [256] * 75 + [1024] * 25
+    assert fast_schedule(3, 256, InvertConfig()) == [128] * 2 + [256]  # at least one full-resolution step
+    assert fast_schedule(16, 1024, QUICK) == [128] * 16 and fast_schedule(10, 64, QUICK) == [64] * 10
     assert fast_schedule(10, 512, InvertConfig(full_share=1)) == [512] * 10
     with pytest.raises(ValueError, match="full_share"):
         InvertConfig(full_share=1.5)
