@@ -10,7 +10,7 @@ from segmentation.data import PairedConfig, PairedFolder, list_pairs
 from segmentation.fcn_score import fcn_score, flat_painter, mean_gradient, real_photos
 from segmentation.model import SegmentationModel
 from segmentation.networks import SegmenterConfig, build_segmenter, init_weights
-from segmentation.painter import PAINTER_WEIGHTS, as_classes
+from segmentation.painter import as_classes
 from segmentation.train import TrainConfig, _build_nets, train_step
 from segmentation.train import main as train_main
 from test_segmentation import make_pair_folder, synthetic_label_map
@@ -140,7 +140,6 @@ def test_fcn_score_of_a_perfect_painting_is_one_and_flat_fills_class_means():
     assert mean_gradient(np.zeros((16, 16, 3), np.uint8)) == 0 and mean_gradient(out) > 0
 
 
-@pytest.mark.skipif(not PAINTER_WEIGHTS.is_file(), reason="the shipped painter is not in this checkout")
 def test_the_shipped_painter_paints_a_facade_offline():
     painter = load_painter()
     assert sum(p.numel() for p in painter.generator.parameters()) * 2 <= 20 * 2 ** 20  # fits 20 MiB in fp16
