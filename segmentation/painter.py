@@ -85,13 +85,18 @@ class Painter:
         return photo
 
 
-def load_painter(path: str | Path | None = None, device=None) -> Painter:
-    """The shipped painter (no download), or any BtoA safetensors + json checkpoint by path."""
-    path = Path(path) if path is not None else PAINTER_WEIGHTS
+def painter_checkpoint(path: Path):
+    """(generator, config, info) of a painter's safetensors + json; a clear error for a missing file or a segmenter."""
     if not path.is_file():
         raise FileNotFoundError(f"painter weights not found: {path}. Train them with "
                                 "python -m segmentation.train --direction BtoA (docs/painter.md has the command).")
     generator, config, info = load_segmenter(path)
     if config.direction != "BtoA":
         raise ValueError(f"{path} is a segmenter (direction {config.direction}), not a painter (BtoA)")
+    return generator, config, info
+
+
+def load_painter(path: str | Path | None = None, device=None) -> Painter:
+    """The shipped painter (no download), or any BtoA safetensors + json checkpoint by path."""
+    generator, config, info = painter_checkpoint(Path(path) if path is not None else PAINTER_WEIGHTS)
     return Painter(generator, config.image_size, np.asarray(info["palette"], np.uint8), info["class_names"], device)

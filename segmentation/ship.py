@@ -23,6 +23,15 @@ from .model import SegmentationModel
 MAX_BYTES = 20 * 2**20  # 20 MiB: each shipped file must stay below this (the repository carries it).
 
 
+def save_shipped(path: Path, generator, config, meta: dict, predict: dict | None = None) -> None:
+    """Write a generator as shipped weights (fp16 + json); refused (and removed) over MAX_BYTES."""
+    save_segmenter(path, generator, config, meta, half=True, predict=predict)
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        path.unlink()
+        raise ValueError(f"{path} is {size / 2**20:.2f} MiB, over the 20 MiB limit")
+
+
 def ship(name: str, run: Path, label: str, val: list[Path], out_dir: Path = WEIGHTS_DIR) -> dict:
     """Score one run's best generator, write it as fp16 ``out_dir/name.safetensors``; its manifest entry."""
     segmenter, config, info = load_segmenter(run / "best.safetensors")
@@ -34,11 +43,7 @@ def ship(name: str, run: Path, label: str, val: list[Path], out_dir: Path = WEIG
     path = out_dir / f"{name}.safetensors"
     meta = {**info["meta"], "run": run.name, "val_without_tta": results[False].__dict__,
             "val_with_flip_tta": results[True].__dict__}
-    save_segmenter(path, segmenter, config, meta, half=True, predict={"scale": "fixed", "flip_tta": tta})
-    if path.stat().st_size > MAX_BYTES:
-        size = path.stat().st_size
-        path.unlink()
-        raise ValueError(f"{path} is {size / 2**20:.2f} MiB, over the 20 MiB limit")
+    save_shipped(path, segmenter, config, meta, predict={"scale": "fixed", "flip_tta": tta})
     return {"file": path.name, "label": label, "val_miou": results[tta].mean_iou}
 
 

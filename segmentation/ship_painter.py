@@ -9,27 +9,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .checkpoint import load_segmenter, save_segmenter
 from .data import list_pairs, split_files
 from .fcn_score import fcn_score, read_pairs
 from .model import load_model
-from .painter import PAINTER_WEIGHTS, Painter
-from .ship import MAX_BYTES
+from .painter import PAINTER_WEIGHTS, Painter, painter_checkpoint
+from .ship import save_shipped
 
 
 def ship_painter(run: Path, val: list[Path], path: Path = PAINTER_WEIGHTS) -> dict:
     """Score the run's best painter (seed 0) with the default segmenter and write it as fp16 to ``path``."""
-    generator, config, info = load_segmenter(run / "best.safetensors")
-    if config.direction != "BtoA":
-        raise ValueError(f"{run} trained a segmenter (direction {config.direction}), not a painter")
+    generator, config, info = painter_checkpoint(run / "best.safetensors")
     painter = Painter(generator, config.image_size, device="cpu")
     score = fcn_score(lambda classes, _: painter.paint(classes), load_model(), read_pairs(val))
     meta = {**info["meta"], "run": run.name, "fcn_score_seed0": score.summary()}
-    save_segmenter(path, generator, config, meta, half=True)
-    if path.stat().st_size > MAX_BYTES:
-        size = path.stat().st_size
-        path.unlink()
-        raise ValueError(f"{path} is {size / 2**20:.2f} MiB, over the 20 MiB limit")
+    save_shipped(path, generator, config, meta)
     return meta["fcn_score_seed0"]
 
 

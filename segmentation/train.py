@@ -27,6 +27,7 @@ Rank 0 validates, plots and writes checkpoints:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -194,15 +195,13 @@ def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, target: torch.Tens
     nets.G_train.train()
     with autocast:
         out = nets.G_train(x).float()
-    if cfg.direction == "BtoA":
-        real, fake = target, out
-        g_rec = (fake - real).abs().mean()
-    elif cfg.head == "class":
+    if cfg.head == "class":
         truth = one_hot(target, out.shape[1])
         real, fake = truth, _d_view(out.softmax(1), cfg.d_input)
         g_rec = class_reconstruction(cfg.rec, out, target, truth)
-    else:
-        real, fake = nets.palette[target].permute(0, 3, 1, 2), out
+    else:  # a colour output (a painter is always one): the photo itself, or the label colours
+        real = target if cfg.direction == "BtoA" else nets.palette[target].permute(0, 3, 1, 2)
+        fake = out
         g_rec = (fake - real).abs().mean()
     logs = {"g_rec": g_rec.item()}
     g_adv = torch.zeros((), device=x.device)
@@ -245,6 +244,9 @@ def checkpoint_state(cfg: TrainConfig, nets: Nets, progress: Progress, it: int) 
     return s
 
 
+_fcn = functools.cache(load_model)  # the painter's judge: the shipped default segmenter, read once per run
+
+
 def _validate(cfg: TrainConfig, scfg: SegmenterConfig, G: torch.nn.Module, val_files: list[Path]):
     """(scores, summary, sample rows) of G on the validation pairs: segmentation mIoU, or the FCN-score."""
     device = next(G.parameters()).device
@@ -255,7 +257,7 @@ def _validate(cfg: TrainConfig, scfg: SegmenterConfig, G: torch.nn.Module, val_f
         return s, s.summary(), rows
     painter = Painter(G, scfg.image_size, PALETTE, device=device)
     pairs = read_pairs(val_files)
-    painted = fcn_score(lambda classes, _: painter.paint(classes), load_model(), pairs)
+    painted = fcn_score(lambda classes, _: painter.paint(classes), _fcn(), pairs)
     rows = [(PALETTE[c], photo, painter.paint(c)) for photo, c in pairs[:4]]
     return painted.scores, painted.summary(), rows
 
