@@ -13,4 +13,4 @@ from .inversion import Inversion, InversionProgress, InvertConfig, invert
 from .loading import load_generator, read_checkpoint, save_generator
 from .networks import Generator, GeneratorConfig
 from .registry import REGISTRY, ModelSpec, checkpoints_dir, list_models, resolve_source
-from .session import DragSession
+from .session import DragSession, drag_copy

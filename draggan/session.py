@@ -12,6 +12,10 @@ each `step()` continues it (`drag()` does both and runs to the end). The session
 paper fixes at the start of a drag: the feature map F0 (for the mask term) and each handle's feature
 f_i = F0(p_i) (for tracking). Every drag (and every loaded latent) leaves a `DragRecord` on
 `history`, the one undo stack: it holds the latent from before, the points and the trajectory.
+
+Where the steps must run elsewhere (a ZeroGPU worker gets pickled copies, and what it changes never comes
+back), `drag_copy` runs the drag on a fresh session of the same generator and latent and yields plain values,
+and `DragSession.follow` replays them on the caller's session: its undo record, latent, trajectory and frames.
 """
 from __future__ import annotations
 
@@ -405,6 +409,24 @@ class DragSession:
         self.start_drag(handles, targets, mask, lr=this_drag.lr, w_plus=this_drag.w_plus)
         return self._run(this_drag.max_steps, this_drag.frame_every, stop)
 
+    def follow(self, handles: Sequence, targets: Sequence,
+               steps: Iterator[tuple[StepResult, torch.Tensor, np.ndarray | None]]) -> Iterator[StepResult]:
+        """Replay a `drag_copy` of this session, step by step: the drag's undo record (once its first step
+        arrives, so that a refused drag leaves none), then each step's latent, tracked handles and frame."""
+        record = None
+        for result, ws, tracked in steps:
+            if record is None:
+                record = DragRecord(self._w.clone(), np.asarray(handles, np.float32).reshape(-1, 2),
+                                    np.asarray(targets, np.float32).reshape(-1, 2))
+                self.history.append(record)
+                self.frames = []
+            self._w = ws.to(self.device)
+            if tracked is not None:
+                record.trajectory.append(tracked)
+            if result.frame is not None:
+                self._keep_frame(result.frame)
+            yield result
+
     def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
         for i in range(max_steps):
@@ -424,3 +446,16 @@ class DragSession:
         final = self.finish()
         final.message = "" if final.done else message
         yield final
+
+
+def drag_copy(G: Generator, ws: torch.Tensor, config: DragConfig, handles: Sequence, targets: Sequence,
+              **settings) -> Iterator[tuple[StepResult, torch.Tensor, np.ndarray | None]]:
+    """`DragSession.drag(handles, targets, **settings)` on a fresh session of (G, ws, config), as values that
+    pickle: each result, the latent after it (on the CPU) and the handles its step tracked (None for the closing
+    render, which tracks again but is no step). What a GPU worker runs; `DragSession.follow` replays it."""
+    session = DragSession(G, ws=ws, config=config)
+    tracked = 0
+    for result in session.drag(handles, targets, **settings):
+        trajectory = session.history[-1].trajectory
+        yield result, session.ws.cpu(), trajectory[-1] if len(trajectory) > tracked else None
+        tracked = len(trajectory)

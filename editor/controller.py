@@ -14,7 +14,6 @@ copies. gr.State deep-copies its initial value for each visitor; `Shared` is not
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,17 +24,17 @@ import numpy as np
 from pydantic import ValidationError
 
 import landmarks
-from common import gpu
+from common import StopFlag, gpu
 from draggan.errors import CheckpointError
 from draggan.inversion import InversionProgress
-from draggan.session import DragSession, StepResult
+from draggan.session import DragSession, StepResult, drag_copy
 from presets import PRESETS
 
 from .checks import DragPoints, DragSettings, InvertSettings, Point, explain
 from .exports import export_drag
 from .files import session_dir
 from .models import DEMO_MODEL, ModelCache
-from .photo import PhotoEdit, inversion_summary, run_inversion
+from .photo import PhotoEdit, follow_inversion, inversion_summary, run_inversion
 from .tuned import TunedCopies, load_tuned, save_tuned
 
 NO_IMAGE = "No image yet: press **New image**."
@@ -82,12 +81,7 @@ class DragUpdate:
     final: bool = False
 
 
-def _drag_steps(session: DragSession, handles: np.ndarray, targets: np.ndarray, **settings):
-    """The steps of one drag (`DragSession.drag`), as a generator that common.gpu can put on a ZeroGPU GPU."""
-    yield from session.drag(handles, targets, **settings)
-
-
-run_drag = gpu(_drag_steps, duration=lambda *args, max_steps, **settings: min(300.0, 20.0 + 0.25 * max_steps))
+run_drag = gpu(drag_copy, duration=lambda *args, max_steps, **settings: min(300.0, 20.0 + 0.25 * max_steps))
 
 
 def status_line(result: StepResult, max_steps: int) -> str:
@@ -113,7 +107,7 @@ class Editor:
         self.visitor = ""                          # Gradio session hash: the key of the visitor's tuned copy.
         self.dropped = ""                          # Why the session was taken away (its tuned copy freed).
         self.running = False                       # A drag or an inversion runs.
-        self._inverting: threading.Event | None = None  # Set to stop the running inversion.
+        self._stop: StopFlag | None = None         # Set to stop the running drag or inversion.
         self._spilled: Path | None = None          # The tuned copy, on disk while memory was needed elsewhere.
 
     # --- state
@@ -328,18 +322,20 @@ class Editor:
         if paint is not None:
             self.mask = self._read_mask(paint)
         self.landmarks = None  # They belong to the image before the drag.
-        self.running = True
+        self._run_started()
         try:
             yield from self._steps(handles, targets, settings)
         finally:
-            self.running = False
+            self._run_ended()
             self._render()
 
     def _steps(self, handles: np.ndarray, targets: np.ndarray, settings: DragSettings) -> Iterator[DragUpdate]:
-        result = None
+        """The drag runs on a copy (on ZeroGPU in a GPU worker) that the session follows step by step."""
+        result, s = None, self.session
+        steps = run_drag(s.G, s.ws, s.config, handles, targets, mask=self.mask, max_steps=settings.max_steps,
+                         lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)
         try:
-            for result in run_drag(self.session, handles, targets, mask=self.mask, max_steps=settings.max_steps,
-                                   lr=settings.lr, w_plus=settings.w_plus):
+            for result in s.follow(handles, targets, steps):
                 self.set_pairs(result.handles, targets)
                 yield DragUpdate(result.frame if result.frame is not None else result.preview,
                                  status_line(result, settings.max_steps))
@@ -349,14 +345,20 @@ class Editor:
         outcome = "reached the targets" if result.done else result.message or "stopped"
         yield DragUpdate(None, f"{status_line(result, settings.max_steps)} — {outcome}.", final=True)
 
+    def _run_started(self) -> None:
+        """A drag or an inversion begins: other edits are refused until it ends, and `stop()` can reach it."""
+        self._stop, self.running = StopFlag(session_dir(self.visitor)), True
+
+    def _run_ended(self) -> None:
+        self._stop.clear()
+        self._stop, self.running = None, False
+
     def stop(self) -> str:
         """Ask the running drag or inversion to stop after its current step (safe from another thread)."""
         if not self.running:
             return "Nothing is running."
-        if self._inverting is not None:
-            self._inverting.set()  # An inversion keeps what it has so far.
-        elif self.session is not None:
-            self.session.stop()
+        if self._stop is not None:
+            self._stop.set()  # An inversion keeps what it has so far, a drag the latent of its last step.
         return "Stopping after the current step…"
 
     def undo(self) -> str:
@@ -419,16 +421,16 @@ class Editor:
             raise Refused(NO_PHOTO)
         generator = self._generator(photo.model)
         self.visitor = visitor or self.visitor or uuid.uuid4().hex
-        self._inverting, self.running = threading.Event(), True
+        self._run_started()
         started = time.perf_counter()
         try:
-            result = run_inversion(generator, photo.aligned.image, steps=settings.steps,
-                                   pti_steps=settings.pti_steps, progress=progress, stop=self._inverting)
+            result = follow_inversion(run_inversion(generator, photo.aligned.image, stop=self._stop,
+                                                    steps=settings.steps, pti_steps=settings.pti_steps), progress)
         finally:
-            self._inverting, self.running = None, False
+            self._run_ended()
         seconds = time.perf_counter() - started
-        tuned = result.generator is not generator
-        self._start(DragSession(result.generator, ws=result.ws), photo.model, photo.aligned)
+        tuned = result.generator is not None
+        self._start(DragSession(result.generator if tuned else generator, ws=result.ws), photo.model, photo.aligned)
         self.landmarks = photo.aligned.landmarks.copy()
         if tuned:
             self.shared.tuned.admit(self)

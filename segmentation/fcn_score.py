@@ -7,17 +7,23 @@ as a ratio to the real photos': a flat or blurry painting scores far below 1.
 
     python -m segmentation.fcn_score --data ../shared/datasets/facades/train --seeds 0 1 2 \\
         --json assets/painter/fcn_score.json --grid assets/painter/grid.png
+
+A painter trained with a segmenter in its loss (``--lambda-sem``) could learn pixel patterns that segmenters
+read rather than facades; ``--jpeg Q`` compresses every photo, real and painted, before it is segmented, and
+``--fcn`` picks another judge, to see whether the score survives both.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from PIL import Image
 
 from .data import list_pairs, read_pair, split_files
 from .metrics import Scores, confusion, scores
@@ -65,6 +71,15 @@ def real_photos(classes: np.ndarray, photo: np.ndarray) -> np.ndarray:
     return photo
 
 
+def jpeg(render: Render, quality: int) -> Render:
+    """``render``, then a JPEG round trip at ``quality``: what survives it is content, not pixel-level noise."""
+    def compressed(classes: np.ndarray, photo: np.ndarray) -> np.ndarray:
+        buffer = io.BytesIO()
+        Image.fromarray(render(classes, photo)).save(buffer, format="JPEG", quality=quality)
+        return np.asarray(Image.open(buffer).convert("RGB"))
+    return compressed
+
+
 def flat_painter(train_pairs, num_classes: int = len(PALETTE)) -> Render:
     """The floor: every pixel of a class gets that class's mean colour over the training photos."""
     sums = np.zeros((num_classes, 3))
@@ -85,6 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="variation seeds to paint with")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--split-seed", type=int, default=0)
+    p.add_argument("--jpeg", type=int, default=0, help="JPEG quality every photo is compressed at first (0 = none)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     p.add_argument("--grid", type=Path, default=None, help="labels | real | painted (each seed) for 6 photos")
     args = p.parse_args(argv)
@@ -92,10 +108,9 @@ def main(argv: list[str] | None = None) -> dict:
     train_files, val_files = split_files(list_pairs(args.data), args.val_fraction, args.split_seed)
     val = read_pairs(val_files)
     fcn, painter = load_model(args.fcn), load_painter(args.painter)
-    rows = {"real photos": fcn_score(real_photos, fcn, val),
-            "flat painter": fcn_score(flat_painter(read_pairs(train_files)), fcn, val)}
-    for seed in args.seeds:
-        rows[f"painter, seed {seed}"] = fcn_score(lambda c, _, s=seed: painter.paint(c, s), fcn, val)
+    renders = {"real photos": real_photos, "flat painter": flat_painter(read_pairs(train_files)),
+               **{f"painter, seed {s}": lambda c, _, s=s: painter.paint(c, s) for s in args.seeds}}
+    rows = {name: fcn_score(jpeg(r, args.jpeg) if args.jpeg else r, fcn, val) for name, r in renders.items()}
     real = rows["real photos"]
     result = {}
     print(f"FCN-score on {len(val)} validation pairs of {args.data}")
@@ -107,7 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
               f"{r.scores.mean_iou:6.3f} {ratio:6.2f} {texture:15.2f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"n": len(val), "seeds": args.seeds, "rows": result}, indent=2) + "\n")
+        args.json.write_text(json.dumps({"n": len(val), "seeds": args.seeds, "fcn": args.fcn or "default",
+                                         "jpeg": args.jpeg, "rows": result}, indent=2) + "\n")
     if args.grid:
         args.grid.parent.mkdir(parents=True, exist_ok=True)
         sample_grid([(fcn.palette[c], photo, *(painter.paint(c, s) for s in args.seeds)) for photo, c in val[:6]],

@@ -75,6 +75,10 @@ class TrainConfig:
     ndf: int = opt(64, "PatchGAN width")
     lambda_rec: float = opt(20.0, "reconstruction weight (20 : 1 with --lambda-adv is the default)")
     lambda_adv: float = opt(1.0, "adversarial weight; 0 = no discriminator")
+    lambda_sem: float = opt(0.0, "painter only: semantic-consistency weight, the cross-entropy of --sem-reader's "
+                                 "reading of the painted photo against its label map; 0 = pix2pix's loss alone")
+    sem_reader: str = opt("cgan", "the frozen shipped segmenter --lambda-sem reads with (not the judge, "
+                                  "which is the default segmenter)")
     gan_mode: str = opt("vanilla", "'vanilla' (BCE) or 'lsgan'")
     d_input: str = opt("soft", "class head's fake map for D: 'soft' (softmax) or 'hard' (straight-through one-hot: "
                                "argmax forward, softmax gradient, so softness is no tell)")
@@ -153,6 +157,7 @@ class Nets:
     G_train: torch.nn.Module       # G, or G wrapped in DDP.
     D_train: torch.nn.Module | None
     palette: torch.Tensor          # (C, 3) class colours in [-1, 1], for the rgb head's targets.
+    reader: torch.nn.Module | None  # The frozen segmenter of the painter's semantic-consistency loss.
 
 
 def _build_nets(cfg: TrainConfig, scfg: SegmenterConfig, device, distributed: bool) -> Nets:
@@ -169,7 +174,19 @@ def _build_nets(cfg: TrainConfig, scfg: SegmenterConfig, device, distributed: bo
     opt_d = torch.optim.Adam(D.parameters(), cfg.lr, betas=(cfg.beta1, 0.999)) if D is not None else None
     palette = torch.from_numpy(PALETTE).float().div(127.5).sub(1).to(device)
     return Nets(G, D, opt_g, opt_d, DDP(G) if distributed else G,
-                DDP(D) if distributed and D is not None else D, palette)
+                DDP(D) if distributed and D is not None else D, palette, _reader(cfg, device))
+
+
+def _reader(cfg: TrainConfig, device) -> torch.nn.Module | None:
+    """The frozen class-head segmenter that reads painted photos back for ``--lambda-sem``."""
+    if cfg.lambda_sem <= 0:
+        return None
+    if cfg.direction != "BtoA":
+        raise ValueError("--lambda-sem is the painter's loss: it needs --direction BtoA")
+    model = load_model(cfg.sem_reader, device=device)
+    if model.head != "class":
+        raise ValueError(f"--sem-reader {cfg.sem_reader!r} has a {model.head!r} head; it needs a class head")
+    return model.segmenter.eval().requires_grad_(False)
 
 
 def _d_view(probs: torch.Tensor, kind: str) -> torch.Tensor:
@@ -187,6 +204,7 @@ def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, target: torch.Tens
     """One pix2pix step as in its ``optimize_parameters``: D on (real, fake) pairs, then G. Returns the losses.
 
     AtoB: x is the photo, target its class map. BtoA: x is the class map (read one-hot), target the photo."""
+    classes = x
     if cfg.direction == "BtoA":
         x = one_hot(x, len(PALETTE))
     if cfg.channels_last:
@@ -221,6 +239,12 @@ def train_step(cfg: TrainConfig, nets: Nets, x: torch.Tensor, target: torch.Tens
         nets.D.requires_grad_(True)
         logs.update(d_real=d_real.item(), d_fake=d_fake.item(), g_adv=g_adv.item())
     loss_g = cfg.lambda_rec * g_rec + cfg.lambda_adv * g_adv
+    if nets.reader is not None:
+        with autocast:
+            read = nets.reader(fake).float()
+        g_sem = F.cross_entropy(read, classes)
+        loss_g = loss_g + cfg.lambda_sem * g_sem
+        logs["g_sem"] = g_sem.item()
     nets.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     nets.opt_g.step()

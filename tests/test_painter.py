@@ -105,6 +105,29 @@ def test_btoa_train_step_reads_one_hot_labels_and_conditions_d_on_them():
     assert all(not torch.equal(a, b) for a, b in zip(g0, nets.G.parameters()))
 
 
+def test_the_semantic_consistency_loss_reads_the_painting_with_a_frozen_segmenter(tmp_path):
+    torch.manual_seed(0)
+    reader_cfg = SegmenterConfig("unet", ngf=4, depth=3, image_size=32, head="class")
+    reader = build_segmenter(reader_cfg)
+    init_weights(reader)
+    save_segmenter(tmp_path / "reader.safetensors", reader, reader_cfg)
+    cfg = TrainConfig(data="", out="", ngf=4, depth=3, ndf=4, crop_size=32, image_size=32, head="rgb",
+                      direction="BtoA", lambda_rec=100.0, lambda_sem=10.0,
+                      sem_reader=str(tmp_path / "reader.safetensors"))
+    nets = _build_nets(cfg, cfg.segmenter(), torch.device("cpu"), False)
+    frozen = [p.clone() for p in nets.reader.parameters()]
+    classes, photo = torch.randint(0, 13, (2, 32, 32)), torch.rand(2, 3, 32, 32) * 2 - 1
+    logs = train_step(cfg, nets, classes, photo)
+    assert 0 < logs["g_sem"] < 10, "a cross-entropy over 13 classes"
+    assert all(torch.equal(a, b) and not b.requires_grad for a, b in zip(frozen, nets.reader.parameters()))
+    with pytest.raises(ValueError, match="needs --direction BtoA"):
+        _build_nets(TrainConfig(data="", out="", lambda_sem=1.0), TINY, torch.device("cpu"), False)
+    save_segmenter(tmp_path / "rgb.safetensors", build_segmenter(TINY), TINY)
+    with pytest.raises(ValueError, match="needs a class head"):
+        _build_nets(TrainConfig(data="", out="", head="rgb", direction="BtoA", lambda_sem=1.0,
+                                sem_reader=str(tmp_path / "rgb.safetensors")), TINY, torch.device("cpu"), False)
+
+
 def test_painter_training_cli_writes_a_loadable_painter(tmp_path):
     data = make_pair_folder(tmp_path / "pairs", 10, 32)
     out = tmp_path / "run"

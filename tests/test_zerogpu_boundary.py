@@ -2,9 +2,12 @@
 and results are pickled on the way in and out (spaces 0.51.3, zero/wrappers.py: `arg_queue.put(((args,
 kwargs), ...))`, `res_queue.put(OkResult(res))`). A GPU function must therefore take and give back only what
 pickles, and whatever it changes in its arguments stays in the worker. This stand-in does the same pickling
-in-process, so the drag and the inversion can be checked here without a ZeroGPU Space."""
+in-process, so the drag and the inversion can be checked here without a ZeroGPU Space: their results, Stop
+(a `StopFlag` file, which a forked worker sees as this stand-in does) and their progress."""
 import inspect
 import pickle
+import re
+import tempfile
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ import torch
 
 import editor.controller
 import editor.photo
+from common import StopFlag
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
 from editor.tuned import TunedCopies
@@ -52,27 +56,84 @@ def test_the_stand_in_keeps_plain_values_and_drops_changes_made_in_the_worker():
     assert across_the_boundary(grow)(items) == 1 and items == [], "the worker changed its own copy"
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="ISSUE 19 finding: run_drag(session, ...) sends the whole DragSession, which holds a "
-                          "threading.Event (cannot pickle '_thread.lock'); the drag's new latent would stay "
-                          "in the worker anyway. Needs a GPU function of picklable values (generator, latent, "
-                          "points, settings) that yields the latent back.")
-def test_a_drag_works_across_the_zero_gpu_boundary(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller._drag_steps))
+def test_a_drag_across_the_zero_gpu_boundary_comes_back_to_the_session(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
     ed = editor_with_points()
     before = ed.image.copy()
     updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
     assert updates[-1].final and "step 3/3" in updates[-1].status
     assert np.abs(ed.image.astype(int) - before).mean() > 0.5, "the dragged latent came back to the session"
+    record = ed.session.history[-1]
+    assert len(ed.session.history) == 1 and len(record.trajectory) == 3, "one undo record, one entry per step"
+    assert ed.session.frames, "the drag's frames came back for the export"
+    ed.undo()
+    assert np.array_equal(ed.image, before), "undo returns to the latent from before the drag"
 
 
-@pytest.mark.xfail(strict=True, raises=(TypeError, AttributeError),
-                   reason="ISSUE 19 finding: run_inversion gets the stop threading.Event and a progress "
-                          "callback, neither of which pickles across ZeroGPU's boundary.")
-def test_an_inversion_works_across_the_zero_gpu_boundary(monkeypatch):
-    monkeypatch.setattr(editor.photo, "run_inversion", across_the_boundary(editor.photo.invert))
-    monkeypatch.setattr(editor.controller, "run_inversion", editor.photo.run_inversion)
+def test_a_drag_refused_in_the_worker_leaves_no_undo_record(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
     ed = editor_with_points()
-    photo = np.zeros((128, 128, 3), np.uint8)
-    ed.photo = type("Photo", (), {"model": DEMO_MODEL, "aligned": type("Face", (), {"image": photo})()})()
-    ed.invert(InvertSettings(steps=2, pti_steps=0), progress=lambda p: None)
+    ed.mask = np.ones((3, 3), bool)  # the wrong shape: the worker's session refuses it before any step
+    updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
+    assert updates[-1].final and "mask must have shape" in updates[-1].status
+    assert ed.session.history == [] and not ed.running
+
+
+def test_stop_reaches_a_drag_in_the_worker(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
+    ed = editor_with_points()
+    updates = []
+    for update in ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=50)):
+        updates.append(update)
+        if len(updates) == 2:
+            assert ed.stop().startswith("Stopping")
+    assert "stopped on request after 2 steps" in updates[-1].status
+    assert len(updates) == 4, "two steps, the closing render, the final status"
+    assert len(ed.session.history[-1].trajectory) == 2 and not ed.running
+
+
+def photo_editor() -> Editor:
+    ed = editor_with_points()
+    photo = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    face = type("Face", (), {"image": photo, "landmarks": np.zeros((68, 2))})()
+    ed.photo = type("Photo", (), {"model": DEMO_MODEL, "aligned": face, "number": 1, "name": "noise.png"})()
+    return ed
+
+
+def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_the_tuned_copy(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.photo.inversion_stream))
+    ed = photo_editor()
+    reports = []
+    summary = ed.invert(InvertSettings(steps=3, pti_steps=2), progress=reports.append)
+    assert [(r.stage, r.step) for r in reports] == [("projection", 1), ("projection", 2), ("projection", 3),
+                                                   ("pti", 4), ("pti", 5)]
+    assert "in 5 steps" in summary and "then PTI" in summary
+    assert ed.session.G is not ed.shared.models.get(DEMO_MODEL), "the session edits the tuned copy that came back"
+
+
+def test_stop_reaches_an_inversion_in_the_worker_and_keeps_what_it_has(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.photo.inversion_stream))
+    ed = photo_editor()
+
+    def stop_after_two(report):
+        if report.step == 2:
+            ed.stop()
+
+    summary = ed.invert(InvertSettings(steps=20, pti_steps=5), progress=stop_after_two)
+    # The worker runs ahead of the reports it sends, so it may have taken one step more when Stop arrives.
+    taken = int(re.search(r"in (\d+) steps", summary).group(1))
+    assert taken in (2, 3) and f"stopped on request after {taken} of 25 steps" in summary.lower()
+    assert "projection only, no PTI" in summary
+    assert ed.session.G is ed.shared.models.get(DEMO_MODEL), "no PTI: the session edits the shared generator"
+    assert not ed.running
+
+
+def test_an_error_in_the_worker_reaches_the_caller():
+    def fails(*, progress, stop):
+        progress("one")
+        raise ValueError("no face")
+
+    stream = editor.photo.progress_stream(fails, stop=StopFlag(tempfile.gettempdir()))
+    assert next(stream) == "one"
+    with pytest.raises(ValueError, match="no face"):
+        next(stream)
