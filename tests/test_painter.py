@@ -7,7 +7,7 @@ from PIL import Image
 from segmentation import PALETTE, load_painter
 from segmentation.checkpoint import save_segmenter
 from segmentation.data import PairedConfig, PairedFolder, list_pairs
-from segmentation.fcn_score import fcn_score, flat_painter, mean_gradient, real_photos
+from segmentation.fcn_score import fcn_score, flat_painter, jpeg, mean_gradient, real_photos
 from segmentation.model import SegmentationModel
 from segmentation.networks import SegmenterConfig, build_segmenter, init_weights
 from segmentation.painter import as_classes
@@ -161,6 +161,18 @@ def test_fcn_score_of_a_perfect_painting_is_one_and_flat_fills_class_means():
     out = flat(classes[0], None)
     assert np.array_equal(out, grey[0][0])  # each class's mean colour is its (constant) colour here
     assert mean_gradient(np.zeros((16, 16, 3), np.uint8)) == 0 and mean_gradient(out) > 0
+
+
+def test_the_jpeg_option_compresses_every_render_before_it_is_segmented():
+    rng = np.random.default_rng(0)
+    classes = [synthetic_label_map(rng, 64) for _ in range(3)]
+    pairs = [(PALETTE[c], c) for c in classes]
+    assert fcn_score(jpeg(real_photos, 90), OracleFCN(), pairs).scores.pixel_accuracy > 0.9, "content survives"
+    ramp = np.linspace(0, 255, 64)[None, :, None] * np.ones((64, 1, 3))
+    photo = np.clip(ramp + rng.normal(0, 4, ramp.shape), 0, 255).astype(np.uint8)
+    out = jpeg(lambda c, p: p, 75)(None, photo)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    assert 0 < np.abs(out.astype(int) - photo).mean() < 6, "compressed, not replaced"
 
 
 def test_the_shipped_painter_paints_a_facade_offline():
