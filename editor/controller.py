@@ -357,8 +357,9 @@ class Editor:
         """Ask the running drag or inversion to stop after its current step (safe from another thread)."""
         if not self.running:
             return "Nothing is running."
-        if self._stop is not None:
-            self._stop.set()  # An inversion keeps what it has so far, a drag the latent of its last step.
+        flag = self._stop  # read once: the run may end on its own thread meanwhile
+        if flag is not None:
+            flag.set()  # An inversion keeps what it has so far, a drag the latent of its last step.
         return "Stopping after the current step…"
 
     def undo(self) -> str:
