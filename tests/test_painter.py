@@ -11,6 +11,7 @@ from segmentation.fcn_score import fcn_score, flat_painter, jpeg, mean_gradient,
 from segmentation.model import SegmentationModel
 from segmentation.networks import SegmenterConfig, build_segmenter, init_weights
 from segmentation.painter import as_classes
+from segmentation.ship_painter import ship_painter
 from segmentation.train import TrainConfig, _build_nets, train_step
 from segmentation.train import main as train_main
 from test_segmentation import make_pair_folder, synthetic_label_map
@@ -138,6 +139,14 @@ def test_painter_training_cli_writes_a_loadable_painter(tmp_path):
     assert painter.paint(label_map((32, 32))).shape == (32, 32, 3)
     val = __import__("json").loads((out / "history.json").read_text())["val"][0]
     assert {"mean_iou", "gradient"} <= set(val)  # validation is the FCN-score
+    shipped = tmp_path / "shipped" / "painter.safetensors"
+    score = ship_painter(out, list_pairs(data)[:2], path=shipped, checkpoint="last")
+    assert 0 <= score["mean_iou"] <= 1 and load_painter(shipped).paint(label_map((32, 32))).shape == (32, 32, 3)
+    segmenter_run = tmp_path / "segmenter"
+    train_main(["--data", str(data), "--out", str(segmenter_run), "--ngf", "4", "--depth", "3", "--ndf", "4",
+                "--load-size", "36", "--crop-size", "32", "--image-size", "32", "--iters", "1", "--threads", "1"])
+    with pytest.raises(ValueError, match="not a painter"):
+        ship_painter(segmenter_run, list_pairs(data)[:2], path=shipped, checkpoint="last")
 
 
 class OracleFCN(SegmentationModel):
