@@ -19,6 +19,7 @@ over the steps from 10 % to 90 % of the run.
     python benchmarks/bench_invert.py --faces --sizes 512 256 1024     # 1024 quick
     python benchmarks/bench_invert.py --sizes 256 --quick 256           # a smoke run
     python benchmarks/bench_invert.py --eta --sizes 512                 # QUICK alone: its ETA error
+    python benchmarks/bench_invert.py --eta old --sizes 512 256         # the default alone: its ETA error
 """
 from __future__ import annotations
 
@@ -149,16 +150,17 @@ def main() -> None:
     parser.add_argument("--worker", choices=list(CONFIGS), help=argparse.SUPPRESS)
     parser.add_argument("--target", default="generated", help=argparse.SUPPRESS)
     parser.add_argument("--short", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--eta", action="store_true", help="only QUICK, alone: its time and ETA error")
+    parser.add_argument("--eta", nargs="?", const="new", choices=list(CONFIGS),
+                        help="only this configuration (default new = QUICK), alone: its time and ETA error")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.worker:
         print(json.dumps(worker(args.sizes[0], args.worker, args.target, args.short)), flush=True)
         return
     if args.eta:
-        print("| res | new s | new PSNR dB | ETA max error (10-90 % of steps) |\n|---|---|---|---|")
+        print(f"| res | {args.eta} s | {args.eta} PSNR dB | ETA max error (10-90 % of steps) |\n|---|---|---|---|")
         for res in args.sizes:
-            r = worker(res, "new", "generated", False, pipe=False)
+            r = worker(res, args.eta, "generated", False, pipe=False)
             print(f"| {res} | {r['seconds']:.0f} | {r['psnr']:.2f} | {r['eta_error'] * 100:.0f} % |", flush=True)
         return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {InvertConfig()}; "

@@ -161,19 +161,32 @@ class _Kind:
     resolution: int       # Side of the image it renders (the block it stops at).
 
 
-def _volume(G: Generator, kind: _Kind) -> float:
-    """Pixels x channels of the maps a step of `kind` computes, times its passes: its cost before it is timed."""
-    blocks = G.synthesis.blocks[: G.synthesis.block_resolutions.index(kind.resolution) + 1]
-    total = sum(block.resolution ** 2 * block.conv1.weight.shape[0] for block in blocks)
-    return total * {"projection": 2, "pti": 3, "render": 1}[kind.stage]  # passes: forward, + input, + weight grads
+# A step's cost in forward passes of its resolution: the backward pass costs about two forwards with the
+# weight gradients (PTI) and a little less without (projection). Measured on 2 CPU cores, random 256 and 512 px
+# generators: projection 2.7-3.0, PTI 3.8-4.0 forward renders.
+FORWARDS_PER_STEP = {"projection": 3.0, "pti": 4.0, "render": 1.0}
+BF16_PTI = 0.6  # A PTI step under bf16 autocast, as a share of the fp32 one (same machine, 512 px).
+
+
+@torch.no_grad()
+def forward_seconds(G: Generator, ws: torch.Tensor, resolutions: set[int]) -> dict[int, float]:
+    """Seconds of one no-grad forward pass to each resolution: what the ETA prices steps not yet timed by."""
+    seconds = {}
+    G.synthesis(ws, last_block=_block_index(G, min(resolutions)), fused_modconv=False)  # warm-up, not timed
+    for res in sorted(resolutions):
+        start = time.perf_counter()
+        G.synthesis(ws, last_block=_block_index(G, res), fused_modconv=False)
+        seconds[res] = time.perf_counter() - start
+    return seconds
 
 
 class _Run:
     """Steps, stop requests, per-step PSNR and the ETA over both stages and the final renders."""
 
-    def __init__(self, G: Generator, plan: list[_Kind], progress: Callable | None, stop: threading.Event | None):
+    def __init__(self, plan: list[_Kind], prices: dict[_Kind, float], progress: Callable | None,
+                 stop: threading.Event | None):
         self.plan, self.progress, self.stop_event = plan, progress, stop
-        self.volumes = {kind: _volume(G, kind) for kind in set(plan)}
+        self.prices = prices  # Seconds each kind should take, before it is timed.
         self.total = sum(kind.stage != "render" for kind in plan)
         self.seconds: dict[_Kind, list[float]] = {}
         self.psnr_history: list[float] = []
@@ -214,12 +227,23 @@ class _Run:
         self._record()
 
     def eta(self) -> float:
-        """Remaining steps and renders, each at the mean time of its kind; kinds not run yet scaled by volume."""
-        spent = sum(sum(t) for t in self.seconds.values())
-        per_volume = spent / sum(self.volumes[k] * len(t) for k, t in self.seconds.items())
+        """Remaining steps and renders, each at the typical time of its kind; kinds not run yet at their price,
+        scaled by how the timed kinds compared with theirs (the machine's load now)."""
+        typical = {k: _typical(t) for k, t in self.seconds.items()}
+        scale = sum(typical.values()) / sum(self.prices[k] for k in typical)
         left = Counter(self.plan[self.index:])
-        return sum(n * (sum(self.seconds[k]) / len(self.seconds[k]) if k in self.seconds
-                        else per_volume * self.volumes[k]) for k, n in left.items())
+        return sum(n * typical.get(k, scale * self.prices[k]) for k, n in left.items())
+
+
+def _typical(seconds: list[float]) -> float:
+    """A kind's step time: the mean after its first step, which also pays for warm-up (allocations, PTI's copy)."""
+    return sum(seconds[1:]) / (len(seconds) - 1) if len(seconds) > 1 else seconds[0]
+
+
+def _prices(plan: list[_Kind], forward: dict[int, float], bf16: bool) -> dict[_Kind, float]:
+    """Each kind's seconds before it is timed: its forward passes at its resolution."""
+    return {kind: forward[kind.resolution] * FORWARDS_PER_STEP[kind.stage]
+            * (BF16_PTI if bf16 and kind.stage == "pti" else 1.0) for kind in set(plan)}
 
 
 def _project(G: Generator, targets: dict[int, torch.Tensor], schedule: list[int], distance: ImageDistance,
@@ -302,7 +326,9 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
     targets = {r: F.interpolate(full, size=(r, r), mode="area") for r in set(schedule)}
     distance = image_distance(full.device, config.loss)
     w_stats = w_statistics(G)  # before the clock starts: the first step's time is then a step's
-    run = _Run(G, _plan(G, schedule, config.pti_steps), progress, stop)
+    plan = _plan(G, schedule, config.pti_steps)
+    forward = forward_seconds(G, w_stats[0].repeat(1, G.num_ws, 1), {kind.resolution for kind in plan})
+    run = _Run(plan, _prices(plan, forward, config.bf16), progress, stop)
     ws = _project(G, targets, schedule, distance, run, config.seed, w_stats)
     with torch.no_grad():
         img = G.synthesis(ws)
