@@ -85,14 +85,19 @@ class Painter:
         return photo
 
 
+def check_painter(config, source: Path) -> None:
+    """Refuse a segmenter's (photo -> labels) weights where a painter's are wanted."""
+    if config.direction != "BtoA":
+        raise ValueError(f"{source} is a segmenter (direction {config.direction}), not a painter (BtoA)")
+
+
 def painter_checkpoint(path: Path):
     """(generator, config, info) of a painter's safetensors + json; a clear error for a missing file or a segmenter."""
     if not path.is_file():
         raise FileNotFoundError(f"painter weights not found: {path}. Train them with "
                                 "python -m segmentation.train --direction BtoA (docs/painter.md has the command).")
     generator, config, info = load_segmenter(path)
-    if config.direction != "BtoA":
-        raise ValueError(f"{path} is a segmenter (direction {config.direction}), not a painter (BtoA)")
+    check_painter(config, path)
     return generator, config, info
 
 

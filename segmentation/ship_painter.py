@@ -14,12 +14,12 @@ import argparse
 import json
 from pathlib import Path
 
+from .checkpoint import load_state
 from .data import list_pairs, split_files
 from .fcn_score import fcn_score, read_pairs
-from .checkpoint import load_state
 from .model import load_model
 from .networks import build_segmenter
-from .painter import PAINTER_WEIGHTS, Painter, painter_checkpoint
+from .painter import PAINTER_WEIGHTS, Painter, check_painter, painter_checkpoint
 from .ship import save_shipped
 from .train import TrainConfig
 
@@ -32,8 +32,7 @@ def run_painter(run: Path, checkpoint: str = "best"):
     state = load_state(run / "last.pt")
     train_config = json.loads(state["config"])
     config = TrainConfig(**train_config).segmenter()
-    if config.direction != "BtoA":
-        raise ValueError(f"{run / 'last.pt'} is a segmenter run (direction {config.direction}), not a painter's")
+    check_painter(config, run / "last.pt")
     generator = build_segmenter(config)
     generator.load_state_dict(state["generator"])
     val = json.loads(state["val"])
