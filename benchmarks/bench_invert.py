@@ -1,8 +1,8 @@
-"""The app's default inversion against QUICK, side by side: wall time, final PSNR, peak RSS, ETA error.
+"""The app's default inversion against the previous one, side by side: wall time, final PSNR, peak RSS, ETA error.
 
-"old" is `InvertConfig()`, what `invert(G, target)` and the app run (100 projection steps, the last 25
-on the whole generator, then 30 PTI steps on the whole image); "new" is `QUICK` (16 projection steps
-at b128, then 5 PTI steps at lr 1e-3 in bf16), the fastest candidate of issue 21. Generators are
+"new" is `InvertConfig()`, what `invert(G, target)` and the app run (20 projection steps at b128, then
+40 iterations of the ToRGB fit); "old" is the default before issue 21 (100 projection steps, the last
+25 on the whole generator, then 30 PTI steps on the whole image, no fit). Generators are
 randomly initialised with the real 256/512/1024 architectures (benchmarks/bench_drag.py's
 `build_generator`); the target is an image the generator made (seed 1, psi 0.7). The offline pixel
 loss runs.
@@ -10,16 +10,16 @@ loss runs.
 Each inversion runs in a fresh process of its own, so its max RSS is its own peak (after loading the
 model and before are reported too). The two processes of a size take steps in turn, handing over
 after every step through a pipe, so both see the same machine load; a run's time is the sum of its
-turns. `--quick RES` runs the configurations at RES with a twentieth of the steps and extrapolates the
-wall time from each kind of step's mean (their PSNR is then not the full run's). `--faces` adds a row on a real face (../shared/fixtures/faces/obama.jpg,
+turns. `--quick RES` runs the old configuration at RES with a twentieth of the steps and extrapolates
+its wall time from each kind of step's mean (its PSNR is then not the full run's; the new one runs in full). `--faces` adds a row on a real face (../shared/fixtures/faces/obama.jpg,
 aligned) inverted by the tiny256 golden generator (the random 512 px one cannot draw a face either).
 The ETA column is the largest error of the progress bar's ETA, relative to the time actually left,
 over the steps from 10 % to 90 % of the run.
 
     python benchmarks/bench_invert.py --faces --sizes 512 256 1024     # 1024 quick
     python benchmarks/bench_invert.py --sizes 256 --quick 256           # a smoke run
-    python benchmarks/bench_invert.py --eta --sizes 512                 # QUICK alone: its ETA error
-    python benchmarks/bench_invert.py --eta old --sizes 512 256         # the default alone: its ETA error
+    python benchmarks/bench_invert.py --eta --sizes 512 256             # the default alone: its ETA error
+    python benchmarks/bench_invert.py --eta old --sizes 512             # the old default alone
 """
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ from benchmarks.bench_drag import build_generator  # noqa: E402
 from draggan import load_generator  # noqa: E402
 from draggan.export import to_uint8  # noqa: E402
 import draggan.inversion as inversion_module  # noqa: E402
-from draggan.inversion import QUICK, InvertConfig, fast_schedule, invert  # noqa: E402
+from draggan.inversion import OLD_DEFAULT, InvertConfig, fast_schedule, invert  # noqa: E402
 
 TARGET_SEED, TARGET_PSI = 1, 0.7
 FACE = REPO.parent / "shared" / "fixtures" / "faces" / "obama.jpg"
-CONFIGS = {"old": InvertConfig(), "new": QUICK}
+CONFIGS = {"old": OLD_DEFAULT, "new": InvertConfig()}
 QUICK_DIVISOR = 20
 GOLDEN = REPO.parent / "shared" / "fixtures" / "stylegan2" / "tiny256.safetensors"
 
@@ -78,7 +78,9 @@ def extrapolated(seconds: float, steps: list[tuple[str, int, float]], full: Inve
     kinds = Counter((stage, r) for stage, r, _ in steps)
     mean = {k: sum(s for stage, r, s in steps if (stage, r) == k) / n for k, n in kinds.items()}
     counts = Counter(("projection", r) for r in fast_schedule(full.steps, res, full))
-    counts[("pti", res)] += full.pti_steps
+    for stage, n in (("pti", full.pti_steps), ("fit", full.torgb_steps)):
+        if n:
+            counts[(stage, res)] += n
     return seconds - sum(s for *_, s in steps) + sum(mean[k] * n for k, n in counts.items())
 
 
@@ -88,8 +90,8 @@ def worker(res: int, name: str, target_kind: str, quick: bool, pipe: bool = True
     target = generator_target(G) if target_kind == "generated" else face_target(G.img_resolution)
     model_mb = rss_mb()
     full = CONFIGS[name]
-    config = replace(full, steps=max(1, full.steps // QUICK_DIVISOR),
-                     pti_steps=max(1, full.pti_steps // QUICK_DIVISOR)) if quick else full
+    config = replace(full, **{k: max(1, getattr(full, k) // QUICK_DIVISOR) if getattr(full, k) else 0
+                              for k in ("steps", "pti_steps", "torgb_steps")}) if quick else full
     clock = {"turns": 0.0, "since": 0.0, "counted": 0.0}
     steps, etas = [], []
     # The inversion's own clock (its ETA) runs only during this process's turns, like its measured time.
@@ -151,7 +153,7 @@ def main() -> None:
     parser.add_argument("--target", default="generated", help=argparse.SUPPRESS)
     parser.add_argument("--short", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--eta", nargs="?", const="new", choices=list(CONFIGS),
-                        help="only this configuration (default new = QUICK), alone: its time and ETA error")
+                        help="only this configuration (default: new), alone: its time and ETA error")
     args = parser.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
     if args.worker:
@@ -163,19 +165,19 @@ def main() -> None:
             r = worker(res, args.eta, "generated", False, pipe=False)
             print(f"| {res} | {r['seconds']:.0f} | {r['psnr']:.2f} | {r['eta_error'] * 100:.0f} % |", flush=True)
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {InvertConfig()}; "
-          f"new = {QUICK}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; old = {OLD_DEFAULT}; "
+          f"new = {InvertConfig()}")
     print("| res | target | old s | new s | speed-up | old PSNR dB | new PSNR dB | new projection dB "
           "| old peak RSS MB | new peak RSS MB | RSS after loading MB | new ETA max error |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = [(256, "face on tiny256")] * args.faces + [(res, "generated") for res in args.sizes]
     for res, target_kind in rows:
-        r = side_by_side(res, target_kind, set(CONFIGS) if res in args.quick else set())
+        r = side_by_side(res, target_kind, {"old"} if res in args.quick else set())
         old, new = r["old"], r["new"]
         mark = " (extrapolated)" if old["quick"] else ""
-        old_psnr, new_psnr = ("n/a (short run)",) * 2 if old["quick"] else (f"{old['psnr']:.2f}", f"{new['psnr']:.2f}")
+        old_psnr = "n/a (short run)" if old["quick"] else f"{old['psnr']:.2f}"
         print(f"| {res} | {target_kind} | {old['seconds']:.0f}{mark} | {new['seconds']:.0f} "
-              f"| **{old['seconds'] / new['seconds']:.1f}x** | {old_psnr} | {new_psnr} "
+              f"| **{old['seconds'] / new['seconds']:.1f}x** | {old_psnr} | {new['psnr']:.2f} "
               f"| {new['projection_psnr']:.2f} | {old['peak_mb']:.0f} | {new['peak_mb']:.0f} "
               f"| {new['model_mb']:.0f} | {new['eta_error'] * 100:.0f} % |", flush=True)
 

@@ -1,25 +1,21 @@
-"""Photo -> latent: W+ projection as in NVlabs' projector.py, then pivotal tuning (PTI, Roich et al. 2022).
+"""Photo -> latent (and a tuned generator): W+ projection, optional PTI, then a ToRGB fit.
 
 Stage 1 optimises a W+ latent, starting from w_avg on every layer, with Adam and projector.py's
 schedule: the learning rate ramps up over the first 5 % of steps and down (cosine) over the last
 25 %, and Gaussian noise added to w decays to zero over the first 75 %, so that early steps explore.
-The per-layer noise buffers are NOT optimised (so projector.py's noise regulariser has nothing to
-do): a drag moves content while `noise_const` stays fixed to the pixel grid, so detail fitted into
-the noise would stay behind as a ghost of the old image; and with `pti_steps=0` the result's
-generator is G itself, which must stay untouched.
+Steps other than the last `full_share` compare the skip architecture's running RGB at a low-resolution
+block (b128, or b256 for 1024 px generators) with the target area-downsampled to that size. The
+per-layer noise buffers are NOT optimised: a drag moves content while `noise_const` stays fixed to the
+pixel grid, so detail fitted into the noise would stay behind as a ghost of the old image.
 
-Stage 2 (PTI) fine-tunes a deep copy of the synthesis network on the fixed pivot latent with Adam
-and PTI's loss: L2 plus the stage-1 distance. PTI's locality regulariser is off, as in PTI's own
-configuration; it would double the cost of every step.
+Stage 2, optional (PTI, Roich et al. 2022), fine-tunes a deep copy of the synthesis network on the
+fixed pivot latent with Adam and PTI's loss: L2 plus the stage-1 distance.
 
-Fast schedule: projection steps other than the last `full_share` compare the skip architecture's
-running RGB at a low-resolution block (b128, or b256 for 1024 px generators) with the target
-area-downsampled to that size, so the highest blocks run only in the final steps, where the w-noise
-is already zero and the learning rate ramps down. `QUICK` (issue 21) runs every projection step at
-b128 and only 5 PTI steps: 9x faster, but far lower PSNR (docs/performance.md). Measured on the way
-and not kept: a start from the closest of a bank of mapped samples (worse than w_avg on the
-benchmark's generator), comparing at b32/b64, and steps on random windows of the full image
-(projection or PTI, all blocks or only the high ones): each lowered the final PSNR.
+Stage 3 fits only the ToRGB layers to the target, as linear least squares (`torgb_fit.py`): one
+forward pass and conjugate-gradient iterations that cost a tenth of one. It is what makes the default
+fast (issue 21, docs/performance.md): 20 low-resolution projection steps and 40 fit iterations reach a
+higher PSNR than 100 projection and 30 PTI steps, 10x sooner at 512 px. With every stage off
+(`pti_steps=0, torgb_steps=0`) the result's generator is G itself, which is never modified.
 """
 from __future__ import annotations
 
@@ -39,6 +35,7 @@ from PIL import Image
 from .export import to_uint8
 from .image_distance import ImageDistance, image_distance
 from .networks import Generator
+from .torgb_fit import fit_torgb, normal_apply, torgb_inputs
 
 INITIAL_LR = 0.1                 # projector.py's initial_learning_rate.
 LR_RAMPUP = 0.05                 # Share of steps over which the learning rate ramps up.
@@ -47,40 +44,43 @@ INITIAL_NOISE_FACTOR = 0.05      # w-noise at step 0, in units of the spread of 
 NOISE_RAMP = 0.75                # Share of steps after which the w-noise is zero.
 W_AVG_SAMPLES = 2000             # z samples for w_avg and the spread of W (projector.py takes 10000).
 PTI_LR = 3e-4                    # PTI's pti_learning_rate.
+TORGB_RIDGE = 3e-3               # The ToRGB fit's ridge, relative to the normal matrix's mean diagonal.
 LOW_RESOLUTION_FLOOR = 128       # `low_resolution=None`: a quarter of the image side, but at least this.
 
 
 @dataclass(frozen=True)
 class InvertConfig:
     """An inversion's settings. `InvertConfig()` is the app's default, read by `invert` and the UI alike."""
-    steps: int = 100                     # W+ projection steps.
-    pti_steps: int = 30                  # Pivotal-tuning steps (0: the result's generator is G itself).
+    steps: int = 20                      # W+ projection steps.
+    pti_steps: int = 0                   # Pivotal-tuning steps of the whole synthesis network (0: none).
+    torgb_steps: int = 40                # Conjugate-gradient iterations of the ToRGB fit (0: none).
     low_resolution: int | None = None    # Block the projection compares at (None: a quarter of the image, >= 128).
-    full_share: float = 0.25             # Share of projection steps (the last ones) that run the whole generator.
+    full_share: float = 0.0              # Share of projection steps (the last ones) that run the whole generator.
+    torgb_ridge: float = TORGB_RIDGE     # The fit's pull towards G's own ToRGB weights.
     pti_lr: float = PTI_LR               # Adam's learning rate for PTI.
     bf16: bool = False                   # PTI's forward pass under bf16 autocast.
     loss: str = "auto"                   # "auto", "lpips" or "pixel" (see image_distance.py).
     seed: int = 0                        # Seed of the w-noise.
 
     def __post_init__(self):
-        if self.steps < 1 or self.pti_steps < 0:
-            raise ValueError(f"steps must be >= 1 and pti_steps >= 0, got steps={self.steps}, "
-                             f"pti_steps={self.pti_steps}")
+        if self.steps < 1 or self.pti_steps < 0 or self.torgb_steps < 0:
+            raise ValueError(f"steps must be >= 1, pti_steps and torgb_steps >= 0, got steps={self.steps}, "
+                             f"pti_steps={self.pti_steps}, torgb_steps={self.torgb_steps}")
         if not 0 <= self.full_share <= 1:
             raise ValueError(f"full_share must be in [0, 1], got {self.full_share}")
 
 
-# 9x faster than the default at 512 px but far less faithful (docs/performance.md): all projection steps at
-# b128, then 5 PTI steps at a higher learning rate in bf16. Not the default: it loses 5-15 dB of PSNR.
-QUICK = InvertConfig(steps=16, pti_steps=5, low_resolution=128, full_share=0.0, pti_lr=1e-3, bf16=True)
+# The default before issue 21, kept for benchmarks/bench_invert.py: 100 projection steps (the last 25 on the whole
+# generator) and 30 PTI steps, no fit. 10x slower at 512 px, and less faithful (docs/performance.md).
+OLD_DEFAULT = InvertConfig(steps=100, pti_steps=30, full_share=0.25, torgb_steps=0)
 
 
 @dataclass
 class InversionProgress:
     """What `progress` receives after every step."""
-    stage: str           # "projection" or "pti".
-    step: int            # 1-based, counted over both stages.
-    total: int           # steps + pti_steps.
+    stage: str           # "projection", "pti" or "fit".
+    step: int            # 1-based, counted over all stages.
+    total: int           # steps + pti_steps + torgb_steps.
     psnr: float          # dB, this step's image against the target, at `resolution`.
     resolution: int      # Size the step compared at.
     eta_s: float         # Estimated seconds left, from the measured time of each kind of step.
@@ -90,12 +90,12 @@ class InversionProgress:
 class Inversion:
     """The result: edit `ws` with `generator` (e.g. `DragSession(result.generator, ws=result.ws)`)."""
     ws: torch.Tensor                 # W+ latent [1, num_ws, w_dim].
-    generator: Generator             # G itself without PTI, else the tuned copy.
+    generator: Generator             # G itself without PTI or fit, else the tuned copy.
     image: np.ndarray                # generator's image of ws, H x W x 3 uint8.
     target: np.ndarray               # The target as compared: resized to the generator's resolution.
     loss: str                        # Name of the distance that ran.
     psnr: float                      # dB of `image` against `target`.
-    projection_psnr: float           # dB after stage 1, before PTI.
+    projection_psnr: float           # dB after stage 1, before PTI and the fit.
     psnr_history: list[float] = field(default_factory=list)  # Per step, at that step's resolution.
     resolutions: list[int] = field(default_factory=list)     # Per step.
     message: str = ""                # Why it ended early (stop request, non-finite loss), else "".
@@ -157,26 +157,36 @@ def _block_index(G: Generator, resolution: int) -> int | None:
 @dataclass(frozen=True)
 class _Kind:
     """A kind of step, for the ETA: steps of one kind take about the same time."""
-    stage: str            # "projection", "pti" or "render" (a final no-grad image, not reported as a step).
+    stage: str            # "projection", "pti", "fit" or "render" (a no-grad image, not reported as a step).
     resolution: int       # Side of the image it renders (the block it stops at).
 
 
 # A step's cost in forward passes of its resolution: the backward pass costs about two forwards with the
 # weight gradients (PTI) and a little less without (projection). Measured on 2 CPU cores, random 256 and 512 px
-# generators: projection 2.7-3.0, PTI 3.8-4.0 forward renders.
+# generators: projection 2.7-3.0, PTI 3.8-4.0 forward renders. A ToRGB fit iteration is timed itself.
 FORWARDS_PER_STEP = {"projection": 3.0, "pti": 4.0, "render": 1.0}
 BF16_PTI = 0.6  # A PTI step under bf16 autocast, as a share of the fp32 one (same machine, 512 px).
 
 
-@torch.no_grad()
-def forward_seconds(G: Generator, ws: torch.Tensor, resolutions: set[int]) -> dict[int, float]:
-    """Seconds of one no-grad forward pass to each resolution: what the ETA prices steps not yet timed by."""
-    seconds = {}
-    G.synthesis(ws, last_block=_block_index(G, min(resolutions)), fused_modconv=False)  # warm-up, not timed
-    for res in sorted(resolutions):
-        start = time.perf_counter()
-        G.synthesis(ws, last_block=_block_index(G, res), fused_modconv=False)
-        seconds[res] = time.perf_counter() - start
+def forward_seconds(G: Generator, ws: torch.Tensor, resolutions: set[int], fit: bool) -> dict[int | str, float]:
+    """Seconds of one no-grad forward pass to each resolution, and with `fit` of one ToRGB fit iteration ("fit"):
+    what the ETA prices steps not yet timed by."""
+    seconds, inputs = {}, None
+    with torch.no_grad():
+        G.synthesis(ws, last_block=_block_index(G, min(resolutions)), fused_modconv=False)  # warm-up, not timed
+        for res in sorted(resolutions):
+            start = time.perf_counter()
+            if fit and res == G.img_resolution:  # the pass that a fit reads, as it runs after the projection
+                _, inputs = torgb_inputs(G.synthesis, ws)
+            else:
+                G.synthesis(ws, last_block=_block_index(G, res), fused_modconv=False)
+            seconds[res] = time.perf_counter() - start
+    if fit:
+        params = [t for b in G.synthesis.blocks for t in (b.torgb.weight, b.torgb.bias)]
+        for _ in range(2):  # the first, a warm-up, is not timed
+            start = time.perf_counter()
+            normal_apply(G.synthesis, inputs, params[::2] + params[1::2], lambda out: out)
+        seconds["fit"] = time.perf_counter() - start
     return seconds
 
 
@@ -227,12 +237,13 @@ class _Run:
         self._record()
 
     def eta(self) -> float:
-        """Remaining steps and renders, each at the typical time of its kind; kinds not run yet at their price,
-        scaled by how the timed kinds compared with theirs (the machine's load now)."""
-        typical = {k: _typical(t) for k, t in self.seconds.items()}
-        scale = sum(typical.values()) / sum(self.prices[k] for k in typical)
+        """Remaining steps and renders, each at the typical time of its kind; kinds with fewer than two steps run (a
+        first step also pays for warm-up) at their price, scaled by how the timed kinds compared with theirs (how
+        far a step's forward-pass count is off, and the load now). A fit iteration's price was timed: not scaled."""
+        typical = {k: _typical(t) for k, t in self.seconds.items() if len(t) > 1 or k.stage == "render"}
+        scale = sum(typical.values()) / sum(self.prices[k] for k in typical) if typical else 1.0
         left = Counter(self.plan[self.index:])
-        return sum(n * typical.get(k, scale * self.prices[k]) for k, n in left.items())
+        return sum(n * typical.get(k, self.prices[k] * (1.0 if k.stage == "fit" else scale)) for k, n in left.items())
 
 
 def _typical(seconds: list[float]) -> float:
@@ -240,9 +251,9 @@ def _typical(seconds: list[float]) -> float:
     return sum(seconds[1:]) / (len(seconds) - 1) if len(seconds) > 1 else seconds[0]
 
 
-def _prices(plan: list[_Kind], forward: dict[int, float], bf16: bool) -> dict[_Kind, float]:
-    """Each kind's seconds before it is timed: its forward passes at its resolution."""
-    return {kind: forward[kind.resolution] * FORWARDS_PER_STEP[kind.stage]
+def _prices(plan: list[_Kind], forward: dict[int | str, float], bf16: bool) -> dict[_Kind, float]:
+    """Each kind's seconds before it is timed: its forward passes at its resolution (a fit iteration: as timed)."""
+    return {kind: forward["fit"] if kind.stage == "fit" else forward[kind.resolution] * FORWARDS_PER_STEP[kind.stage]
             * (BF16_PTI if bf16 and kind.stage == "pti" else 1.0) for kind in set(plan)}
 
 
@@ -300,22 +311,52 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distan
     return tuned.requires_grad_(False)
 
 
-def _plan(G: Generator, schedule: list[int], pti_steps: int) -> list[_Kind]:
+def _plan(G: Generator, schedule: list[int], config: InvertConfig) -> list[_Kind]:
     """Every step and render of an inversion, in order, for the ETA."""
     res = G.img_resolution
-    return ([_Kind("projection", r) for r in schedule] + [_Kind("render", res)]
-            + ([_Kind("pti", res)] * pti_steps + [_Kind("render", res)] if pti_steps else []))
+    plan = [_Kind("projection", r) for r in schedule] + [_Kind("render", res)]
+    for stage, steps in (("pti", config.pti_steps), ("fit", config.torgb_steps)):
+        plan += [_Kind(stage, res)] * steps + [_Kind("render", res)] * bool(steps)
+    return plan
+
+
+def _render(generator: Generator, ws: torch.Tensor, fit_inputs: bool) -> tuple[torch.Tensor, list | None]:
+    """The image of `ws`, and (when a ToRGB fit follows) what the fit reads, from the same forward pass."""
+    if fit_inputs:
+        return torgb_inputs(generator.synthesis, ws)
+    with torch.no_grad():
+        return generator.synthesis(ws), None
+
+
+def _fit_torgb(G: Generator, generator: Generator, ws: torch.Tensor, inputs: list[torch.Tensor],
+               target: torch.Tensor, run: _Run, config: InvertConfig) -> Generator | None:
+    """Stage 3: `generator` with its ToRGB layers fitted (a copy, if it is G), or None when the fit failed."""
+    def on_step(image: torch.Tensor) -> bool:
+        run.done(psnr(image, target))
+        return not run.stopped()
+
+    fit = fit_torgb(generator.synthesis, inputs, target, config.torgb_steps, config.torgb_ridge, on_step)
+    if not all(bool(torch.isfinite(t).all()) for t in fit.weights + fit.biases + [fit.image]):
+        run.fail("the ToRGB fit became non-finite; kept the generator without it")
+        return None
+    tuned = copy.deepcopy(G) if generator is G else generator
+    with torch.no_grad():
+        for block, weight, bias in zip(tuned.synthesis.blocks, fit.weights, fit.biases):
+            block.torgb.weight.copy_(weight)
+            block.torgb.bias.copy_(bias)
+    return tuned
 
 
 def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None = None, *,
            progress: Callable[[InversionProgress], None] | None = None, stop: threading.Event | None = None,
            **overrides) -> Inversion:
-    """Find a W+ latent (and, with `pti_steps`, a tuned copy of G) that reproduces `target_uint8`.
+    """Find a W+ latent and a tuned copy of G (PTI and/or the ToRGB fit) that reproduce `target_uint8`.
 
     `target_uint8` is a square H x W x 3 uint8 image of any size (an aligned face crop), resized to G's
     resolution. `config` defaults to `InvertConfig()`, the app's default; keyword `overrides` replace its
     fields (`invert(G, image, steps=50)`). `progress(InversionProgress)` is called after every step;
-    setting `stop` ends the run after the current step and returns what it has (no PTI once stopped).
+    setting `stop` ends the run after the current step and returns what it has (no later stage once stopped;
+    a fit or PTI stopped midway is kept).
     G itself is never modified.
     """
     config = replace(config or InvertConfig(), **overrides)
@@ -326,20 +367,25 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
     targets = {r: F.interpolate(full, size=(r, r), mode="area") for r in set(schedule)}
     distance = image_distance(full.device, config.loss)
     w_stats = w_statistics(G)  # before the clock starts: the first step's time is then a step's
-    plan = _plan(G, schedule, config.pti_steps)
-    forward = forward_seconds(G, w_stats[0].repeat(1, G.num_ws, 1), {kind.resolution for kind in plan})
+    plan = _plan(G, schedule, config)
+    forward = forward_seconds(G, w_stats[0].repeat(1, G.num_ws, 1), {kind.resolution for kind in plan},
+                              config.torgb_steps > 0)
     run = _Run(plan, _prices(plan, forward, config.bf16), progress, stop)
     ws = _project(G, targets, schedule, distance, run, config.seed, w_stats)
-    with torch.no_grad():
-        img = G.synthesis(ws)
+    img, inputs = _render(G, ws, config.torgb_steps > 0)
     run.rendered()
     projection_psnr, generator = psnr(img, full), G
     if config.pti_steps and not run.message:
         generator = _pivotal_tuning(G, ws, full, distance, run, config) or G
-    if generator is not G:
-        with torch.no_grad():
-            img = generator.synthesis(ws)
-        run.rendered()
+        if generator is not G:
+            img, inputs = _render(generator, ws, config.torgb_steps > 0)
+            run.rendered()
+    if config.torgb_steps and not run.message:
+        fitted = _fit_torgb(G, generator, ws, inputs, full, run, config)
+        if fitted is not None:
+            generator = fitted
+            img, _ = _render(generator, ws, False)
+            run.rendered()
     return Inversion(ws=ws, generator=generator, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
                      resolutions=run.resolutions, message=run.message)

@@ -414,7 +414,8 @@ class Editor:
 
     def invert(self, settings: InvertSettings, progress: Callable[[InversionProgress], None] | None = None,
                visitor: str | None = None) -> str:
-        """W+ projection then PTI of the aligned crop; the session then edits that latent with the tuned copy, and
+        """W+ projection, PTI if asked, then the ToRGB fit of the aligned crop; the session then edits that latent with
+        the tuned copy, and
         the photo's landmarks (mapped into the crop) are ready for the presets. `visitor` keys the tuned copy."""
         self.ready(needs_image=False)
         photo = self.photo
@@ -435,5 +436,5 @@ class Editor:
         self.landmarks = photo.aligned.landmarks.copy()
         if tuned:
             self.shared.tuned.admit(self)
-        return inversion_summary(photo, result, tuned, seconds, untrained=photo.model == DEMO_MODEL)
+        return inversion_summary(photo, result, settings, tuned, seconds, untrained=photo.model == DEMO_MODEL)
 

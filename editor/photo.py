@@ -1,4 +1,5 @@
-"""A visitor's own photo: read it, find its faces, align the chosen one, invert it (W+ projection, then PTI).
+"""A visitor's own photo: read it, find its faces, align the chosen one, invert it (W+ projection, optional PTI,
+then the ToRGB fit).
 
 A photo session is an ordinary drag session whose latent comes from `draggan.invert` and whose generator is
 the visitor's tuned copy (editor/tuned.py caps how many exist). The photo and its aligned face stay with the
@@ -90,15 +91,26 @@ class PhotoEdit:
                 "Press **Invert** to edit it.")
 
 
+STAGE_NAMES = {"projection": "W+ projection", "pti": "PTI", "fit": "ToRGB fit"}
+
+
 def progress_line(p: InversionProgress) -> str:
-    """"W+ projection · step 12/130 · PSNR 18.2 dB · ETA 40 s" for the progress bar."""
-    stage = "W+ projection" if p.stage == "projection" else "PTI"
+    """"W+ projection · step 12/60 · PSNR 18.2 dB · ETA 20 s" for the progress bar."""
+    stage = STAGE_NAMES.get(p.stage, p.stage)
     return f"{stage} · step {p.step}/{p.total} · PSNR {p.psnr:.1f} dB · ETA {p.eta_s:.0f} s"
 
 
-def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, untrained: bool) -> str:
-    """"Inverted face 1 of me.jpg in 130 steps (41 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then PTI)." """
-    stages = f"projection {result.projection_psnr:.1f} dB, then PTI" if tuned else "projection only, no PTI"
+def inversion_summary(photo: PhotoEdit, result: Inversion, settings, tuned: bool, seconds: float,
+                      untrained: bool) -> str:
+    """"Inverted face 1 of me.jpg in 60 steps (25 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then the ToRGB fit)."
+
+    `settings` (steps, pti_steps) say which stage each step was: a stopped run ends early."""
+    taken = len(result.psnr_history)
+    ran = [name for name, before, steps in (("PTI", settings.steps, settings.pti_steps),
+                                            ("the ToRGB fit", settings.steps + settings.pti_steps, 1))
+           if steps and taken > before]
+    stages = (f"projection {result.projection_psnr:.1f} dB, then {' and '.join(ran)}" if tuned and ran
+              else "projection only, no tuning")
     text = (f"Inverted face {photo.number} of {photo.name} in {len(result.psnr_history)} steps ({seconds:.0f} s): "
             f"loss {result.loss}; PSNR **{result.psnr:.1f} dB** ({stages}).")
     if result.message:

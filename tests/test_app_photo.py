@@ -21,6 +21,7 @@ from gradio_client import Client, handle_file
 import landmarks
 from common.images import read_rgb
 from conftest import free_port, tiny_generator
+from draggan.inversion import InvertConfig
 from draggan.session import DragSession
 from editor import Editor, Shared
 from editor.models import DEMO_MODEL, ModelCache
@@ -95,15 +96,15 @@ def test_several_faces_are_numbered_and_any_can_be_chosen(url, shared_dir):
 
 
 def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
-    """The whole path offline: the aligned face is inverted (projection then PTI), a preset from the photo's
+    """The whole path offline: the aligned face is inverted (projection, PTI, the ToRGB fit), a preset from the photo's
     landmarks drags it, and the export holds the full-size photo with only the face's square changed."""
     c = client(url)
     path = shared_dir / FACES / "obama.jpg"
     _, status, crop, _ = upload(c, path)
     assert "obama.jpg**: 910×1137, 1 face" in status
     image, status, table, _ = c.predict(6, 3, api_name="/invert")
-    assert "Inverted face 1 of obama.jpg in 9 steps" in status, status
-    assert "pixel L1+L2" in status and "then PTI" in status and "demo generator is untrained" in status
+    assert f"Inverted face 1 of obama.jpg in {9 + InvertConfig().torgb_steps} steps" in status, status
+    assert "pixel L1+L2" in status and "then PTI and the ToRGB fit" in status and "demo generator is untrained" in status
     assert read(image).shape == (512, 512, 3)  # 128 px shown 4x enlarged
     _, status, rows = c.predict(1.0, api_name="/preset_smile")
     assert "Preset **smile**" in status and len(rows["data"]) == 4  # 48, 54, 60, 64 from the photo's landmarks

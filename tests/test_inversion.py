@@ -1,4 +1,5 @@
-"""Inversion: W+ projection and PTI on the tiny256 golden generator and a real face; stop, progress, bad input."""
+"""Inversion: W+ projection, PTI and the ToRGB fit on the tiny256 golden generator and a real face; stop, progress,
+bad input."""
 import math
 import threading
 
@@ -12,7 +13,7 @@ from draggan import DragSession, invert, load_generator
 from draggan.export import to_uint8
 from draggan.image_distance import (LPIPS_BACKBONE_FILE, PIXEL_LOSS_NAME, ImageDistance, image_distance,
                                     pyramid_pixel_distance)
-from draggan.inversion import QUICK, InversionProgress, InvertConfig, fast_schedule, learning_rate
+from draggan.inversion import InversionProgress, InvertConfig, fast_schedule, learning_rate
 from landmarks import align_face, detect_landmarks
 from conftest import tiny_generator
 
@@ -42,7 +43,7 @@ def generated(G, seed, psi=0.7):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_generator_image_is_recovered_within_200_projection_steps(tiny256, seed):
-    result = invert(tiny256, generated(tiny256, seed=seed), steps=200, pti_steps=0, full_share=0.5)
+    result = invert(tiny256, generated(tiny256, seed=seed), steps=200, torgb_steps=0, full_share=0.5)
     assert result.psnr >= 22, f"seed {seed}: {result.psnr:.1f} dB"
     assert result.loss == PIXEL_LOSS_NAME and result.message == "" and result.generator is tiny256
     assert result.ws.shape == (1, tiny256.num_ws, tiny256.w_dim)
@@ -50,14 +51,18 @@ def test_a_generator_image_is_recovered_within_200_projection_steps(tiny256, see
     assert result.resolutions == [128] * 100 + [256] * 100 and result.psnr == result.projection_psnr
 
 
+def aligned_face(shared_dir, name: str) -> np.ndarray:
+    photo = np.asarray(Image.open(shared_dir / "fixtures" / "faces" / name).convert("RGB"))
+    (lm68,) = detect_landmarks(photo, backend="dlib")[:1]
+    return align_face(photo, lm68, 256).image
+
+
 def test_pti_adds_3db_on_a_real_face(tiny256, shared_dir):
-    photo = np.asarray(Image.open(shared_dir / "fixtures" / "faces" / "obama.jpg").convert("RGB"))
-    (lm68,) = detect_landmarks(photo, backend="dlib")
-    target = align_face(photo, lm68, 256).image
-    result = invert(tiny256, target, QUICK, pti_steps=30)  # QUICK's projection, PTI at its lr in bf16
+    result = invert(tiny256, aligned_face(shared_dir, "obama.jpg"), pti_steps=30, torgb_steps=0, pti_lr=1e-3,
+                    bf16=True)
     assert result.psnr - result.projection_psnr >= 3, f"{result.projection_psnr:.1f} -> {result.psnr:.1f} dB"
     assert result.generator is not tiny256 and result.message == ""
-    assert result.resolutions == [128] * QUICK.steps + [256] * 30
+    assert result.resolutions == [128] * InvertConfig().steps + [256] * 30
     with torch.no_grad():
         rendered = to_uint8(result.generator.synthesis(result.ws))
     np.testing.assert_array_equal(result.image, rendered)
@@ -85,7 +90,8 @@ def test_progress_rises_and_stop_ends_early_keeping_the_last_latent(small):
         if p.step == 7:
             stop.set()
 
-    result = invert(small, generated(small, seed=2), steps=20, pti_steps=10, progress=progress, stop=stop)
+    result = invert(small, generated(small, seed=2), steps=20, pti_steps=10, torgb_steps=0, progress=progress,
+                    stop=stop)
     assert [p.step for p in seen] == list(range(1, 8))
     assert all(p.total == 30 and p.stage == "projection" and p.eta_s > 0 and math.isfinite(p.psnr) for p in seen)
     assert len(result.psnr_history) == 7 and "stopped" in result.message and "7 of 30" in result.message
@@ -102,19 +108,20 @@ def test_stop_in_pti_ends_within_one_step_and_keeps_the_tuned_copy(small):
             stop.set()
 
     result = invert(small, generated(small, seed=2), steps=4, pti_steps=10, progress=progress, stop=stop)
-    assert [p.stage for p in seen] == ["projection"] * 4 + ["pti"] and "5 of 14" in result.message
+    assert [p.stage for p in seen] == ["projection"] * 4 + ["pti"] and "5 of 54" in result.message
     assert result.generator is not small and result.psnr != result.projection_psnr
 
 
 def test_eta_counts_the_steps_and_renders_left(small, monkeypatch):
     """Each step takes 1 s on a fake clock: the ETA after a projection step is the steps and renders left,
-    the PTI steps priced by their volume relative to the projection's until one has run."""
+    the PTI steps priced by their volume relative to the projection's until two have run (a first step also pays
+    for warm-up): 4 forward passes each, at the 1/2 that the projection steps and the render took of their price."""
     clock = iter(range(10 ** 6))
     monkeypatch.setattr(inversion_module.time, "perf_counter", lambda: float(next(clock)))
     seen = []
-    invert(small, generated(small, seed=5), steps=4, pti_steps=4, progress=seen.append)
-    assert [round(p.eta_s, 6) for p in seen[4:]] == [4.0, 3.0, 2.0, 1.0]  # 3, 2, 1, 0 PTI steps + the render
-    assert all(p.eta_s > 0 for p in seen[:4]) and seen[3].eta_s > seen[4].eta_s - 1
+    invert(small, generated(small, seed=5), steps=4, pti_steps=4, torgb_steps=0, progress=seen.append)
+    assert [round(p.eta_s, 6) for p in seen[4:]] == [7.0, 3.0, 2.0, 1.0]  # 3 x 2 s + 1 s, then 2, 1, 0 steps + 1 s
+    assert all(p.eta_s > 0 for p in seen[:4]) and seen[3].eta_s == (1 + 4 * 4 + 1) / 3  # all priced, x 1/3
 
 
 def test_a_non_finite_loss_stops_with_the_last_good_latent(small, monkeypatch):
@@ -152,13 +159,19 @@ def test_any_size_is_resized_and_step_counts_are_checked(small):
 
 
 def test_fast_schedule_and_the_defaults():
-    assert fast_schedule(100, 512, InvertConfig()) == [128] * 75 + [512] * 25
-    assert fast_schedule(100, 1024, InvertConfig()) == [256] * 75 + [1024] * 25
-    assert fast_schedule(3, 256, InvertConfig()) == [128] * 2 + [256]  # at least one full-resolution step
-    assert fast_schedule(16, 1024, QUICK) == [128] * 16 and fast_schedule(10, 64, QUICK) == [64] * 10
+    default = InvertConfig()
+    assert (default.steps, default.pti_steps, default.torgb_steps, default.full_share) == (20, 0, 40, 0.0)
+    assert fast_schedule(20, 512, default) == [128] * 20 and fast_schedule(20, 1024, default) == [256] * 20
+    quarter = InvertConfig(full_share=0.25)
+    assert fast_schedule(100, 512, quarter) == [128] * 75 + [512] * 25
+    assert fast_schedule(3, 256, quarter) == [128] * 2 + [256]  # at least one full-resolution step
+    low = InvertConfig(low_resolution=128)
+    assert fast_schedule(16, 1024, low) == [128] * 16 and fast_schedule(10, 64, low) == [64] * 10
     assert fast_schedule(10, 512, InvertConfig(full_share=1)) == [512] * 10
     with pytest.raises(ValueError, match="full_share"):
         InvertConfig(full_share=1.5)
+    with pytest.raises(ValueError, match="torgb_steps"):
+        InvertConfig(torgb_steps=-1)
 
 
 def test_learning_rate_follows_projector_ramps():

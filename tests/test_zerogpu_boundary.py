@@ -18,6 +18,7 @@ import editor.photo
 from common import StopFlag
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
+from draggan.inversion import InvertConfig
 from editor.tuned import TunedCopies
 
 
@@ -105,9 +106,10 @@ def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_
     ed = photo_editor()
     reports = []
     summary = ed.invert(InvertSettings(steps=3, pti_steps=2), progress=reports.append)
+    fit = InvertConfig().torgb_steps
     assert [(r.stage, r.step) for r in reports] == [("projection", 1), ("projection", 2), ("projection", 3),
-                                                   ("pti", 4), ("pti", 5)]
-    assert "in 5 steps" in summary and "then PTI" in summary
+                                                   ("pti", 4), ("pti", 5)] + [("fit", 6 + i) for i in range(fit)]
+    assert f"in {5 + fit} steps" in summary and "then PTI and the ToRGB fit" in summary
     assert ed.session.G is not ed.shared.models.get(DEMO_MODEL), "the session edits the tuned copy that came back"
 
 
@@ -122,8 +124,9 @@ def test_stop_reaches_an_inversion_in_the_worker_and_keeps_what_it_has(monkeypat
     summary = ed.invert(InvertSettings(steps=20, pti_steps=5), progress=stop_after_two)
     # The worker runs ahead of the reports it sends, so it may have taken one step more when Stop arrives.
     taken = int(re.search(r"in (\d+) steps", summary).group(1))
-    assert taken in (2, 3) and f"stopped on request after {taken} of 25 steps" in summary.lower()
-    assert "projection only, no PTI" in summary
+    total = 25 + InvertConfig().torgb_steps
+    assert taken in (2, 3) and f"stopped on request after {taken} of {total} steps" in summary.lower()
+    assert "projection only, no tuning" in summary
     assert ed.session.G is ed.shared.models.get(DEMO_MODEL), "no PTI: the session edits the shared generator"
     assert not ed.running
 

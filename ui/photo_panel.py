@@ -99,7 +99,8 @@ class PhotoPanel:
 
     @answers(outputs=4)
     def invert(self, ed: Editor, steps, pti_steps, request: gr.Request = None, progress=gr.Progress()):
-        """W+ projection then PTI of the aligned crop; the drag session then starts from that latent.
+        """W+ projection (then PTI, if asked) and the ToRGB fit of the aligned crop; the drag session then starts from
+        that latent.
 
         Returns (image, status, points table, mask editor)."""
         try:
@@ -141,7 +142,7 @@ def layout(limits: StepLimits) -> SimpleNamespace:
                 p.pti_steps = gr.Number(min(INVERT.pti_steps, limits.pti), label="PTI steps", precision=0,
                                         minimum=0, maximum=limits.pti, info=f"at most {limits.pti} here",
                                         elem_id="pti-steps")
-        p.invert = gr.Button("Invert (W+ projection, then PTI)", variant="primary", elem_id="invert")
+        p.invert = gr.Button("Invert (W+ projection, then ToRGB fit)", variant="primary", elem_id="invert")
     return p
 
 

@@ -93,7 +93,7 @@ try {
     await page.locator('#invert-steps input').fill('4');
     await page.locator('#pti-steps input').fill('2');
     await page.locator('#invert').click();
-    await waitForText(page, status, /Inverted face 1 of .* in 6 steps/, 'inverting the photo');
+    await waitForText(page, status, /Inverted face 1 of .* in 46 steps/, 'inverting the photo');  // 4 + 2 PTI + 40 ToRGB fit
     inverted = (await page.locator(status).innerText()).trim();
     check(/loss .*PSNR [\d.]+ dB/.test(inverted), `the status lacks the loss and PSNR: ${inverted}`);
     check(await image.getAttribute('src') !== beforePhoto, 'the drag image did not change to the inverted photo');

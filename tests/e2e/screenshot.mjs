@@ -4,7 +4,7 @@
 //
 // The drag tab after a 60-step drag (seed 4 of the demo generator, two handle -> target pairs), and, when a
 // second path is given, the segmentation tab on the first example facade. With PHOTO=<face photo> and
-// PHOTO_SHOT=<png> set, also the "Your own photo" workflow: upload, invert (100 + 30 steps), the smile preset
+// PHOTO_SHOT=<png> set, also the "Your own photo" workflow: upload, invert (the default settings), the smile preset
 // at strength 1 from the photo's landmarks, a 40-step drag.
 import { openPage } from './common.mjs';
 
