@@ -12,7 +12,7 @@ Why it keeps edits honest: the features, which DragGAN's motion supervision and 
 are the untuned generator's own, so a drag follows exactly the path it would on G; and a 1x1 readout
 cannot paint pixels at fixed places (as optimised noise maps would), so appearance moves with the
 features that carry it. A ridge term keeps the weights near G's, so that a feature change is not
-amplified into the image much more than G amplifies it.
+amplified into the image much more than G amplifies it (benchmarks/bench_torgb_ridge.py).
 
 Pixels where the target is saturated (0 or 255) and the generator overshoots it are left out of the
 fit: clipped to 8 bits they are already right. Halfway through, the fit restarts from its own image,
@@ -77,9 +77,10 @@ def fit_torgb(synthesis: SynthesisNetwork, inputs: list[torch.Tensor], target: t
               ridge: float, on_step: Callable[[torch.Tensor], bool]) -> ToRGBFit:
     """`steps` preconditioned conjugate-gradient iterations on the ToRGB parameters of `synthesis`.
 
-    `inputs` come from `torgb_inputs` at the latent being fitted. Minimises |mask * (image - target)|^2
-    + ridge * mean(diagonal) * |change|^2. `on_step(image)` is called after every iteration; it returns
-    False to stop there (the fit so far is kept).
+    `inputs` come from `torgb_inputs` at the latent being fitted. Each of two rounds minimises
+    |mask * (image - target)|^2 + ridge * mean(diagonal) * |the round's change|^2, the first from G's own
+    weights. `on_step(image)` is called after every iteration; it returns False to stop there (the fit so
+    far is kept).
     """
     n = len(inputs)
     theta = [b.torgb.weight.detach().clone() for b in synthesis.blocks] + \
