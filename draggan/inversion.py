@@ -35,7 +35,7 @@ from PIL import Image
 from .export import to_uint8
 from .image_distance import ImageDistance, image_distance
 from .networks import Generator
-from .torgb_fit import fit_torgb, normal_apply, torgb_inputs
+from .torgb_fit import fit_torgb, normal_apply, torgb_inputs, torgb_parameters
 
 INITIAL_LR = 0.1                 # projector.py's initial_learning_rate.
 LR_RAMPUP = 0.05                 # Share of steps over which the learning rate ramps up.
@@ -182,10 +182,9 @@ def forward_seconds(G: Generator, ws: torch.Tensor, resolutions: set[int], fit: 
                 G.synthesis(ws, last_block=_block_index(G, res), fused_modconv=False)
             seconds[res] = time.perf_counter() - start
     if fit:
-        params = [t for b in G.synthesis.blocks for t in (b.torgb.weight, b.torgb.bias)]
         for _ in range(2):  # the first, a warm-up, is not timed
             start = time.perf_counter()
-            normal_apply(G.synthesis, inputs, params[::2] + params[1::2], lambda out: out)
+            normal_apply(G.synthesis, inputs, torgb_parameters(G.synthesis), lambda out: out)
         seconds["fit"] = time.perf_counter() - start
     return seconds
 

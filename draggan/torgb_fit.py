@@ -51,6 +51,11 @@ def torgb_inputs(synthesis: SynthesisNetwork, ws: torch.Tensor) -> tuple[torch.T
     return img, inputs
 
 
+def torgb_parameters(synthesis: SynthesisNetwork) -> list[torch.Tensor]:
+    """Every block's ToRGB weight, then every block's bias: the order `skip_image`'s callers split at len(blocks)."""
+    return [b.torgb.weight for b in synthesis.blocks] + [b.torgb.bias for b in synthesis.blocks]
+
+
 def skip_image(synthesis: SynthesisNetwork, inputs: list[torch.Tensor], weights: list[torch.Tensor],
                biases: list[torch.Tensor]) -> torch.Tensor:
     """The skip architecture's image for these ToRGB parameters: linear in them."""
@@ -83,8 +88,7 @@ def fit_torgb(synthesis: SynthesisNetwork, inputs: list[torch.Tensor], target: t
     far is kept).
     """
     n = len(inputs)
-    theta = [b.torgb.weight.detach().clone() for b in synthesis.blocks] + \
-            [b.torgb.bias.detach().clone() for b in synthesis.blocks]
+    theta = [t.detach().clone() for t in torgb_parameters(synthesis)]
     diag = _jacobi(synthesis, inputs, target.shape[-1] * target.shape[-2])
     damping = ridge * sum(float(d.sum()) for d in diag) / sum(d.numel() for d in diag)
     precondition = [1 / (d + damping) for d in diag]

@@ -10,15 +10,15 @@ import draggan.inversion as inversion_module
 from draggan import invert
 from draggan.export import to_uint8
 from draggan.inversion import OLD_DEFAULT, InversionProgress
-from draggan.torgb_fit import ToRGBFit, skip_image, torgb_inputs
+from draggan.torgb_fit import ToRGBFit, skip_image, torgb_inputs, torgb_parameters
 from test_inversion import aligned_face, empty_torch_hub, generated, small, tiny256  # noqa: F401 (fixtures)
 
 
 def test_the_linear_model_is_the_networks_image(tiny256):
     ws = tiny256.mapping(torch.randn(1, tiny256.z_dim, generator=torch.Generator().manual_seed(0)), truncation_psi=0.7)
     image, inputs = torgb_inputs(tiny256.synthesis, ws)
-    blocks = tiny256.synthesis.blocks
-    mine = skip_image(tiny256.synthesis, inputs, [b.torgb.weight for b in blocks], [b.torgb.bias for b in blocks])
+    params, n = torgb_parameters(tiny256.synthesis), len(tiny256.synthesis.blocks)
+    mine = skip_image(tiny256.synthesis, inputs, params[:n], params[n:])
     assert image.shape == mine.shape == (1, 3, 256, 256)
     assert float((mine - image).abs().max()) < 1e-4 * float(image.abs().max())
 
