@@ -98,6 +98,7 @@ class Inversion:
     projection_psnr: float           # dB after stage 1, before PTI and the fit.
     psnr_history: list[float] = field(default_factory=list)  # Per step, at that step's resolution.
     resolutions: list[int] = field(default_factory=list)     # Per step.
+    stages: list[str] = field(default_factory=list)          # Per step: "projection", "pti" or "fit".
     message: str = ""                # Why it ended early (stop request, non-finite loss), else "".
 
 
@@ -200,6 +201,7 @@ class _Run:
         self.seconds: dict[_Kind, list[float]] = {}
         self.psnr_history: list[float] = []
         self.resolutions: list[int] = []
+        self.stages: list[str] = []
         self.message = ""
         self.index = 0
         self._t0 = time.perf_counter()
@@ -226,6 +228,7 @@ class _Run:
         kind = self._record()
         self.psnr_history.append(value)
         self.resolutions.append(kind.resolution)
+        self.stages.append(kind.stage)
         if self.progress is not None:
             step = len(self.psnr_history)
             self.progress(InversionProgress(kind.stage, step, self.total, value, kind.resolution, self.eta()))
@@ -387,4 +390,4 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
             run.rendered()
     return Inversion(ws=ws, generator=generator, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
-                     resolutions=run.resolutions, message=run.message)
+                     resolutions=run.resolutions, stages=run.stages, message=run.message)

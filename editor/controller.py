@@ -436,5 +436,5 @@ class Editor:
         self.landmarks = photo.aligned.landmarks.copy()
         if tuned:
             self.shared.tuned.admit(self)
-        return inversion_summary(photo, result, settings, tuned, seconds, untrained=photo.model == DEMO_MODEL)
+        return inversion_summary(photo, result, tuned, seconds, untrained=photo.model == DEMO_MODEL)
 

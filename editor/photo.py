@@ -100,15 +100,9 @@ def progress_line(p: InversionProgress) -> str:
     return f"{stage} · step {p.step}/{p.total} · PSNR {p.psnr:.1f} dB · ETA {p.eta_s:.0f} s"
 
 
-def inversion_summary(photo: PhotoEdit, result: Inversion, settings, tuned: bool, seconds: float,
-                      untrained: bool) -> str:
-    """"Inverted face 1 of me.jpg in 60 steps (25 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then the ToRGB fit)."
-
-    `settings` (steps, pti_steps) say which stage each step was: a stopped run ends early."""
-    taken = len(result.psnr_history)
-    ran = [name for name, before, steps in (("PTI", settings.steps, settings.pti_steps),
-                                            ("the ToRGB fit", settings.steps + settings.pti_steps, 1))
-           if steps and taken > before]
+def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, untrained: bool) -> str:
+    """"Inverted face 1 of me.jpg in 60 steps (25 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then the ToRGB fit)."""
+    ran = [name for stage, name in (("pti", "PTI"), ("fit", "the ToRGB fit")) if stage in result.stages]
     stages = (f"projection {result.projection_psnr:.1f} dB, then {' and '.join(ran)}" if tuned and ran
               else "projection only, no tuning")
     text = (f"Inverted face {photo.number} of {photo.name} in {len(result.psnr_history)} steps ({seconds:.0f} s): "

@@ -30,6 +30,7 @@ def test_the_default_is_no_less_faithful_than_the_old_one_on_real_faces(tiny256,
     assert new.psnr >= old.psnr, f"{face}: new {new.psnr:.2f} dB < old {old.psnr:.2f} dB"
     assert new.psnr - new.projection_psnr >= 3, f"{face}: the fit added {new.psnr - new.projection_psnr:.1f} dB"
     assert new.resolutions == [128] * 20 + [256] * 40 and new.message == ""
+    assert new.stages == ["projection"] * 20 + ["fit"] * 40
 
 
 @pytest.mark.parametrize("seed", [3, 4])
