@@ -1,0 +1,141 @@
+"""A projected discriminator (Sauer et al. 2021, "Projected GANs converge faster") on our own facade segmenter.
+
+A GAN trained from 400 photos on a CPU cannot afford a discriminator that learns what a facade is from scratch.
+This one reads the images through the frozen encoder of a shipped segmenter, which already tells walls from
+windows, mixes its feature maps with fixed random 1x1 convolutions (across channels) and a top-down pyramid (across
+scales), and trains only small patch heads on each scale. Real and fake images pass the same differentiable
+augmentation (DiffAugment: colour, translation, cutout) first, so D cannot memorise the few real photos.
+
+The reader is the `cgan` segmenter; the realism figure (`draggan.realism`) judges with the default `ce` one, so
+the generator is not scored by the network it was trained against.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from segmentation import load_model
+
+READER = "cgan"            # Shipped segmenter whose encoder the discriminator reads.
+READER_SIZE = 256          # The reader's training resolution: images are resized to it before the encoder.
+READ_LEVELS = (1, 2, 3, 4)  # Encoder blocks read: at 256 px in, 64², 32², 16² and 8² maps.
+MIXED_CHANNELS = 64        # Width of every scale after the random channel mixing.
+
+
+def diff_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """DiffAugment's colour, translation (1/8 of the side) and cutout (1/2 of the side), differentiable in `x`."""
+    n, _, h, w = x.shape
+    rand = lambda *shape: torch.rand(*shape, generator=generator, device=x.device)  # noqa: E731
+    x = x + (rand(n, 1, 1, 1) - 0.5)                                                   # brightness
+    mean = x.mean(1, keepdim=True)
+    x = (x - mean) * (rand(n, 1, 1, 1) * 2) + mean                                     # saturation
+    mean = x.mean([1, 2, 3], keepdim=True)
+    x = (x - mean) * (rand(n, 1, 1, 1) + 0.5) + mean                                   # contrast
+    shift = (torch.stack([rand(n) * 2 - 1, rand(n) * 2 - 1], 1) * 0.125 * 2)             # in [-1, 1] grid units
+    theta = torch.zeros(n, 2, 3, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    cy = (rand(n) * h).long().view(n, 1, 1)                                             # cutout centre
+    cx = (rand(n) * w).long().view(n, 1, 1)
+    ys = torch.arange(h, device=x.device).view(1, h, 1)
+    xs = torch.arange(w, device=x.device).view(1, 1, w)
+    inside = ((ys - cy).abs() < h // 4) & ((xs - cx).abs() < w // 4)
+    return x * (~inside).unsqueeze(1).to(x.dtype)
+
+
+class SegmenterFeatures(nn.Module):
+    """The frozen encoder of a shipped segmenter: images in [-1, 1] -> feature maps at `READ_LEVELS`."""
+
+    def __init__(self, reader: str = READER):
+        super().__init__()
+        unet = load_model(reader, device="cpu").segmenter
+        self.downs = nn.ModuleList(unet.downs[: max(READ_LEVELS) + 1])
+        self.channels = [self.downs[i].conv.out_channels for i in READ_LEVELS]
+        self.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True) -> "SegmenterFeatures":
+        return super().train(False)  # Frozen: its instance norms never switch to training statistics.
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = F.interpolate(x, size=(READER_SIZE, READER_SIZE), mode="bilinear", align_corners=False, antialias=True)
+        feats = []
+        for i, down in enumerate(self.downs):
+            x = down(x)
+            if i in READ_LEVELS:
+                feats.append(x)
+        return feats
+
+
+class RandomProjection(nn.Module):
+    """Fixed random mixing: a 1x1 conv per scale (across channels), then top-down 3x3 convs (across scales).
+
+    Buffers, not parameters: they are never trained, but they are saved, so a resumed run reads the same mix.
+    """
+
+    def __init__(self, channels: list[int], width: int = MIXED_CHANNELS, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        for i, c in enumerate(channels):
+            self.register_buffer(f"ccm{i}", torch.randn(width, c, 1, 1, generator=g) / c ** 0.5)
+            self.register_buffer(f"csm{i}", torch.randn(width, width, 3, 3, generator=g) / (9 * width) ** 0.5)
+        self.levels = len(channels)
+
+    def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        mixed = [F.conv2d(f, getattr(self, f"ccm{i}")) for i, f in enumerate(feats)]
+        out: list[torch.Tensor] = [None] * self.levels  # type: ignore[list-item]
+        coarser = None
+        for i in reversed(range(self.levels)):
+            x = mixed[i] if coarser is None else mixed[i] + F.interpolate(coarser, size=mixed[i].shape[2:],
+                                                                           mode="bilinear", align_corners=False)
+            out[i] = F.conv2d(x, getattr(self, f"csm{i}"), padding=1)
+            coarser = out[i]
+        return out
+
+
+class PatchHead(nn.Module):
+    """One scale's discriminator: stride-2 spectral-norm convs (at most 3) down to 4x4 or more, then a logit per
+    patch. Widths grow as the maps shrink (2048 / side, at most 128), so every conv costs about the same."""
+
+    def __init__(self, width: int, resolution: int, downs: int = 3):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = width
+        for _ in range(downs):
+            if resolution <= 4:
+                break
+            resolution //= 2
+            out = min(128, max(c, 2048 // resolution))
+            layers += [spectral_norm(nn.Conv2d(c, out, 4, 2, 1, bias=False)), nn.BatchNorm2d(out),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            c = out
+        layers.append(spectral_norm(nn.Conv2d(c, 1, 4, 1, 0)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ProjectedDiscriminator(nn.Module):
+    """Augment -> frozen segmenter encoder -> random projection -> a patch head per scale; logits concatenated."""
+
+    def __init__(self, reader: str = READER, seed: int = 0):
+        super().__init__()
+        self.features = SegmenterFeatures(reader)
+        self.project = RandomProjection(self.features.channels, seed=seed)
+        sizes = [READER_SIZE // 2 ** (i + 1) for i in READ_LEVELS]
+        self.heads = nn.ModuleList(PatchHead(MIXED_CHANNELS, s) for s in sizes)
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """What a resume state needs: the heads (the reader is the shipped file, the projection is seeded)."""
+        return {k: v for k, v in self.state_dict().items() if k.startswith("heads.")}
+
+    def forward(self, images: torch.Tensor, augment: bool = True) -> torch.Tensor:
+        if augment:
+            images = diff_augment(images)
+        feats = self.project(self.features(images))
+        return torch.cat([head(f).flatten(1) for head, f in zip(self.heads, feats)], dim=1)
