@@ -321,7 +321,7 @@ def snapshot(run: Run, judge: Judge, reference: torch.Tensor, out: Path) -> None
     samples = generator_samples(run.G_ema, run.cfg.realism_samples, seed=run.cfg.seed)
     r = compare(judge.probabilities(samples), reference)
     run.history.append({"kimg": run.nimg / 1000, "frechet": r.frechet, "class_share": r.class_share})
-    tqdm.write(f"kimg {run.nimg / 1000:.1f}: Frechet {r.frechet:.3f}, class-share distance {r.class_share:.3f}")
+    tqdm.write(f"kimg {run.nimg / 1000:g}: Frechet {r.frechet:.3f}, class-share distance {r.class_share:.3f}")
     sample_grid(run.G_ema, out / "samples.png")
     plot_history(run.history, out / "curves.png")
     (out / "history.json").write_text(json.dumps(run.history))
