@@ -134,8 +134,13 @@ class ProjectedDiscriminator(nn.Module):
         """What a resume state needs: the heads (the reader is the shipped file, the projection is seeded)."""
         return {k: v for k, v in self.state_dict().items() if k.startswith("heads.")}
 
-    def forward(self, images: torch.Tensor, augment: bool = True) -> torch.Tensor:
-        if augment:
-            images = diff_augment(images)
-        feats = self.project(self.features(images))
+    def read(self, images: torch.Tensor, augment: bool = True) -> list[torch.Tensor]:
+        """The projected features of (augmented) images: everything before the trained heads."""
+        return self.project(self.features(diff_augment(images) if augment else images))
+
+    def score(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """The heads' patch logits of projected features, all scales concatenated: (N, patches)."""
         return torch.cat([head(f).flatten(1) for head, f in zip(self.heads, feats)], dim=1)
+
+    def forward(self, images: torch.Tensor, augment: bool = True) -> torch.Tensor:
+        return self.score(self.read(images, augment))

@@ -12,6 +12,9 @@
    README front matter) or an earlier download;
 5. `huggingface_hub.hf_hub_download` into the Hub cache.
 
+A bundled model (`facades-128`, trained here with `python -m draggan.train`) ships in `draggan/weights/` and
+needs none of this: it is what the drag tab opens on when nothing else can be had.
+
 If all of these fail, `ModelNotAvailableError` says which file to put where. The file names and
 repos come from the DragGAN project's public mirrors; sizes and hashes could not be checked offline,
 so the only check is a floor (`min_bytes`): a file smaller than the fp32 weights of its `G_ema`
@@ -30,6 +33,7 @@ from .errors import CheckpointFormatError, CheckpointNotFoundError, ModelNotAvai
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
 DEFAULT_REPO = "DragGan/DragGan-Models"
+BUNDLED_DIR = Path(__file__).resolve().parent / "weights"   # Generators that ship in the repository.
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class ModelSpec:
     repo_id: str = DEFAULT_REPO  # Hugging Face Hub repository holding `filename`.
     tensorflow: bool = False   # A TensorFlow pickle: must be converted to PyTorch before we can read it.
     min_bytes: int = 120_000_000  # Floor: fp32 G_ema alone is 120.8 MB (256 px), 123.9 MB (512), 132.7 MB (1024).
+    faces: bool = False        # Draws human faces: landmark detection and the expression presets apply.
+    bundled: bool = False      # Ships in BUNDLED_DIR: never downloaded.
 
     @property
     def env_var(self) -> str:
@@ -54,8 +60,8 @@ class ModelSpec:
 
 
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elephants: self-distilled (DragGAN)
-    ModelSpec("ffhq-512", "stylegan2-ffhq-512x512.pkl", 512, "Faces"),
-    ModelSpec("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", 1024, "Faces, sharper"),
+    ModelSpec("ffhq-512", "stylegan2-ffhq-512x512.pkl", 512, "Faces", faces=True),
+    ModelSpec("ffhq-1024", "stylegan2-ffhq-1024x1024.pkl", 1024, "Faces, sharper", faces=True),
     ModelSpec("afhqcat-512", "stylegan2-afhqcat-512x512.pkl", 512, "Cat faces"),
     ModelSpec("lions-512", "stylegan2_lions_512_pytorch.pkl", 512, "Lions"),
     ModelSpec("dogs-1024", "stylegan2_dogs_1024_pytorch.pkl", 1024, "Dogs"),
@@ -63,7 +69,10 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elep
     ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "Elephants"),
     ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "Cars", tensorflow=True),
     ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
+    ModelSpec("facades-128", "facades-128.safetensors", 128, "Facades, trained here", repo_id="", min_bytes=1_000_000,
+              bundled=True),
 ]}
+BUNDLED_MODEL = "facades-128"  # The drag tab's model when no other can be loaded (no download, no network).
 MAX_LABEL = 60            # Characters of a dropdown label.
 
 
@@ -102,6 +111,12 @@ def _hub_cached(spec: ModelSpec) -> Path | None:
 
 def resolve_checkpoint(spec: ModelSpec) -> Path:
     """A local file for a registry model (see the module docstring for the order), downloading if needed."""
+    if spec.bundled:
+        path = _local_copy(spec) or BUNDLED_DIR / spec.filename
+        if not path.is_file():
+            raise ModelNotAvailableError(f"'{spec.name}' ships with the app as {path}, which is missing: restore it "
+                                         f"(git checkout -- {path.name}) or train one with python -m draggan.train")
+        return _check_size(spec, path)
     local = _local_copy(spec) or (None if spec.tensorflow else _hub_cached(spec))
     if local is not None:
         return _check_size(spec, local)
@@ -143,6 +158,13 @@ def list_models() -> list[str]:
     names = [spec.name for spec in REGISTRY.values()
              if not spec.tensorflow or (folder / spec.converted_name).is_file() or os.environ.get(spec.env_var)]
     return names + [str(p) for p in local if p.name not in known]
+
+
+def draws_faces(choice: str) -> bool:
+    """Whether face landmarks make sense on a model's images: registry models say; a local file may be a face
+    model, so the detector decides."""
+    spec = REGISTRY.get(choice)
+    return spec.faces if spec else True
 
 
 def model_label(choice: str) -> str:

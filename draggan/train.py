@@ -173,19 +173,24 @@ class Run:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
 
     def step(self, photos: torch.Tensor) -> dict[str, float]:
-        """One G step (hinge: -D(fake)) and one D step on the same fakes, detached; then the EMA."""
+        """One G step (hinge: -D(fake)) and one D step on the same fakes, then the EMA.
+
+        The reader is frozen, so the fakes' projected features serve both steps: read once with autograd for
+        G's step, then detached for D's.
+        """
         cfg = self.cfg
         self.D.heads.requires_grad_(False)  # G's step needs D's input gradient only.
         with self._autocast():
             fake = self.G.synthesis(self._ws(cfg.batch), noise_mode="random", fused_modconv=False)
-            g_loss = -self.D(fake).float().mean()
+            feats = self.D.read(fake)
+            g_loss = -self.D.score(feats).float().mean()
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()
 
         self.D.heads.requires_grad_(True)
         with self._autocast():
-            d_fake = F.relu(1 + self.D(fake.detach())).float().mean()
+            d_fake = F.relu(1 + self.D.score([f.detach() for f in feats])).float().mean()
             d_real = F.relu(1 - self.D(real_batch(photos, cfg.batch, self.rng))).float().mean()
         self.opt_D.zero_grad(set_to_none=True)
         (d_fake + d_real).backward()

@@ -27,13 +27,14 @@ import landmarks
 from common import StopFlag, gpu
 from draggan.errors import CheckpointError
 from draggan.inversion import InversionProgress
+from draggan.registry import draws_faces, model_label
 from draggan.session import DragSession, StepResult, drag_copy
 from presets import PRESETS
 
 from .checks import DragPoints, DragSettings, InvertSettings, Point, explain
 from .exports import export_drag
 from .files import session_dir
-from .models import DEMO_MODEL, ModelCache
+from .models import DEFAULT_MODEL as FACE_MODEL, DEMO_MODEL, ModelCache
 from .photo import PhotoEdit, follow_inversion, inversion_summary, run_inversion
 from .tuned import TunedCopies, load_tuned, save_tuned
 
@@ -259,6 +260,9 @@ class Editor:
     def _find_landmarks(self) -> str:
         """Detect the largest face's landmarks; the message says what was found."""
         self.landmarks = None
+        if not draws_faces(self.model):
+            return (f"Landmarks and the expression presets need a face model (e.g. {model_label(FACE_MODEL)}): "
+                    f"{model_label(self.model)} does not draw faces.")
         try:
             faces = landmarks.detect_landmarks(self.image)
         except landmarks.BackendUnavailable as err:

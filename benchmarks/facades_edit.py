@@ -1,0 +1,174 @@
+"""The first inversion and drag measurements on a trained generator: the facades model (docs/drag.md).
+
+    python benchmarks/facades_edit.py invert            # the validation photos, four recipes, table
+    python benchmarks/facades_edit.py drag              # drag a window in 5 samples and in inverted photos
+
+`invert` inverts each held-out photo (the split the segmenters validate on) at the model's resolution with
+each recipe and reports PSNR, a perceptual distance (LPIPS-style, on the `ce` segmenter's encoder features:
+unit-normalised channels, squared difference, mean over layers), the layout kept (mIoU between the `ce`
+segmenter's class maps of the inverted image and of the photo) and seconds per photo. The untrained demo
+generator under the default recipe is the floor.
+
+`drag` picks, in each image, a pixel the segmenter calls window (the one nearest the centre of the largest
+window region), drags it `--offset` px sideways (towards the image centre), and reports whether the handle
+reached its target (the session's own stop distance) and whether the segmenter reads a window at the target
+afterwards (the majority of a 3x3 patch).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from draggan import DragSession, load_generator  # noqa: E402
+from draggan.inversion import InvertConfig, invert  # noqa: E402
+from draggan.realism import FACADES, Judge, read_photos  # noqa: E402
+from draggan.registry import BUNDLED_MODEL  # noqa: E402
+from draggan.session import stop_distance  # noqa: E402
+from editor.models import demo_generator  # noqa: E402
+from segmentation import CLASS_NAMES  # noqa: E402
+from segmentation.data import list_pairs, split_files  # noqa: E402
+from segmentation.metrics import confusion, scores  # noqa: E402
+
+WINDOW = CLASS_NAMES.index("window")
+RECIPES = {"projection, 20 steps": InvertConfig(torgb_steps=0),
+           "projection, 100 steps": InvertConfig(steps=100, torgb_steps=0),
+           "default: 20 steps + ToRGB fit": InvertConfig(),
+           "default + 30 PTI steps": InvertConfig(pti_steps=30)}
+
+
+def classes(judge: Judge, images: torch.Tensor) -> np.ndarray:
+    """(N, H, W) class indices of (N, 3, H, W) images in [-1, 1], by the judge, at the images' size."""
+    with torch.no_grad():
+        x = F.interpolate(images.float(), size=(256, 256), mode="bilinear", align_corners=False)
+        logits = F.interpolate(judge.net(x), size=images.shape[-2:], mode="bilinear", align_corners=False)
+    return logits.argmax(1).numpy()
+
+
+def perceptual_distance(judge: Judge, a: torch.Tensor, b: torch.Tensor) -> float:
+    """LPIPS's recipe on the judge's encoder: per-layer unit-normalised features, squared difference, mean."""
+    def features(x):
+        x = F.interpolate(x.float(), size=(256, 256), mode="bilinear", align_corners=False)
+        out = []
+        for down in judge.net.downs[:5]:
+            x = down(x)
+            out.append(x / (x.norm(dim=1, keepdim=True) + 1e-10))
+        return out
+    with torch.no_grad():
+        return float(np.mean([(fa - fb).pow(2).sum(1).mean().item() for fa, fb in zip(features(a), features(b))]))
+
+
+def to_tensor(uint8: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(uint8)).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def validation_uint8(size: int, count: int) -> list[np.ndarray]:
+    _, val = split_files(list_pairs(FACADES))
+    photos = read_photos(val[:count], size)
+    return [p.add(1).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy() for p in photos]
+
+
+def invert_table(G, demo, judge: Judge, photos: list[np.ndarray]) -> list[tuple[str, dict]]:
+    rows = []
+    for name, (generator, config) in {**{k: (G, c) for k, c in RECIPES.items()},
+                                      "untrained demo, default": (demo, InvertConfig())}.items():
+        psnrs, lpips, mious, seconds = [], [], [], []
+        for photo in photos:
+            t = time.perf_counter()
+            result = invert(generator, photo, config)
+            seconds.append(time.perf_counter() - t)
+            a, b = to_tensor(result.image), to_tensor(result.target)
+            psnrs.append(result.psnr)
+            lpips.append(perceptual_distance(judge, a, b))
+            conf = confusion(classes(judge, b)[0], classes(judge, a)[0], len(CLASS_NAMES))
+            mious.append(scores(conf).mean_iou)
+        row = {"psnr": np.mean(psnrs), "perceptual": np.mean(lpips), "miou": np.mean(mious), "s": np.mean(seconds)}
+        print(f"| {name} | {row['psnr']:.2f} | {row['perceptual']:.3f} | {row['miou']:.3f} | {row['s']:.1f} |",
+              flush=True)
+        rows.append((name, row))
+    return rows
+
+
+def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(handle, target) as (x, y): a window pixel near the image centre, moved `offset` px towards the centre's
+    side; None if the segmenter sees no window whose target stays inside the image."""
+    h, w = labels.shape
+    ys, xs = np.nonzero(labels == WINDOW)
+    if len(xs) == 0:
+        return None
+    keep = (xs - offset >= 0) & (xs + offset < w)
+    if not keep.any():
+        return None
+    ys, xs = ys[keep], xs[keep]
+    i = int(np.argmin((ys - h / 2) ** 2 + (xs - w / 2) ** 2))
+    x, y = int(xs[i]), int(ys[i])
+    dx = offset if x < w / 2 else -offset
+    return (x, y), (x + dx, y)
+
+
+def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int) -> dict | None:
+    image = to_tensor(session.render())
+    picked = window_handle(classes(judge, image)[0], offset)
+    if picked is None:
+        return None
+    handle, target = picked
+    last = None
+    for last in session.drag([handle], [target], max_steps=max_steps):
+        pass
+    after = classes(judge, to_tensor(session.render()))[0]
+    x, y = target
+    patch = after[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
+    return {"handle": handle, "target": target, "distance": last.distances[0], "steps": last.step,
+            "reached": last.distances[0] <= stop_distance(session.image_size[0], 1),
+            "window": bool((patch == WINDOW).mean() > 0.5)}
+
+
+def drag_report(label: str, results: list[dict | None]) -> None:
+    done = [r for r in results if r is not None]
+    print(f"\n{label}: {len(done)} of {len(results)} images had a window to drag")
+    for r in done:
+        print(f"  {r['handle']} -> {r['target']}: {r['steps']} steps, {r['distance']:.1f} px left, "
+              f"reached {r['reached']}, window at the target {r['window']}")
+    print(f"  reached {sum(r['reached'] for r in done)}/{len(done)}; "
+          f"window at the target {sum(r['window'] for r in done)}/{len(done)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=["invert", "drag"])
+    p.add_argument("--model", default=BUNDLED_MODEL, help="generator (default: %(default)s)")
+    p.add_argument("--photos", type=int, default=40, help="validation photos to use (default: all 40)")
+    p.add_argument("--drags", type=int, default=5, help="samples to drag a window in (default: %(default)s)")
+    p.add_argument("--offset", type=int, default=12, help="drag distance in px (default: %(default)s)")
+    p.add_argument("--max-steps", type=int, default=200, help="steps per drag (default: %(default)s)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    G = load_generator(args.model, device="cpu").eval()
+    judge = Judge()
+    photos = validation_uint8(G.img_resolution, args.photos)
+    if args.what == "invert":
+        print(f"{len(photos)} validation photos at {G.img_resolution} px, model {args.model}:\n"
+              "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
+        invert_table(G, demo_generator(), judge, photos)
+        return
+    samples = [DragSession(G, seed=s) for s in range(args.drags)]
+    drag_report(f"Samples (seeds 0-{args.drags - 1}, psi 0.7)",
+                [drag_window(s, judge, args.offset, args.max_steps) for s in samples])
+    inverted = []
+    for photo in photos:
+        result = invert(G, photo)
+        inverted.append(drag_window(DragSession(result.generator, ws=result.ws), judge, args.offset, args.max_steps))
+    drag_report("Inverted validation photos (default recipe)", inverted)
+
+
+if __name__ == "__main__":
+    main()
