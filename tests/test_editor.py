@@ -10,6 +10,7 @@ import torch
 from draggan.inversion import InvertConfig
 from draggan.session import DragConfig
 from editor import BUSY, NO_IMAGE, DragSettings, Editor, InvertSettings, Refused, Shared
+from draggan.registry import BUNDLED_MODEL
 from editor.models import DEMO_MODEL, ModelCache
 from editor.tuned import TunedCopies
 
@@ -91,3 +92,12 @@ def test_a_painted_mask_is_read_at_the_image_size():
         raise ValueError("mask layer 1: not a readable image")
     with pytest.raises(Refused, match="Invalid mask: mask layer 1"):
         ed.set_mask(broken, show=False)
+
+
+def test_landmarks_and_presets_on_a_model_without_faces_say_they_need_a_face_model():
+    ed = Editor(SHARED)
+    ed.new_image(DragSettings(model=BUNDLED_MODEL, seed=0, truncation_psi=0.7))
+    for message in (ed.detect(), ed.apply_preset("smile", 0.5)):
+        assert message.startswith("Landmarks and the expression presets need a face model")
+        assert "Facades, trained here (128 px) does not draw faces." in message
+    assert ed.landmarks is None and len(ed.points) == 0

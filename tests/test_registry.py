@@ -6,7 +6,9 @@ import torch
 from huggingface_hub.errors import LocalEntryNotFoundError
 
 from draggan import REGISTRY, ModelNotAvailableError, ModelSpec, list_models, load_generator, save_generator
+from draggan import registry
 from draggan.errors import CheckpointFormatError, CheckpointNotFoundError
+from draggan.registry import BUNDLED_DIR, BUNDLED_MODEL, draws_faces, model_label
 from draggan.networks import Generator, GeneratorConfig
 
 TINY = GeneratorConfig(z_dim=8, w_dim=8, img_resolution=16, mapping_kwargs={"num_layers": 1},
@@ -105,4 +107,29 @@ def test_list_models_offers_registry_names_and_local_files(monkeypatch, tmp_path
     assert str(tmp_path / "my-faces.safetensors") in models
     assert not any(m.endswith(("notes.txt", "stylegan2-ffhq-512x512.pkl")) for m in models)
     for spec in REGISTRY.values():
-        assert spec.filename.endswith(".pkl") and spec.resolution in (256, 512, 1024)
+        if spec.bundled:
+            assert (BUNDLED_DIR / spec.filename).is_file() and spec.filename.endswith(".safetensors")
+        else:
+            assert spec.filename.endswith(".pkl") and spec.resolution in (256, 512, 1024)
+
+
+def test_the_bundled_facades_model_loads_with_no_download(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("a bundled model must not be downloaded")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", no_network)
+    G = load_generator(BUNDLED_MODEL, device="cpu")
+    assert G.img_resolution == REGISTRY[BUNDLED_MODEL].resolution == 128
+    assert (BUNDLED_DIR / REGISTRY[BUNDLED_MODEL].filename).stat().st_size <= 20 * 2 ** 20
+    assert BUNDLED_MODEL in list_models()
+    assert model_label(BUNDLED_MODEL) == "Facades, trained here (128 px)"
+
+
+def test_a_missing_bundled_file_says_how_to_get_it_back(monkeypatch, tmp_path):
+    monkeypatch.setattr(registry, "BUNDLED_DIR", tmp_path)
+    with pytest.raises(ModelNotAvailableError, match="git checkout -- facades-128.safetensors"):
+        load_generator(BUNDLED_MODEL)
+
+
+def test_only_face_models_draw_faces():
+    assert draws_faces("ffhq-512") and not draws_faces(BUNDLED_MODEL) and not draws_faces("lions-512")
+    assert draws_faces("checkpoints/my-own.pkl")  # unknown: the landmark detector decides
