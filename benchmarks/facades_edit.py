@@ -31,10 +31,9 @@ sys.path.insert(0, str(REPO))
 
 from draggan import DragSession, load_generator  # noqa: E402
 from draggan.inversion import InvertConfig, invert  # noqa: E402
-from draggan.realism import FACADES, Judge, read_photos  # noqa: E402
+from draggan.realism import FACADES, Judge, read_photos, untrained_generator  # noqa: E402
 from draggan.registry import BUNDLED_MODEL  # noqa: E402
 from draggan.session import stop_distance  # noqa: E402
-from editor.models import demo_generator  # noqa: E402
 from segmentation import CLASS_NAMES  # noqa: E402
 from segmentation.data import list_pairs, split_files  # noqa: E402
 from segmentation.metrics import confusion, scores  # noqa: E402
@@ -158,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "invert":
         print(f"{len(photos)} validation photos at {G.img_resolution} px, model {args.model}:\n"
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
-        invert_table(G, demo_generator(), judge, photos)
+        invert_table(G, untrained_generator(), judge, photos)
         return
     samples = [DragSession(G, seed=s) for s in range(args.drags)]
     drag_report(f"Samples (seeds 0-{args.drags - 1}, psi 0.7)",

@@ -27,10 +27,13 @@ import torch.nn.functional as F
 from segmentation import load_model
 from segmentation.data import list_pairs, read_pair, split_files
 
+from .networks import Generator, GeneratorConfig
+
 JUDGE = "ce"          # The shipped default segmenter; the projected discriminator reads the other one.
 JUDGE_SIZE = 256      # The judge's input size (its training resolution).
 POOL = 4              # Class probabilities are pooled to POOL x POOL cells per image.
 FACADES = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades" / "train"
+UNTRAINED_SEED = 2023  # Fixed init of the untrained generator: the same "model" on every machine.
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,19 @@ def shuffled_pixels(images: torch.Tensor, seed: int = 0) -> torch.Tensor:
     return torch.stack([f[:, torch.randperm(f.shape[1], generator=g)] for f in flat]).view_as(images)
 
 
+def untrained_generator() -> Generator:
+    """The app's former offline demo: a 128 px StyleGAN2 with seeded random weights, drawing colour blobs. The
+    floor every realism and inversion figure of a trained model is read against (and a cheap test model)."""
+    config = GeneratorConfig(z_dim=64, w_dim=64, img_resolution=128, mapping_kwargs={"num_layers": 2},
+                             synthesis_kwargs={"channel_base": 2048, "channel_max": 32, "conv_clamp": 256})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        return Generator(config).eval().requires_grad_(False)
+
+
 def baselines(judge: Judge, reference: torch.Tensor, folder: str | Path = FACADES, n: int = 200,
               seed: int = 0) -> dict[str, Realism]:
     """The scale for a model's figure: real photos, pixel-shuffled photos, the untrained demo generator."""
-    from editor.models import demo_generator  # The app's demo generator: the figure a trained model must halve.
-
     size = reference.shape[-1]
     ref = judge.probabilities(reference)
     train, _ = split_files(list_pairs(folder))
@@ -123,7 +134,7 @@ def baselines(judge: Judge, reference: torch.Tensor, folder: str | Path = FACADE
             "validation photos, half vs half": halves,
             "pixel-shuffled photos": compare(judge.probabilities(shuffled_pixels(real, seed)), ref),
             "untrained demo generator": compare(judge.probabilities(
-                generator_samples(demo_generator(), n, seed)), ref)}
+                generator_samples(untrained_generator(), n, seed)), ref)}
 
 
 def main(argv: list[str] | None = None) -> None:

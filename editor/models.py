@@ -1,4 +1,4 @@
-"""The editor's generators: one copy per name for every visitor, and the untrained demo generator."""
+"""The editor's generators: one copy per name for every visitor, and the model to open on without a network."""
 
 from __future__ import annotations
 
@@ -9,26 +9,11 @@ import torch
 
 from draggan.errors import CheckpointError
 from draggan.loading import load_generator
-from draggan.networks import Generator, GeneratorConfig
-from draggan.registry import list_models
+from draggan.registry import BUNDLED_MODEL, list_models, model_label
 
 DEFAULT_MODEL = "ffhq-512"
-DEMO_MODEL = "demo: untrained 128 px generator (random weights)"
-DEMO_SEED = 2023          # Fixed init of the demo generator: the same "model" on every machine.
+DEMO_MODEL = BUNDLED_MODEL  # `--demo`, and the fallback: the facades generator trained here, shipped in the repo.
 MAX_CACHED_MODELS = 2     # Generators kept in memory at once (a 512 px FFHQ model is ~120 MB).
-
-
-def demo_generator() -> Generator:
-    """A small StyleGAN2 with seeded random weights, so the app runs with no checkpoint at all.
-
-    It is untrained: its images are colour blobs, not faces. Dragging still works on them,
-    which is what the offline demo and the browser test need.
-    """
-    config = GeneratorConfig(z_dim=64, w_dim=64, img_resolution=128, mapping_kwargs={"num_layers": 2},
-                             synthesis_kwargs={"channel_base": 2048, "channel_max": 32, "conv_clamp": 256})
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(DEMO_SEED)
-        return Generator(config)
 
 
 class ModelCache:
@@ -43,7 +28,7 @@ class ModelCache:
         """The generator for a dropdown value; a CheckpointError says what is missing and where to put it."""
         with self._lock:
             if name not in self._models:
-                model = demo_generator() if name == DEMO_MODEL else load_generator(name, device=self.device)
+                model = load_generator(name, device=self.device)
                 self._models[name] = model.to(self.device).eval().requires_grad_(False)
                 while len(self._models) > MAX_CACHED_MODELS:
                     self._models.popitem(last=False)
@@ -52,21 +37,25 @@ class ModelCache:
 
 
 def first_model(models: ModelCache, wanted: str, demo: bool) -> tuple[str, str]:
-    """(the model the editor opens with, a notice for the page): `wanted`, loaded now, or the demo generator."""
+    """(the model the editor opens with, a notice for the page): `wanted`, loaded now, or the bundled model."""
+    shipped = model_label(DEMO_MODEL)
     if demo:
-        return DEMO_MODEL, "Running the **untrained demo generator** (random weights): colour blobs, not faces."
+        models.get(DEMO_MODEL)
+        return DEMO_MODEL, f"Running **{shipped}**, the generator that ships with the app (no download)."
     print(f"Loading the drag model '{wanted}' (a registry model downloads once, ~360 MB)…", flush=True)
     try:
         models.get(wanted)
     except CheckpointError as err:
-        print(f"⚠️ {err}\nThe drag tab runs on the untrained demo generator instead.", flush=True)
+        print(f"⚠️ {err}\nThe drag tab runs on {shipped} instead.", flush=True)
+        models.get(DEMO_MODEL)
         return DEMO_MODEL, (f"⚠️ **The drag model '{wanted}' is not available.** {err}\n\n"
-                            "Until then the drag tab runs on an **untrained demo generator** (random weights): "
-                            "its images are colour blobs, not faces, but dragging works.")
+                            f"Until then the drag tab runs on **{shipped}**, which ships with the app: "
+                            "drag its windows and doors; faces need the face model.")
     return wanted, ""
 
 
 def model_choices(first: str) -> list[str]:
-    """The dropdown: the demo generator, the registry and local checkpoints, and `first` if it is none of them."""
-    choices = [DEMO_MODEL] + [m for m in list_models() if m != DEMO_MODEL]
+    """The dropdown: the registry (the bundled model included) and local checkpoints, and `first` if it is none
+    of them."""
+    choices = list_models()
     return choices if first in choices else [*choices, first]

@@ -28,7 +28,8 @@ from segmentation.checkpoint import save_segmenter
 from segmentation.networks import SegmenterConfig, build_segmenter
 from ui import AppConfig, build_app
 from ui.editor_view import POINT_COLUMNS
-from editor.models import DEMO_MODEL, demo_generator
+from draggan import load_generator
+from editor.models import DEMO_MODEL
 from ui.segmentation_tab import EXAMPLES, model_files
 
 DEMO = DEMO_MODEL
@@ -87,7 +88,7 @@ def read(path) -> np.ndarray:
 
 def seed_image(seed: int) -> np.ndarray:
     """What the demo generator draws for `seed`, rendered here, outside the app."""
-    return DragSession(demo_generator(), seed=seed).render()
+    return DragSession(load_generator(DEMO_MODEL, device="cpu"), seed=seed).render()
 
 
 def steps_in(status: str) -> int:

@@ -12,7 +12,8 @@ import gradio as gr
 import landmarks
 from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Shared, explain
 from editor.files import session_path
-from editor.models import DEMO_MODEL, ModelCache, demo_generator
+from draggan.realism import untrained_generator
+from editor.models import DEMO_MODEL, ModelCache
 from editor.tuned import TunedCopies
 from ui import AppConfig, build_app
 from ui.drag_tab import DragTab
@@ -166,7 +167,7 @@ def test_startup_offline_names_the_missing_checkpoint(monkeypatch, tmp_path):
     demo = build_app(AppConfig(device=torch.device("cpu"), model="ffhq-512"))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     assert "'ffhq-512' is not available" in notice.value
-    assert "stylegan2-ffhq-512x512.pkl" in notice.value and "untrained demo generator" in notice.value
+    assert "stylegan2-ffhq-512x512.pkl" in notice.value and "Facades, trained here (128 px)" in notice.value
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))
     assert dropdown.value == DEMO_MODEL
 
@@ -197,7 +198,7 @@ def test_a_local_checkpoint_is_offered_and_loads(monkeypatch, tmp_path):
     """A generator file in the checkpoints folder shows up in the dropdown and runs without a notice."""
     from draggan import save_generator
     monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path))
-    path = save_generator(demo_generator(), tmp_path / "my-model.safetensors")
+    path = save_generator(untrained_generator(), tmp_path / "my-model.safetensors")
     demo = build_app(AppConfig(device=torch.device("cpu"), model=str(path)))
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")

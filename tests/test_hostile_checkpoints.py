@@ -97,7 +97,7 @@ def test_loaded_weights_are_the_files_own_tensors(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["resolution_32768.safetensors", "pickle_runs_os_system.pkl"])
-def test_the_app_starts_on_the_demo_generator_and_says_why(corpus, capsys, name):
+def test_the_app_starts_on_the_bundled_generator_and_says_why(corpus, capsys, name):
     """`python app.py --model <hostile file>` does not crash: the page and the terminal name the file."""
     import gradio as gr
     from ui import AppConfig, build_app
@@ -105,5 +105,5 @@ def test_the_app_starts_on_the_demo_generator_and_says_why(corpus, capsys, name)
     demo = build_app(AppConfig(device=torch.device("cpu"), model=str(corpus[name])))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))
-    assert name in notice.value and "untrained demo generator" in notice.value and dropdown.value == DEMO_MODEL
+    assert name in notice.value and "Facades, trained here" in notice.value and dropdown.value == DEMO_MODEL
     assert name in capsys.readouterr().out

@@ -20,7 +20,7 @@ def test_the_app_started_with_a_spaces_environment_serves_its_page(tmp_path):
     log = (tmp_path / "app.log").read_text()
     assert '"title":"GAN image editor"' in page, log[-2000:]  # the Blocks config the page is built from
     assert f"0.0.0.0:{port}" in log, "served where GRADIO_SERVER_NAME and GRADIO_SERVER_PORT said"
-    assert "untrained demo generator" in log, "with the Hub offline and nothing preloaded the drag tab falls back"
+    assert "runs on Facades, trained here" in log, "with the Hub offline and nothing preloaded the drag tab falls back"
 
 
 def test_cgroup_quota_caps_the_threads(tmp_path, monkeypatch):
