@@ -2,10 +2,10 @@
 //
 //   node tests/e2e/drag.mjs <app url> <screenshot.png> [chromium path] [face photo]
 //
-// The app must run with the untrained demo generator (python app.py --demo). The script:
+// The app must run with the bundled facades generator (python app.py --demo). The script:
 //   1. presses Start with no points            -> a visible "Start needs points" message;
-//   2. presses "Detect landmarks" and a preset -> a visible "No face found" message (the demo
-//      generator draws colour blobs, not faces);
+//   2. presses "Detect landmarks" and a preset -> a visible "need a face model" message (the bundled
+//      generator draws facades, not faces);
 //   3. uploads a text file as a facade photo   -> a visible error; an example facade still segments;
 //   4. clicks a handle and a target on the image, presses Start, and waits until the step
 //      counter advances and the image changes; then presses Stop mid-run;
@@ -35,11 +35,13 @@ try {
   await page.locator('#start').click();
   await waitForText(page, status, /Start needs points/, 'Start with no points');
 
-  // 2. Landmarks and a preset on an image with no face.
+  // 2. Landmarks and a preset on a model that draws no faces.
   await page.locator('#detect').click();
-  await waitForText(page, status, /No face found/, 'Detect landmarks on the demo image');
+  await waitForText(page, status, /need a face model/, 'Detect landmarks on the facades model');
+  await page.locator('#start').click();
+  await waitForText(page, status, /Start needs points/, 'Start again, so the next message is new');
   await page.locator('#preset-smile').click();
-  await waitForText(page, status, /No face found/, 'Smile preset on the demo image');
+  await waitForText(page, status, /need a face model/, 'Smile preset on the facades model');
 
   // 3. A non-image "photo" in the segmentation tab.
   await page.getByRole('tab', { name: 'Segmentation' }).click();
