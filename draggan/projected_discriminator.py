@@ -6,8 +6,9 @@ windows, mixes its feature maps with fixed random 1x1 convolutions (across chann
 scales), and trains only small patch heads on each scale. Real and fake images pass the same differentiable
 augmentation (DiffAugment: colour, translation, cutout) first, so D cannot memorise the few real photos.
 
-One head reads the raw pixels (at 32 px) beside the segmenter's features: the reader's instance norms make it
-blind to an image's contrast and brightness, and without that head G drifted to blown-out colours within 4 kimg.
+One narrow head reads the raw pixels at full size (128 px) beside the segmenter's features: the reader's instance
+norms make it blind to an image's contrast, and without that head G's colours blew out within 4 kimg; with the
+pixels pooled to 32 px first they still did (pooling averages away pixel-level extremes).
 
 The reader is the `cgan` segmenter; the realism figure (`draggan.realism`) judges with the default `ce` one, so
 the generator is not scored by the network it was trained against.
@@ -26,7 +27,7 @@ READER = "cgan"            # Shipped segmenter whose encoder the discriminator r
 READER_SIZE = 256          # The reader's training resolution: images are resized to it before the encoder.
 READ_LEVELS = (1, 2, 3, 4)  # Encoder blocks read: at 256 px in, 64², 32², 16² and 8² maps.
 MIXED_CHANNELS = 64        # Width of every scale after the random channel mixing.
-PIXEL_SIZE = 32            # The raw (augmented) image, area-downsampled to this, feeds a head of its own.
+PIXEL_SIZE = 128           # The raw (augmented) image, at this size, feeds a narrow head of its own.
 
 
 def diff_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -141,7 +142,8 @@ class ProjectedDiscriminator(nn.Module):
     def read(self, images: torch.Tensor, augment: bool = True) -> list[torch.Tensor]:
         """The projected features of (augmented) images and their pixels at PIXEL_SIZE: what the heads read."""
         images = diff_augment(images) if augment else images
-        pixels = F.interpolate(images, size=(PIXEL_SIZE, PIXEL_SIZE), mode="area")
+        pixels = images if images.shape[-1] == PIXEL_SIZE else F.interpolate(images, size=(PIXEL_SIZE, PIXEL_SIZE),
+                                                                             mode="area")
         return [*self.project(self.features(images)), pixels]
 
     def score(self, feats: list[torch.Tensor]) -> torch.Tensor:

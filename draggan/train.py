@@ -58,7 +58,7 @@ class TrainConfig:
     channel_base: int = opt(4096, "G's channels at resolution r are min(channel_base / r, channel_max)")
     channel_max: int = opt(64, "G's widest layer")
     kimg: float = opt(300.0, "train until this many thousand images have been shown to D")
-    batch: int = opt(16, "images per step")
+    batch: int = opt(8, "images per step (small: early on, updates count more than images on a CPU)")
     g_lr: float = opt(0.002, "G's Adam learning rate")
     d_lr: float = opt(0.002, "D's Adam learning rate")
     ema_kimg: float = opt(5.0, "half-life of G_ema in kimg")
