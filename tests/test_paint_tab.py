@@ -19,6 +19,12 @@ def tab():
     return PaintTab(Painter(build_segmenter(config), 32))
 
 
+@pytest.fixture(autouse=True)
+def uploads_here(tmp_path, monkeypatch):
+    """The tests' files stand for uploads: they lie in gradio's upload folder (ui/visitor_files.py)."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+
+
 def click(x, y):
     return gr.SelectData(None, {"index": [x, y], "value": None})
 

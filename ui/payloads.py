@@ -8,6 +8,8 @@ ValueError, so pydantic lets it through, and gradio (show_error) sends its sente
 """
 from __future__ import annotations
 
+import math
+
 import gradio as gr
 from pydantic import model_validator
 
@@ -26,3 +28,16 @@ def readable_payload(component: gr.components.Component, what: str, expected: st
         return value
     component.data_model = type(base.__name__, (base,), {"_kind": model_validator(mode="before")(classmethod(check))})
     return component
+
+
+def click_position(evt) -> tuple[float, float]:
+    """(x, y) of a click (`gr.SelectData.index`) as two finite numbers; a ValueError says what came instead (an
+    API client writes the event data: "invalid literal for int()" reached it before)."""
+    index = getattr(evt, "index", None)
+    try:
+        x, y = (float(v) for v in index)
+    except (TypeError, ValueError):
+        x = y = math.nan
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"a click must be at two numbers (x, y), got {str(index)[:40]!r}")
+    return x, y
