@@ -20,7 +20,7 @@ from common.images import entering_image
 from segmentation.painter import as_classes
 from ui.legend import hex_colour, legend_html
 from ui.outputs import unique_outputs
-from ui.payloads import click_position
+from ui.payloads import click_position, readable_payload
 from ui.visitor_files import visitor_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -172,11 +172,14 @@ def build(tab: PaintTab) -> PaintWidgets:
                                           interactive=False, height=420, buttons=["download"],
                                           elem_id="paint-labels")
                     with gr.Tab("Brush"):
-                        canvas = gr.ImageEditor(type="numpy", label="Brush in the class colours (facade erases)",
-                                                layers=False, transforms=(), sources=(), height=420,
-                                                elem_id="paint-canvas",
-                                                brush=gr.Brush(colors=colours, default_color=colours[3],
-                                                               color_mode="fixed"))
+                        canvas = readable_payload(
+                            gr.ImageEditor(type="numpy", label="Brush in the class colours (facade erases)",
+                                           layers=False, transforms=(), sources=(), height=420,
+                                           elem_id="paint-canvas",
+                                           brush=gr.Brush(colors=colours, default_color=colours[3],
+                                                          color_mode="fixed")),
+                            "the brush canvas", "an image editor value: {'background': file, 'layers': [files], "
+                            "'composite': file}")
             photo = gr.Image(label="Painted facade", interactive=False, format="png", height=460,
                              buttons=["download", "fullscreen"], elem_id="paint-photo")
         with gr.Row():
