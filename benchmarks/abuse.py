@@ -376,7 +376,7 @@ def attack_faces(server: Server, files: dict) -> dict:
 
 
 
-# ----------------------------------------------------------------------------- issue 31: what a public Space must not allow
+# ------------------------------------------------------------------ issue 31: what a public Space must not allow
 
 ATTACKER = "198.51.100.7"   # the address the Space's proxy appends for the attacker (last x-forwarded-for entry)
 VICTIM = "203.0.113.5"
@@ -441,7 +441,8 @@ def attack_files(server: Server, files: dict) -> dict:
              "/etc/hostname": "/etc/hostname", "traversal": f"{cache}/../secret.png"}
     hostname = Path("/etc/hostname").read_bytes()[:8].decode(errors="replace").strip()
     calls = {  # event -> data for a record
-        "segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0], "upload_photo": lambda r: [None, r, DEMO_MODEL, 1],
+        "segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0],
+        "upload_photo": lambda r: [None, r, DEMO_MODEL, 1],
         "live": lambda r: [r, 0, True], "variation": lambda r: [r],
         "rectangle": lambda r: [r, None, "window"],
         "brushed": lambda r: [editor_value(composite=r)],
@@ -459,7 +460,8 @@ def attack_files(server: Server, files: dict) -> dict:
                     events("new_image", [None, DEMO_MODEL, 0, 0.7, 2e-3, 20, "W+"], session=session)
                 event, text = events(api, calls[api](record), event_data={"index": [5, 5], "value": None},
                                      session=session)
-                answers[(kind, meta)] = re.sub(r"\[\d+,", "[<seed>,", f"{event}: {text.replace(path, '<path>')}", count=1)
+                answer = f"{event}: {text.replace(path, '<path>')}"
+                answers[(kind, meta)] = re.sub(r"\[\d+,", "[<seed>,", answer, count=1)  # /variation's new seed
                 if '"url"' in text or hostname and hostname in text:
                     leaks.append(f"/{api} {kind}: {event}: {text[:100]}")
         for meta in (False, True):
@@ -513,9 +515,11 @@ def attack_brush(server: Server, files: dict) -> dict:
         data = ([None, editor_value(layers), True] if api == "update_mask" else
                 [None, DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", points((40, 64, 70, 64)), editor_value(layers)])
         return " ".join(events(api, data, session=session))
-    cases = [("brush composite 7300x5475", lambda: " ".join(events("brushed", [editor_value(composite=brush["7300x5475"])]))),
-             ("brush composite 4000x4000", lambda: " ".join(events("brushed", [editor_value(composite=brush["4000x4000"])]))),
-             ("brush composite 1000000x8", lambda: " ".join(events("brushed", [editor_value(composite=brush["1000000x8"])]))),
+    def brushed(name: str) -> str:
+        return " ".join(events("brushed", [editor_value(composite=brush[name])]))
+    cases = [("brush composite 7300x5475", lambda: brushed("7300x5475")),
+             ("brush composite 4000x4000", lambda: brushed("4000x4000")),
+             ("brush composite 1000000x8", lambda: brushed("1000000x8")),
              ("mask editor 4 layers 7300x5475", lambda: masked("update_mask", [brush["7300x5475"]] * 4)),
              ("/start mask 4 layers 7300x5475", lambda: masked("start", [brush["7300x5475"]] * 4)),
              ("mask editor 4 strip layers 1000000x8", lambda: masked("update_mask", [brush["1000000x8"]] * 4)),
@@ -538,7 +542,8 @@ def attack_identity(server: Server, files: dict) -> dict:
     attackers = [client(f"10.0.{i}.1, {ATTACKER}") for i in range(12)]
     jobs = [long_drag(c, i) for i, c in enumerate(attackers)]
     time.sleep(5)
-    admitted = [i for i, job in enumerate(jobs) if not job.done() or "already have a job" not in status_of(job.result())]
+    admitted = [i for i, job in enumerate(jobs)
+                if not job.done() or "already have a job" not in status_of(job.result())]
     claimer = client(f"{VICTIM}, 198.51.100.8")  # writes the victim's address first; the proxy appends its own
     claim_job = long_drag(claimer)
     time.sleep(3)
@@ -611,7 +616,8 @@ def attack_sentences(server: Server, files: dict) -> dict:
     unreadable = []
     for api, data, event_data in calls:
         event, text = events(api, data, event_data=event_data, session=session)
-        if any(marker in text for marker in RAW_TEXT) or re.search(r"\d{40,}", text) or event not in ("complete", "error"):
+        raw = any(marker in text for marker in RAW_TEXT) or re.search(r"\d{40,}", text)
+        if raw or event not in ("complete", "error"):
             unreadable.append(f"/{api} {json.dumps(event_data or data, allow_nan=True)[:40]} -> {event}: {text[:90]}")
     return {"attack": f"{len(calls)} bad click indices and 1e308 numbers", "unreadable": len(unreadable),
             "examples": unreadable[:6]}
@@ -655,8 +661,8 @@ def run_attack(name: str, scratch: Path, files: dict, ttl: float) -> dict:
     finally:
         disk_left = server.stop()
     disk = {"before": round(disk_before, 1), "after": round(disk_after, 1), "after_sigterm": round(disk_left, 1)}
-    left = [str(p.relative_to(server.scratch)) for p in server.scratch.rglob("*") if p.is_file() and p.name != "server.log"
-            and p.name != "secret.png"]
+    left = [str(p.relative_to(server.scratch)) for p in server.scratch.rglob("*")
+            if p.is_file() and p.name not in ("server.log", "secret.png")]
     return {"name": name, "figures": figures, "disk_mb": disk, "files_left_after_sigterm": left[:10]}
 
 

@@ -179,7 +179,8 @@ class Editor:
         choices = self.shared.choices
         if not isinstance(model, str) or (choices is not None and model not in choices):
             offered = f" the {len(choices)} models the app offers" if choices is not None else " the app's models"
-            raise Refused(f"⚠️ Model {str(model)[:60]!r} is not one of{offered}: choose one from the menu.", warn=True)
+            raise Refused(f"⚠️ Model {str(model)[:60]!r} is not one of{offered}: choose one from the menu.",
+                          warn=True)
         try:
             return self.shared.models.get(model)
         except CheckpointError as err:

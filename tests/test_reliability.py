@@ -188,9 +188,11 @@ def wait_until(condition, seconds: float = 10) -> None:
 
 @pytest.fixture(scope="module")
 def public(tmp_path_factory):
-    """The app as on a public Space: one slow job per IP, one drag at a time, two more may wait."""
+    """The app as on a public Space: SPACE_ID set, so a client is the address the proxy appends to
+    x-forwarded-for (here, without one, the socket's); one slow job per IP, one drag at a time, two more may wait."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        env.setenv("SPACE_ID", "tests/gan-editor")
         demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
                                    jobs_by_ip=True))
         port = free_port()
@@ -262,35 +264,20 @@ def test_no_face_states_the_minimum_in_the_pixels_of_the_photo_as_sent(public, t
     assert "at least about 228 px wide" in status
 
 
-# ----------------------------------------------------------------------------- issue 31: what a public Space must not allow
+# ------------------------------------------------------------------ issue 31: what a public Space must not allow
 
-@pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    """The app as on a public Space: SPACE_ID set, so a client is the address the proxy appends to
-    x-forwarded-for; one drag at a time, two more may wait."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        env.setenv("SPACE_ID", "tests/gan-editor")
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
-                                   jobs_by_ip=True))
-        port = free_port()
-        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    max_threads=80, show_error=True)
-        yield f"http://127.0.0.1:{port}/"
-        demo.close()
-
-
-def test_file_records_naming_server_paths_are_refused_alike_by_every_event(space, tmp_path):
+def test_file_records_naming_server_paths_are_refused_alike_by_every_event(public, tmp_path):
     """Issue 31.1: {"path": "/any/image.png"} (no "meta") came back from /segment as the overlay; the error told
     whether a path exists."""
-    events = Events(space)
+    events = Events(public)
     secret = tmp_path / "secret.png"
     Image.fromarray(np.full((128, 128, 3), 77, np.uint8)).save(secret)
     calls = {"segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0],
              "upload_photo": lambda r: [None, r, DEMO_MODEL, 1], "rectangle": lambda r: [r, None, "window"]}
     for api, data in calls.items():
         answers = set()
-        for path in (secret, tmp_path / "missing.png", tmp_path, "/etc/hostname", f"{tmp_path}/../{tmp_path.name}/secret.png"):
+        for path in (secret, tmp_path / "missing.png", tmp_path, "/etc/hostname",
+                     f"{tmp_path}/../{tmp_path.name}/secret.png"):
             event, text = events(api, data({"path": str(path)}), event_data={"index": [1, 1], "value": None})
             answers.add(f"{event}: {text.replace(str(path), '<path>')}")
         (answer,) = answers  # the same sentence whether the path exists, is a folder or is no image
@@ -301,17 +288,17 @@ def test_file_records_naming_server_paths_are_refused_alike_by_every_event(space
         assert event == "error" and "not uploaded by a user" in text
         event, text = events(api, data({"path": str(secret)}))  # and without meta: a sentence, not pydantic's dump
         assert event == "error" and "must be an image editor value" in text and "validation error" not in text
-    _, text = events("segment", [uploaded(space, secret), 0.5, None])  # what the visitor uploaded is read
+    _, text = events("segment", [uploaded(public, secret), 0.5, None])  # what the visitor uploaded is read
     assert "Segmented a 128×128 photo" in text
     _, text = events("segment", [{"path": str(REPO / "assets/examples/facade_020.jpg")}, 0.5, None])  # an example
     assert "Segmented" in text
 
 
 @pytest.mark.parametrize("model", ["/etc/hostname", "/tmp", "../../etc/passwd", "someone/private-model", 7])
-def test_a_model_argument_outside_the_menu_is_never_opened(space, model):
+def test_a_model_argument_outside_the_menu_is_never_opened(public, model):
     """Issue 31.2: /upload_photo(photo, "/etc/hostname", 1) answered with the file's first bytes."""
     photo = handle_file(str(REPO / "assets/examples/facade_020.jpg"))
-    status = Client(space, verbose=False).predict(photo, model, 1, api_name="/upload_photo")[1]
+    status = Client(public, verbose=False).predict(photo, model, 1, api_name="/upload_photo")[1]
     assert f"Model {str(model)!r} is not one of the" in status and "choose one from the menu" in status
 
 
@@ -324,11 +311,11 @@ def test_a_client_is_the_address_the_proxy_appends_not_what_it_wrote(monkeypatch
     assert client_ip(request) == "10.16.3.80"
 
 
-def test_rotating_x_forwarded_for_gets_one_job_and_a_strangers_stop_cancels_nothing(space):
+def test_rotating_x_forwarded_for_gets_one_job_and_a_strangers_stop_cancels_nothing(public):
     """Issue 31.4: 12 inversions rotating the first x-forwarded-for entry were all admitted; a Stop from another
     session behind the same address cancelled the victim's waiting job."""
     def client(forwarded: str) -> Client:
-        return Client(space, verbose=False, headers={"x-forwarded-for": forwarded})
+        return Client(public, verbose=False, headers={"x-forwarded-for": forwarded})
     attackers = [client(f"10.0.{i}.1, {ATTACKER}") for i in range(6)]
     jobs = [c.submit(*start_args(500), api_name="/start") for c in attackers]
     wait_until(lambda: sum(job.done() for job in jobs) == 5, 60)
@@ -346,19 +333,19 @@ def test_rotating_x_forwarded_for_gets_one_job_and_a_strangers_stop_cancels_noth
     assert "Stopping" in running.predict(api_name="/stop")
 
 
-def test_a_paint_flood_from_one_client_leaves_a_new_visitor_served(space, tmp_path):
+def test_a_paint_flood_from_one_client_leaves_a_new_visitor_served(public, tmp_path):
     """Issue 31.5: 80 /call/paint posts with a large map from one client filled gradio's queue (HTTP 503); here
     40, and while their paints run a new visitor's /segment is served within 5 s."""
     big = tmp_path / "map.png"
     Image.new("RGB", (4000, 3000), tuple(int(c) for c in PALETTE[3])).save(big)
-    labels = uploaded(space, big)
-    posted = [post_call(space, "paint", [labels, i], f"flood-{i}", wait=120, ip=ATTACKER) for i in range(40)]
+    labels = uploaded(public, big)
+    posted = [post_call(public, "paint", [labels, i], f"flood-{i}", wait=120, ip=ATTACKER) for i in range(40)]
     assert all(isinstance(event_id, str) for event_id in posted)  # every post taken: never "Queue is full"
     started = time.perf_counter()
-    visitor = Client(space, verbose=False, headers={"x-forwarded-for": VICTIM})
+    visitor = Client(public, verbose=False, headers={"x-forwarded-for": VICTIM})
     *_, status = visitor.predict(handle_file(str(REPO / "assets/examples/facade_020.jpg")), 0.5, api_name="/segment")
     assert "Segmented" in status and time.perf_counter() - started < 5
-    answers = [answer_of(space, "paint", event_id, wait=300)[1] for event_id in posted]
+    answers = [answer_of(public, "paint", event_id, wait=300)[1] for event_id in posted]
     assert sum("requests running or waiting on this server" in text for text in answers) >= 20  # told why
     assert sum("Rendered" in text for text in answers) >= 2
 

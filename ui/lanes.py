@@ -4,8 +4,9 @@ Why: gradio (6.31) has one queue (`max_size`) for every event. Two 5000 + 2000 s
 /call/start posts under made-up session hashes filled it, and every visitor's /segment, /new_image and even
 the hogs' /stop got "Queue is full!". So slow events run in gradio with no concurrency limit of their own
 (they start at once, and a refusal costs nothing) and wait here instead: at most `running` at once, at most
-`waiting` more, at most one per client (the IP; on a Space the address the proxy appends to x-forwarded-for). A refused job gets
-a sentence saying why and, when the server is full, about how long to wait. Stop runs outside every queue.
+`waiting` more, at most one per client (the IP; on a Space the address the proxy appends to x-forwarded-for). A
+refused job gets a sentence saying why and, when the server is full, about how long to wait. Stop runs outside
+every queue and ends only its own session's job. Fast requests have a lane of their own (ui/fast_lane.py).
 
 Step counts are limited too (`StepLimits`), so that a job's wall time is bounded; the limits are shown on the
 page and set by flags for a private machine.

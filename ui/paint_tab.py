@@ -38,7 +38,8 @@ def read_map(value) -> np.ndarray:
     Transparent pixels (erased, or never painted) are facade; every other colour snaps to its nearest class."""
     if value is None:
         raise ValueError(NO_MAP)
-    image, name = (value, "the label map") if isinstance(value, np.ndarray) else visitor_file(value, "the label map")
+    name = "the label map"
+    image, name = (value, name) if isinstance(value, np.ndarray) else visitor_file(value, name)
     rgba = entering_image(image, MAX_SIDE, name=name, mode="RGBA")
     classes = as_classes(rgba[..., :3])
     classes[rgba[..., 3] == 0] = FACADE
