@@ -1,19 +1,29 @@
-"""Replays issue 23's attacks by one hostile or careless visitor against the app, started here, and prints figures.
+"""Replays issues 23's and 31's attacks by a hostile or careless visitor against the app, started here, and prints
+figures.
 
     python -m benchmarks.abuse                          # every attack, a fresh server for each
     python -m benchmarks.abuse --attacks strips,queue --json abuse.json
 
-Each attack gets its own `python app.py --demo` (the untrained demo generator, offline) on 127.0.0.1, with
-gradio's cache and the temp folder inside a scratch folder, so its memory and disk are its own. Reported per
-attack: the server's peak RSS above its level before the attack, whether a new visitor (one /segment and
-one /new_image from a fresh client) is still served and how fast, whether a victim's edit survives, and the
-disk use of the scratch folder before, after, and after the server was stopped with SIGTERM.
+Each attack gets its own `python app.py --demo --jobs-per-ip` (the untrained demo generator, offline) on
+127.0.0.1 with SPACE_ID set, as on a Space, and gradio's cache and the temp folder inside a scratch folder, so
+its memory and disk are its own. On a Space the platform's proxy appends each sender's address to
+x-forwarded-for; here a client that stands for a visitor writes that header as the app would receive it.
+Reported per attack: the server's peak RSS above its level before the attack, whether a new visitor (one
+/segment and one /new_image from a fresh client) is still served and how fast, whether a victim's edit
+survives, and the disk use of the scratch folder before, after, and after the server was stopped with SIGTERM.
 
 The attacks (issue 23, 1-6): strips and 40 Mpx images as the segmentation photo, the photo upload and the
 mask layer, one and four at once; a flood of slow jobs (two 5000 + 2000 step inversions, 70 raw /call/start
 posts under made-up session hashes); throwaway sessions that invert to evict a victim's tuned generator;
 20 sessions that upload a 3277x4096 photo and go quiet; a 1 GiB upload, exports and segmentations (disk);
 bad arguments; a 3600x4500 group photo of 150 px faces.
+
+The attacks of issue 31 (1-6): file records naming server paths (`files`); model arguments outside the menu
+(`model`); the largest brush composites and mask layers the limits accept (`brush`); a client rotating the
+first x-forwarded-for entry, a claimed address and a stranger's Stop (`identity`); 80 /call/paint posts with a
+40 Mpx map (`flood`); bad click indices and 1e308 numbers (`sentences`); SIGTERM mid-drag, and exports under a
+10 MB cache cap (`sigterm`). Events the page alone uses (the brush, the mask editor, clicks) are called as the
+page calls them (`Events`: queue/join).
 """
 from __future__ import annotations
 
@@ -425,20 +435,31 @@ def uploaded(url: str, path: Path) -> dict:
     return {"path": cached, "orig_name": path.name, "meta": FILE_META}
 
 
+def sentence_in(event: str, text: str) -> str:
+    """The status sentence of an event's answer (its longest string that is no HTML), or the error."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    texts = [v for v in data if isinstance(v, str) and not v.startswith("<")] if isinstance(data, list) else []
+    return f"{event}: {max(texts, key=len, default=text)[:140]}"
+
+
 def editor_value(layers=(), composite=None) -> dict:
     return {"background": None, "layers": list(layers), "composite": composite}
 
 
 def attack_files(server: Server, files: dict) -> dict:
-    """Issue 31.1: file records naming server paths (with and without "meta"), sent to every event that takes a
-    file. Leaks: an answer that carries an image, an answer that differs between an existing and a missing
+    """Issue 31.1: file records naming server paths and a loopback URL (with and without "meta"), sent to every
+    event that takes a file. Leaks: an answer that carries an image, an answer that differs between an existing and a missing
     path (existence), or the bytes of /etc/hostname in an answer."""
     events = Events(server.url)
     secret = server.scratch / "secret.png"
     Image.fromarray(np.full((300, 400, 3), 77, np.uint8)).save(secret)
     cache = server.scratch / "gradio"
     paths = {"secret image": str(secret), "missing": str(server.scratch / "missing.png"), "folder": str(server.scratch),
-             "/etc/hostname": "/etc/hostname", "traversal": f"{cache}/../secret.png"}
+             "/etc/hostname": "/etc/hostname", "traversal": f"{cache}/../secret.png",
+             "loopback URL": server.url + "gradio_api/info"}  # gradio refuses private addresses (SSRF)
     hostname = Path("/etc/hostname").read_bytes()[:8].decode(errors="replace").strip()
     calls = {  # event -> data for a record
         "segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0],
@@ -468,8 +489,10 @@ def attack_files(server: Server, files: dict) -> dict:
             if answers[("secret image", meta)] != answers[("missing", meta)]:
                 leaks.append(f"/{api} meta={meta}: an existing and a missing path answer differently")
         rows[api] = sorted({a[:150] for a in answers.values()})[:3]
-    return {"attack": f"file records naming server paths, to {len(calls)} events, 5 paths, with and without meta",
-            "leaks": len(leaks), "leak_examples": leaks[:6], "answers": rows}
+    return {"attack": f"file records naming server paths, to {len(calls)} events, {len(paths)} paths, with and "
+                      "without meta",
+            "leaks": len(leaks), "leak_examples": leaks[:6], "answers": rows,
+            "answer": f"{len(leaks)} leaks (an image, a path's existence or a file's bytes)"}
 
 
 def attack_model(server: Server, files: dict) -> dict:
@@ -488,7 +511,7 @@ def attack_model(server: Server, files: dict) -> dict:
                 opened.append(f"/{api} {model!r}: {event}: {text[:100]}")
             answers.add(text.replace(repr(str(model)[:60]), "<model>").replace(repr(model), "<model>")[:160])
     return {"attack": f"{len(models)} model arguments outside the menu, to 3 events", "opened": len(opened),
-            "examples": opened[:4], "answers": sorted(answers)[:4]}
+            "examples": opened[:4], "answers": sorted(answers)[:4], "answer": f"{len(opened)} opened"}
 
 
 def brush_files(folder: Path) -> dict[str, Path]:
@@ -514,9 +537,9 @@ def attack_brush(server: Server, files: dict) -> dict:
         events("new_image", [None, DEMO_MODEL, 0, 0.7, 2e-3, 20, "W+"], session=session)
         data = ([None, editor_value(layers), True] if api == "update_mask" else
                 [None, DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", points((40, 64, 70, 64)), editor_value(layers)])
-        return " ".join(events(api, data, session=session))
+        return sentence_in(*events(api, data, session=session))
     def brushed(name: str) -> str:
-        return " ".join(events("brushed", [editor_value(composite=brush[name])]))
+        return sentence_in(*events("brushed", [editor_value(composite=brush[name])]))
     cases = [("brush composite 7300x5475", lambda: brushed("7300x5475")),
              ("brush composite 4000x4000", lambda: brushed("4000x4000")),
              ("brush composite 1000000x8", lambda: brushed("1000000x8")),
@@ -592,8 +615,10 @@ def attack_flood(server: Server, files: dict) -> dict:
     for event, text in answers:
         key = "complete: Rendered" if "Rendered" in text else f"{event}: {text[:60]}"
         kinds[key] = kinds.get(key, 0) + 1
+    ranked = sorted(kinds.items(), key=lambda kv: -kv[1])
     return {"attack": "80 /call/paint posts with a 7300x5475 map from one client", "posted_s": round(posted_s, 1),
-            "new_visitor": visitor, "flood_answers": dict(sorted(kinds.items(), key=lambda kv: -kv[1])[:4]),
+            "new_visitor": visitor, "flood_answers": dict(ranked[:4]),
+            "answer": ", ".join(f"{count}x {kind[:40]}" for kind, count in ranked),
             "rss_before_mb": round(before), "peak_added_mb": round(peak - before),
             "rss_40s_after_mb": round(server.monitor.rss_mb())}
 
@@ -639,7 +664,8 @@ def attack_sigterm(server: Server, files: dict) -> dict:
     time.sleep(4)
     return {"attack": "SIGTERM during a streaming drag and 3 segmentations; 3 exports under a 10 MB cap",
             "exports": exports[-1], "disk_after_exports_and_trim_mb": round(disk_after_trim, 1),
-            "drag_running_at_sigterm": not job.done(), "segments": len(segments)}
+            "drag_running_at_sigterm": not job.done(), "segments": len(segments),
+            "answer": f"disk after 3 exports and a trim: {disk_after_trim:.1f} MB"}
 
 
 ATTACKS = {"strips": attack_strips, "queue": attack_queue, "evict": attack_evict, "sessions": attack_sessions,

@@ -55,7 +55,7 @@ def wait_for(url: str, seconds: float = 120) -> None:
 
 def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_file(tmp_path):
     """`python app.py` as a Space starts it: a 1 GiB upload was accepted (4 s), and after it stopped, every
-    gradio file was left behind."""
+    gradio file was left behind; a drag streaming at SIGTERM aborted the process (issue 31.6: image.webp left)."""
     cache = tmp_path / "gradio"
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -75,6 +75,8 @@ def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_f
         with open(photo, "rb") as f:
             (kept,) = httpx.post(url + "gradio_api/upload", files={"files": f}, timeout=60).json()
         assert os.path.isfile(kept)
+        drag = Client(url, verbose=False).submit(*start_args(500), api_name="/start")
+        wait_until(lambda: any("step" in (o[1] or "") for o in drag.outputs()), 60)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not os.path.exists(kept) and not [p for p in cache.rglob("*") if p.is_file()]

@@ -135,13 +135,8 @@ def remove_cached_files(demo: gr.Blocks, settle_s: float = 1.0) -> None:
     """Delete the files gradio cached for `demo` (uploads, outputs). Its own shutdown means to, but it runs in
     the server thread, which `Server.close` waits for only 5 s: after a SIGTERM all of them were left.
 
-    Running jobs are asked to stop first, and the files are deleted twice, `settle_s` apart: a drag still
-    streaming at exit wrote its last frames (image.webp) after the first pass."""
-    holder = getattr(demo, "state_holder", None)
-    for data in list(getattr(holder, "session_data", {}).values()):
-        for value in list(data.state_data.values()):
-            if is_running(value) and callable(getattr(value, "stop", None)):
-                value.stop()
+    The files are deleted twice, `settle_s` apart: a drag still streaming at exit wrote its last frames
+    (image.webp) after the first pass."""
     for sweep in range(2):
         if sweep:
             time.sleep(settle_s)
@@ -153,10 +148,22 @@ def remove_cached_files(demo: gr.Blocks, settle_s: float = 1.0) -> None:
                 files.discard(file)
 
 
+def stop_jobs(demo: gr.Blocks) -> None:
+    """Ask every running drag or inversion of `demo` to stop after its current step. Why at SIGTERM: a drag still
+    running at exit was killed mid-step (the process aborted) before gradio's files were deleted."""
+    holder = getattr(demo, "state_holder", None)
+    for data in list(getattr(holder, "session_data", {}).values()):
+        for value in list(data.state_data.values()):
+            if is_running(value) and callable(getattr(value, "stop", None)):
+                with contextlib.suppress(OSError):
+                    value.stop()
+
+
 def install_shutdown(demo: gr.Blocks) -> None:
-    """SIGTERM (how a Space or `docker stop` ends the app) stops the server as Ctrl-C does; at exit, gradio's
-    cached files for `demo` are deleted (and the session folders: editor/files.py)."""
+    """SIGTERM (how a Space or `docker stop` ends the app) stops the running jobs and the server as Ctrl-C does;
+    at exit, gradio's cached files for `demo` are deleted (and the session folders: editor/files.py)."""
     def interrupt(signum, frame):
+        stop_jobs(demo)
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
     atexit.register(remove_cached_files, demo)
