@@ -24,12 +24,13 @@ import gradio as gr
 from gradio.context import LocalContext
 
 from editor import Refused
-from ui.lanes import client_ip, session_of
+from ui.lanes import client_of
 
 TOO_MANY = ("You have {count} requests running or waiting on this server; wait for them to finish, then try "
             "again.")
 BUSY = "The server is busy ({count} requests running or waiting). Try again in a few seconds."
-UNEXPECTED = "The server could not handle this request (a fault on our side); nothing was changed. Please try again."
+UNEXPECTED = ("The server could not handle this request (a fault on our side); nothing was changed. Please try "
+              "again.")
 LOG = logging.getLogger(__name__)
 
 
@@ -46,7 +47,7 @@ class FastLane:
         self._busy: Counter[str] = Counter()     # client -> their requests running
 
     def client(self, request: gr.Request | None) -> str:
-        return client_ip(request) if self.by_ip else session_of(request)
+        return client_of(request, self.by_ip)
 
     @contextmanager
     def admitted(self, client: str):

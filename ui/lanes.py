@@ -49,6 +49,12 @@ def session_of(request: gr.Request | None) -> str:
     return getattr(request, "session_hash", None) or "local"
 
 
+def client_of(request: gr.Request | None, by_ip: bool) -> str:
+    """Whose request it is: their IP with `by_ip` (a public Space: its visitors are strangers), else their gradio
+    session (a private machine, or tests, whose visitors all come from one address)."""
+    return client_ip(request) if by_ip else session_of(request)
+
+
 @dataclass(frozen=True)
 class StepLimits:
     """The most steps one job may ask for on this server (flags raise them on a private machine)."""
@@ -63,10 +69,8 @@ class StepLimits:
 
 
 class SlowLane:
-    """At most `running` slow jobs at once and `waiting` more, one per client; estimates waits from timed steps.
-
-    A client is the IP with `by_ip` (a public Space: its visitors are strangers), else the gradio session (a
-    private machine, or tests, whose visitors all come from one address)."""
+    """At most `running` slow jobs at once and `waiting` more, one per client (`client_of`); estimates waits from
+    timed steps."""
 
     def __init__(self, running: int = 2, waiting: int = 8, by_ip: bool = False):
         self.running, self.waiting, self.by_ip = running, waiting, by_ip
@@ -78,8 +82,7 @@ class SlowLane:
         self._per_step = dict(FIRST_GUESS_S)           # kind -> seconds per step, as last measured
 
     def client(self, request: gr.Request | None) -> str:
-        """Whose job a request is: their IP with `by_ip`, else their gradio session."""
-        return client_ip(request) if self.by_ip else session_of(request)
+        return client_of(request, self.by_ip)
 
     def busy_for(self) -> int:
         """Seconds until a job could start here: the soonest end of a running job, plus the waiting ones."""

@@ -163,6 +163,8 @@ def install_shutdown(demo: gr.Blocks) -> None:
     """SIGTERM (how a Space or `docker stop` ends the app) stops the running jobs and the server as Ctrl-C does;
     at exit, gradio's cached files for `demo` are deleted (and the session folders: editor/files.py)."""
     def interrupt(signum, frame):
+        if getattr(demo, "reaper", None) is not None:
+            demo.reaper.stop()  # it would trim the cache while gradio's own shutdown walks the same sets
         stop_jobs(demo)
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
