@@ -451,8 +451,8 @@ def editor_value(layers=(), composite=None) -> dict:
 
 def attack_files(server: Server, files: dict) -> dict:
     """Issue 31.1: file records naming server paths and a loopback URL (with and without "meta"), sent to every
-    event that takes a file. Leaks: an answer that carries an image, an answer that differs between an existing and a missing
-    path (existence), or the bytes of /etc/hostname in an answer."""
+    event that takes a file. Leaks: an answer that carries an image, an answer that differs between an existing
+    and a missing path (existence), or the bytes of /etc/hostname in an answer."""
     events = Events(server.url)
     secret = server.scratch / "secret.png"
     Image.fromarray(np.full((300, 400, 3), 77, np.uint8)).save(secret)
