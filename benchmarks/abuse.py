@@ -1,19 +1,29 @@
-"""Replays issue 23's attacks by one hostile or careless visitor against the app, started here, and prints figures.
+"""Replays issues 23's and 31's attacks by a hostile or careless visitor against the app, started here, and prints
+figures.
 
     python -m benchmarks.abuse                          # every attack, a fresh server for each
     python -m benchmarks.abuse --attacks strips,queue --json abuse.json
 
-Each attack gets its own `python app.py --demo` (the untrained demo generator, offline) on 127.0.0.1, with
-gradio's cache and the temp folder inside a scratch folder, so its memory and disk are its own. Reported per
-attack: the server's peak RSS above its level before the attack, whether a new visitor (one /segment and
-one /new_image from a fresh client) is still served and how fast, whether a victim's edit survives, and the
-disk use of the scratch folder before, after, and after the server was stopped with SIGTERM.
+Each attack gets its own `python app.py --demo --jobs-per-ip` (the untrained demo generator, offline) on
+127.0.0.1 with SPACE_ID set, as on a Space, and gradio's cache and the temp folder inside a scratch folder, so
+its memory and disk are its own. On a Space the platform's proxy appends each sender's address to
+x-forwarded-for; here a client that stands for a visitor writes that header as the app would receive it.
+Reported per attack: the server's peak RSS above its level before the attack, whether a new visitor (one
+/segment and one /new_image from a fresh client) is still served and how fast, whether a victim's edit
+survives, and the disk use of the scratch folder before, after, and after the server was stopped with SIGTERM.
 
 The attacks (issue 23, 1-6): strips and 40 Mpx images as the segmentation photo, the photo upload and the
 mask layer, one and four at once; a flood of slow jobs (two 5000 + 2000 step inversions, 70 raw /call/start
 posts under made-up session hashes); throwaway sessions that invert to evict a victim's tuned generator;
 20 sessions that upload a 3277x4096 photo and go quiet; a 1 GiB upload, exports and segmentations (disk);
 bad arguments; a 3600x4500 group photo of 150 px faces.
+
+The attacks of issue 31 (1-6): file records naming server paths (`files`); model arguments outside the menu
+(`model`); the largest brush composites and mask layers the limits accept (`brush`); a client rotating the
+first x-forwarded-for entry, a claimed address and a stranger's Stop (`identity`); 80 /call/paint posts with a
+40 Mpx map (`flood`); bad click indices and 1e308 numbers (`sentences`); SIGTERM mid-drag, and exports under a
+10 MB cache cap (`sigterm`). Events the page alone uses (the brush, the mask editor, clicks) are called as the
+page calls them (`Events`: queue/join).
 """
 from __future__ import annotations
 
@@ -21,12 +31,14 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -53,7 +65,7 @@ class Server:
         (scratch / "tmp").mkdir(exist_ok=True)
         port = free_port()
         env = {**os.environ, "GRADIO_TEMP_DIR": str(scratch / "gradio"), "TMPDIR": str(scratch / "tmp"),
-               "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+               "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "SPACE_ID": "abuse/gan-editor"}
         self.log = open(scratch / "server.log", "w")
         self.process = subprocess.Popen([sys.executable, "app.py", "--demo", "--port", str(port), *flags],
                                         cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -131,15 +143,16 @@ def at_once(count: int, fn, *args) -> list:
     return results
 
 
-def new_visitor(url: str) -> dict:
-    """A fresh client's /segment and /new_image: served (a real answer, not 'Queue is full'), and how fast."""
+def new_visitor(url: str, ip: str = "203.0.113.99") -> dict:
+    """A fresh client's /segment and /new_image: served (a real answer, not 'Queue is full'), and how fast. The
+    visitor comes from an address of their own (the x-forwarded-for the Space's proxy would append)."""
     out = {}
     for name, call in (("segment", lambda c: c.predict(handle_file(str(EXAMPLES[0])), 0.5, api_name="/segment")[3]),
                        ("new_image", lambda c: c.predict(DEMO_MODEL, 7, 0.7, 2e-3, 20, "W+",
                                                           api_name="/new_image")[1])):
         start = time.perf_counter()
         try:
-            status = call(Client(url, verbose=False))
+            status = call(Client(url, verbose=False, headers={"x-forwarded-for": ip}))
         except Exception as err:  # noqa: BLE001
             status = f"{type(err).__name__}: {str(err)[:100]}"
         out[name] = {"served": "Segmented" in status or "New image" in status,
@@ -202,20 +215,34 @@ def start_with_mask(c: Client, path: Path) -> str:
     return c.predict(DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", points((40, 64, 70, 64)), editor, api_name="/start")[1]
 
 
-def raw_call(url: str, api: str, data: list, session: str, wait: float = 60) -> tuple[str, str]:
-    """A raw /call/<api> post (no gradio_client, no heartbeat), then its answer: (event, data) of the stream."""
+def raw_call(url: str, api: str, data: list, session: str, wait: float = 60, ip: str | None = None) -> tuple[str, str]:
+    """A raw /call/<api> post (no gradio_client, no heartbeat), then its answer: (event, data) of the stream.
+    `ip`: the x-forwarded-for the app sees (on a Space the proxy appends the sender's address last)."""
+    posted = post_call(url, api, data, session, wait, ip)
+    return answer_of(url, api, posted, wait) if isinstance(posted, str) else posted
+
+
+def post_call(url: str, api: str, data: list, session: str, wait: float = 60, ip: str | None = None):
+    """The event id of a raw /call/<api> post, or (event, text) when it was not taken."""
     body = json.dumps({"data": data, "session_hash": session}, allow_nan=True)
-    posted = httpx.post(url + f"gradio_api/call/{api}", content=body, headers={"content-type": "application/json"})
-    if posted.status_code != 200:
-        return "refused", posted.text[:140]
+    headers = {"content-type": "application/json", **({"x-forwarded-for": ip} if ip else {})}
+    try:
+        posted = httpx.post(url + f"gradio_api/call/{api}", content=body, headers=headers, timeout=wait)
+    except httpx.HTTPError as err:
+        return "no answer", type(err).__name__
+    return posted.json()["event_id"] if posted.status_code == 200 else ("refused", posted.text[:140])
+
+
+def answer_of(url: str, api: str, event_id: str, wait: float = 60) -> tuple[str, str]:
+    """(event, data) of a posted call's stream."""
     event, answer = "", ""
     try:
-        with httpx.stream("GET", url + f"gradio_api/call/{api}/{posted.json()['event_id']}", timeout=wait) as stream:
+        with httpx.stream("GET", url + f"gradio_api/call/{api}/{event_id}", timeout=wait) as stream:
             for line in stream.iter_lines():
                 if line.startswith("event:"):
                     event = line[6:].strip()
                 elif line.startswith("data:") and event in ("complete", "error"):
-                    return event, line[5:].strip()[:300]
+                    return event, line[5:].strip()[:3000]
     except httpx.HTTPError as err:
         answer = f"{type(err).__name__}"
     return event or "no answer", answer
@@ -358,14 +385,300 @@ def attack_faces(server: Server, files: dict) -> dict:
             "peak_added_mb": round(added)}
 
 
+
+# ------------------------------------------------------------------ issue 31: what a public Space must not allow
+
+ATTACKER = "198.51.100.7"   # the address the Space's proxy appends for the attacker (last x-forwarded-for entry)
+VICTIM = "203.0.113.5"
+FILE_META = {"_type": "gradio.FileData"}
+RAW_TEXT = RAW + ("invalid literal", "could not convert", "Errno", "No such file", "is a directory")
+
+
+class Events:
+    """Every event of the app by its name, called as the page calls it (POST queue/join, then the session's
+    event stream): the events only the page uses (the brush, the mask editor, clicks) too."""
+
+    def __init__(self, url: str):
+        self.url = url
+        dependencies = httpx.get(url + "config").json()["dependencies"]
+        self.fns = {d["api_name"]: (i, d["targets"][0][0] if d["targets"] else None)
+                    for i, d in enumerate(dependencies)}
+
+    def __call__(self, api: str, data: list, event_data=None, ip: str | None = None, session: str | None = None,
+                 wait: float = 300) -> tuple[str, str]:
+        """(event, text): "complete" and the output data as JSON, "error" and its message, or "refused"."""
+        session = session or uuid.uuid4().hex
+        fn_index, trigger = self.fns[api]
+        headers = {"content-type": "application/json", **({"x-forwarded-for": ip} if ip else {})}
+        body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": event_data,
+                "trigger_id": trigger}
+        posted = httpx.post(self.url + "gradio_api/queue/join", content=json.dumps(body, allow_nan=True),
+                            headers=headers)
+        if posted.status_code != 200:
+            return "refused", posted.text[:300]
+        with httpx.stream("GET", self.url + "gradio_api/queue/data", params={"session_hash": session},
+                          headers=headers, timeout=wait) as stream:
+            for line in stream.iter_lines():
+                message = json.loads(line[5:]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    output = message.get("output") or {}
+                    if message.get("success"):
+                        return "complete", json.dumps(output.get("data"), ensure_ascii=False)
+                    return "error", str(output.get("error"))
+        return "no answer", ""
+
+
+def uploaded(url: str, path: Path) -> dict:
+    """`path` uploaded as the page uploads it: gradio's file record of the cached copy."""
+    with open(path, "rb") as f:
+        (cached,) = httpx.post(url + "gradio_api/upload", files={"files": (path.name, f)}, timeout=300).json()
+    return {"path": cached, "orig_name": path.name, "meta": FILE_META}
+
+
+def sentence_in(event: str, text: str) -> str:
+    """The status sentence of an event's answer (its longest string that is no HTML), or the error."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    texts = [v for v in data if isinstance(v, str) and not v.startswith("<")] if isinstance(data, list) else []
+    return f"{event}: {max(texts, key=len, default=text)[:140]}"
+
+
+def editor_value(layers=(), composite=None) -> dict:
+    return {"background": None, "layers": list(layers), "composite": composite}
+
+
+def attack_files(server: Server, files: dict) -> dict:
+    """Issue 31.1: file records naming server paths and a loopback URL (with and without "meta"), sent to every
+    event that takes a file. Leaks: an answer that carries an image, an answer that differs between an existing
+    and a missing path (existence), or the bytes of /etc/hostname in an answer."""
+    events = Events(server.url)
+    secret = server.scratch / "secret.png"
+    Image.fromarray(np.full((300, 400, 3), 77, np.uint8)).save(secret)
+    cache = server.scratch / "gradio"
+    paths = {"secret image": str(secret), "missing": str(server.scratch / "missing.png"), "folder": str(server.scratch),
+             "/etc/hostname": "/etc/hostname", "traversal": f"{cache}/../secret.png",
+             "loopback URL": server.url + "gradio_api/info"}  # gradio refuses private addresses (SSRF)
+    hostname = Path("/etc/hostname").read_bytes()[:8].decode(errors="replace").strip()
+    calls = {  # event -> data for a record
+        "segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0],
+        "upload_photo": lambda r: [None, r, DEMO_MODEL, 1],
+        "live": lambda r: [r, 0, True], "variation": lambda r: [r],
+        "rectangle": lambda r: [r, None, "window"],
+        "brushed": lambda r: [editor_value(composite=r)],
+        "update_mask": lambda r: [None, editor_value([r]), True],
+        "start": lambda r: [None, DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", points((40, 64, 70, 64)), editor_value([r])],
+    }
+    rows, leaks = {}, []
+    for api, data in calls.items():
+        answers = {}
+        for kind, path in paths.items():
+            for meta in (False, True):
+                record = {"path": path, **({"meta": FILE_META} if meta else {})}
+                session = uuid.uuid4().hex
+                if api in ("update_mask", "start"):  # an image to mask first
+                    events("new_image", [None, DEMO_MODEL, 0, 0.7, 2e-3, 20, "W+"], session=session)
+                event, text = events(api, calls[api](record), event_data={"index": [5, 5], "value": None},
+                                     session=session)
+                answer = f"{event}: {text.replace(path, '<path>')}"
+                answers[(kind, meta)] = re.sub(r"\[\d+,", "[<seed>,", answer, count=1)  # /variation's new seed
+                if '"url"' in text or hostname and hostname in text:
+                    leaks.append(f"/{api} {kind}: {event}: {text[:100]}")
+        for meta in (False, True):
+            if answers[("secret image", meta)] != answers[("missing", meta)]:
+                leaks.append(f"/{api} meta={meta}: an existing and a missing path answer differently")
+        rows[api] = sorted({a[:150] for a in answers.values()})[:3]
+    return {"attack": f"file records naming server paths, to {len(calls)} events, {len(paths)} paths, with and "
+                      "without meta",
+            "leaks": len(leaks), "leak_examples": leaks[:6], "answers": rows,
+            "answer": f"{len(leaks)} leaks (an image, a path's existence or a file's bytes)"}
+
+
+def attack_model(server: Server, files: dict) -> dict:
+    """Issue 31.2: model arguments outside the menu, to /upload_photo, /new_image and /start."""
+    events = Events(server.url)
+    photo = uploaded(server.url, EXAMPLES[0])
+    models = ["/etc/hostname", "/tmp", "/nonexistent/g.pkl", "../../etc/passwd", "someone/private-model",
+              "https://example.com/g.pkl", 7]
+    opened, answers = [], set()
+    for model in models:
+        for api, data in (("upload_photo", [None, photo, model, 1]),
+                          ("new_image", [None, model, 0, 0.7, 2e-3, 20, "W+"]),
+                          ("start", [None, model, 0, 0.7, 2e-3, 5, "W+", None, None])):
+            event, text = events(api, data)
+            if "is not one of" not in text and "should be a valid string" not in text:
+                opened.append(f"/{api} {model!r}: {event}: {text[:100]}")
+            answers.add(text.replace(repr(str(model)[:60]), "<model>").replace(repr(model), "<model>")[:160])
+    return {"attack": f"{len(models)} model arguments outside the menu, to 3 events", "opened": len(opened),
+            "examples": opened[:4], "answers": sorted(answers)[:4], "answer": f"{len(opened)} opened"}
+
+
+def brush_files(folder: Path) -> dict[str, Path]:
+    """The largest brush composite and mask layer the limits accept (7300x5475 RGBA = 40 Mpx), a 4000x4000 one,
+    and the issue's 1,000,000x8 strip."""
+    out = {}
+    for name, size in (("7300x5475", (7300, 5475)), ("4000x4000", (4000, 4000)), ("1000000x8", (1_000_000, 8))):
+        out[name] = folder / f"brush-{name}.png"
+        if not out[name].exists():
+            image = Image.new("RGBA", size, (0, 0, 0, 0))
+            image.paste((255, 255, 255, 255), (0, 0, size[0] // 2, size[1] // 2))
+            image.save(out[name])
+    return out
+
+
+def attack_brush(server: Server, files: dict) -> dict:
+    """Issue 31.3: the largest brush composite and mask layers the limits accept, and the strips; peak RSS added."""
+    events = Events(server.url)
+    brush = {name: uploaded(server.url, path) for name, path in brush_files(server.scratch.parent).items()}
+
+    def masked(api: str, layers: list) -> str:
+        session = uuid.uuid4().hex
+        events("new_image", [None, DEMO_MODEL, 0, 0.7, 2e-3, 20, "W+"], session=session)
+        data = ([None, editor_value(layers), True] if api == "update_mask" else
+                [None, DEMO_MODEL, 0, 0.7, 2e-3, 5, "W+", points((40, 64, 70, 64)), editor_value(layers)])
+        return sentence_in(*events(api, data, session=session))
+    def brushed(name: str) -> str:
+        return sentence_in(*events("brushed", [editor_value(composite=brush[name])]))
+    cases = [("brush composite 7300x5475", lambda: brushed("7300x5475")),
+             ("brush composite 4000x4000", lambda: brushed("4000x4000")),
+             ("brush composite 1000000x8", lambda: brushed("1000000x8")),
+             ("mask editor 4 layers 7300x5475", lambda: masked("update_mask", [brush["7300x5475"]] * 4)),
+             ("/start mask 4 layers 7300x5475", lambda: masked("start", [brush["7300x5475"]] * 4)),
+             ("mask editor 4 strip layers 1000000x8", lambda: masked("update_mask", [brush["1000000x8"]] * 4)),
+             ("mask editor 5 layers", lambda: masked("update_mask", [brush["4000x4000"]] * 5))]
+    rows = []
+    for name, call in cases:
+        answer, seconds, added = measured(server, call)
+        rows.append({"attack": name, "peak_added_mb": round(added), "s": round(seconds, 1), "answer": answer[:140]})
+    return rows
+
+
+def attack_identity(server: Server, files: dict) -> dict:
+    """Issue 31.4: one client rotating the first x-forwarded-for entry (12 drags); a stranger writing the victim's
+    address first; a stranger behind the victim's address pressing Stop while the victim's job waits."""
+    def client(forwarded: str) -> Client:
+        return Client(server.url, verbose=False, headers={"x-forwarded-for": forwarded})
+
+    def long_drag(c: Client, seed: int = 0):
+        return c.submit(DEMO_MODEL, seed, 0.7, 2e-3, 500, "W+", points((20, 20, 110, 110)), None, api_name="/start")
+    attackers = [client(f"10.0.{i}.1, {ATTACKER}") for i in range(12)]
+    jobs = [long_drag(c, i) for i, c in enumerate(attackers)]
+    time.sleep(5)
+    admitted = [i for i, job in enumerate(jobs)
+                if not job.done() or "already have a job" not in status_of(job.result())]
+    claimer = client(f"{VICTIM}, 198.51.100.8")  # writes the victim's address first; the proxy appends its own
+    claim_job = long_drag(claimer)
+    time.sleep(3)
+    victim = client(VICTIM)
+    victim_job = long_drag(victim)
+    time.sleep(3)
+    victim_blocked = victim_job.done() and "already have a job" in status_of(victim_job.result())
+    stranger = client(VICTIM)  # another session behind the same address
+    stranger_stop = status_of(stranger.predict(api_name="/stop"))
+    time.sleep(2)
+    cancelled = victim_job.done() and "Stopped" in status_of(victim_job.result())
+    own_stop = status_of(victim.predict(api_name="/stop"))
+    for c in [claimer] + [attackers[i] for i in admitted]:
+        c.predict(api_name="/stop")
+    finished = [status_of(j.result(timeout=300))[:60] for j in [claim_job, victim_job] + [jobs[i] for i in admitted]]
+    return {"attack": "12 drags rotating the first x-forwarded-for entry; a claimed address; a stranger's Stop",
+            "attacker_admitted": len(admitted), "attacker_refused": 12 - len(admitted),
+            "claimer_blocks_victim": victim_blocked, "stranger_stop": stranger_stop,
+            "stranger_cancelled_victim": cancelled, "victim_own_stop": own_stop, "finished": finished,
+            "answer": f"{len(admitted)} of 12 admitted; victim blocked: {victim_blocked}; "
+                      f"stranger's Stop cancelled the victim's job: {cancelled}"}
+
+
+def attack_flood(server: Server, files: dict) -> dict:
+    """Issue 31.5: 80 /call/paint posts with a 7300x5475 label map from one client, all at once; while their
+    paints run, a new visitor's /segment and /new_image; then RSS 40 s later (memory returned?)."""
+    labels = uploaded(server.url, files["40 Mpx 7300x5475"])
+    before = server.monitor.rss_mb()
+    since = len(server.monitor.samples)
+    posted = [None] * 80
+
+    def post(i):
+        posted[i] = post_call(server.url, "paint", [labels, i], f"paint-flood-{i}", wait=120, ip=ATTACKER)
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(80)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    posted_s = time.perf_counter() - start
+    visitor = new_visitor(server.url)
+    answers = [answer_of(server.url, "paint", p, wait=600) if isinstance(p, str) else p for p in posted]
+    peak = server.peak(since)
+    time.sleep(40)
+    kinds = {}
+    for event, text in answers:
+        key = "complete: Rendered" if "Rendered" in text else f"{event}: {text[:60]}"
+        kinds[key] = kinds.get(key, 0) + 1
+    ranked = sorted(kinds.items(), key=lambda kv: -kv[1])
+    return {"attack": "80 /call/paint posts with a 7300x5475 map from one client", "posted_s": round(posted_s, 1),
+            "new_visitor": visitor, "flood_answers": dict(ranked[:4]),
+            "answer": ", ".join(f"{count}x {kind[:40]}" for kind, count in ranked),
+            "rss_before_mb": round(before), "peak_added_mb": round(peak - before),
+            "rss_40s_after_mb": round(server.monitor.rss_mb())}
+
+
+def attack_sentences(server: Server, files: dict) -> dict:
+    """Issue 31.6: a bad click index and 1e308 for every number; no raw exception text, no 309-digit echo."""
+    events = Events(server.url)
+    labels = uploaded(server.url, brush_files(server.scratch.parent)["4000x4000"])
+    session = uuid.uuid4().hex
+    events("new_image", [None, DEMO_MODEL, 0, 0.7, 2e-3, 20, "W+"], session=session)
+    calls = [("rectangle", [labels, None, "window"], {"index": "ab", "value": None}),
+             ("rectangle", [labels, None, "window"], {"index": [1e308, "x"], "value": None}),
+             ("add_point", [None], {"index": ["a", "b"], "value": None}),
+             ("add_point", [None], {"index": 7, "value": None}),
+             ("paint", [labels, 1e308], None), ("segment", [uploaded(server.url, EXAMPLES[0]), 1e308, None], None),
+             ("new_image", [None, DEMO_MODEL, 1e308, 0.7, 2e-3, 20, "W+"], None),
+             ("start", [None, DEMO_MODEL, 0, 0.7, 2e-3, 1e308, "W+", None, None], None),
+             ("invert", [None, 1e308, 2], None), ("choose_face", [None, 1e308], None),
+             ("preset_smile", [None, 1e308], None)]
+    unreadable = []
+    for api, data, event_data in calls:
+        event, text = events(api, data, event_data=event_data, session=session)
+        raw = any(marker in text for marker in RAW_TEXT) or re.search(r"\d{40,}", text)
+        if raw or event not in ("complete", "error"):
+            unreadable.append(f"/{api} {json.dumps(event_data or data, allow_nan=True)[:40]} -> {event}: {text[:90]}")
+    return {"attack": f"{len(calls)} bad click indices and 1e308 numbers", "unreadable": len(unreadable),
+            "examples": unreadable[:6]}
+
+
+def attack_sigterm(server: Server, files: dict) -> dict:
+    """Issue 31.6: SIGTERM while a drag streams its frames (image.webp) and segmentations run: run_attack counts
+    what is left; and exports count toward the cache cap (this server: --max-cache-gb 0.01)."""
+    editor = Client(server.url, verbose=False, headers={"x-forwarded-for": VICTIM})
+    upload_photo(editor, files["face 3277x4096"])
+    editor.predict(1, 1, api_name="/invert")
+    exports = [status_of(editor.predict(api_name="/export"))[:60] for _ in range(3)]
+    time.sleep(70)  # files younger than a minute may still be on their way to a client: never trimmed
+    disk_after_trim = server.disk_mb()
+    drag = Client(server.url, verbose=False, headers={"x-forwarded-for": ATTACKER})
+    job = drag.submit(DEMO_MODEL, 0, 0.7, 2e-3, 500, "W+", points((20, 20, 110, 110)), None, api_name="/start")
+    segments = [Client(server.url, verbose=False).submit(handle_file(str(EXAMPLES[1])), 0.5, api_name="/segment")
+                for _ in range(3)]
+    time.sleep(4)
+    return {"attack": "SIGTERM during a streaming drag and 3 segmentations; 3 exports under a 10 MB cap",
+            "exports": exports[-1], "disk_after_exports_and_trim_mb": round(disk_after_trim, 1),
+            "drag_running_at_sigterm": not job.done(), "segments": len(segments),
+            "answer": f"disk after 3 exports and a trim: {disk_after_trim:.1f} MB"}
+
+
 ATTACKS = {"strips": attack_strips, "queue": attack_queue, "evict": attack_evict, "sessions": attack_sessions,
-           "disk": attack_disk, "errors": attack_errors, "faces": attack_faces}
+           "disk": attack_disk, "errors": attack_errors, "faces": attack_faces, "files": attack_files,
+           "model": attack_model, "brush": attack_brush, "identity": attack_identity, "flood": attack_flood,
+           "sentences": attack_sentences, "sigterm": attack_sigterm}
 
 
 def run_attack(name: str, scratch: Path, files: dict, ttl: float) -> dict:
     """One attack against a server of its own: its figures, and the disk before, after and after SIGTERM."""
     # as on a public Space; the short TTL only where sessions expiring is the point (it would free the victim)
-    server = Server(scratch / name, "--session-ttl", str(ttl if name == "sessions" else 1800), "--jobs-per-ip")
+    cap = ("--max-cache-gb", "0.01") if name == "sigterm" else ()
+    server = Server(scratch / name, "--session-ttl", str(ttl if name == "sessions" else 1800), "--jobs-per-ip", *cap)
     try:
         disk_before = server.disk_mb()
         args = (server, files, ttl) if name == "sessions" else (server, files)
@@ -374,7 +687,9 @@ def run_attack(name: str, scratch: Path, files: dict, ttl: float) -> dict:
     finally:
         disk_left = server.stop()
     disk = {"before": round(disk_before, 1), "after": round(disk_after, 1), "after_sigterm": round(disk_left, 1)}
-    return {"name": name, "figures": figures, "disk_mb": disk}
+    left = [str(p.relative_to(server.scratch)) for p in server.scratch.rglob("*")
+            if p.is_file() and p.name not in ("server.log", "secret.png")]
+    return {"name": name, "figures": figures, "disk_mb": disk, "files_left_after_sigterm": left[:10]}
 
 
 def summary(result: dict) -> list[str]:

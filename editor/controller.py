@@ -175,6 +175,13 @@ class Editor:
     # --- image
 
     def _generator(self, model: str):
+        """The generator of `model`, one of the models the app offers (checked first: a path or a registry name
+        from an API client is never opened or downloaded)."""
+        choices = self.shared.choices
+        if not isinstance(model, str) or (choices is not None and model not in choices):
+            offered = f" the {len(choices)} models the app offers" if choices is not None else " the app's models"
+            raise Refused(f"⚠️ Model {str(model)[:60]!r} is not one of{offered}: choose one from the menu.",
+                          warn=True)
         try:
             return self.shared.models.get(model)
         except CheckpointError as err:

@@ -6,11 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from pydantic import ValidationError
 
 import gradio as gr
 import landmarks
-from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Shared, explain
+from editor import BUSY, NO_IMAGE, DragPoints, DragSettings, Editor, Point, Refused, Shared, explain
 from editor.files import session_path
 from draggan.realism import untrained_generator
 from editor.models import DEMO_MODEL, ModelCache
@@ -91,6 +92,32 @@ def test_mask_from_a_painted_editor_layer_is_scaled_to_the_image():
     assert mask.shape == (128, 128) and mask[:64].all() and not mask[64:].any()
     assert mask_from_editor({"layers": [np.zeros((8, 8, 4), np.uint8)]}, (8, 8)) is None
     assert mask_from_editor(None, (8, 8)) is None
+
+
+def test_mask_layers_are_read_one_at_a_time_through_the_limits_and_only_from_uploads(tmp_path, monkeypatch):
+    """Issue 31.3: six strip layers in the mask cost +1.1 GB; a layer naming a server path was opened."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    (tmp_path / "uploads").mkdir()
+    strip, outside = tmp_path / "uploads" / "strip.png", tmp_path / "outside.png"
+    Image.new("RGBA", (1_000_000, 8)).save(strip)
+    Image.new("RGBA", (64, 64), (255, 255, 255, 255)).save(outside)
+    with pytest.raises(ValueError, match="mask layer 1 is 1000000×8; its longest side may be at most 16384 px"):
+        mask_from_editor({"layers": [{"path": str(strip)}]}, (128, 128))
+    with pytest.raises(ValueError, match="the mask has 5 layers; at most 4 are read"):
+        mask_from_editor({"layers": [np.zeros((8, 8, 4), np.uint8)] * 5}, (8, 8))
+    with pytest.raises(ValueError, match="mask layer 1 must be an uploaded image file sent to this app"):
+        mask_from_editor({"layers": [{"path": str(outside)}]}, (64, 64))
+
+
+def test_a_model_outside_the_menu_is_refused_before_anything_is_opened(tmp_path):
+    """Issue 31.2: /upload_photo's model argument opened any server path or started a Hub download."""
+    class Untouchable(ModelCache):
+        def get(self, name):
+            raise AssertionError(f"{name!r} was opened")
+    ed = Editor(Shared(Untouchable(torch.device("cpu")), TunedCopies(), choices=[DEMO_MODEL]))
+    for model in ("/etc/hostname", "someone/private-model", 7):
+        with pytest.raises(Refused, match="is not one of the 1 models the app offers"):
+            ed.upload(str(tmp_path / "photo.jpg"), "photo.jpg", model)
 
 
 def test_enlarged_view_is_an_integer_multiple():

@@ -13,10 +13,12 @@ import sys
 import threading
 import time
 import weakref
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
 import pytest
+import gradio as gr
 import torch
 from PIL import Image
 
@@ -32,6 +34,11 @@ from ui import AppConfig, build_app  # noqa: E402
 from ui.lanes import STOPPED_WAITING, SlowLane  # noqa: E402
 from editor.files import SESSIONS_ROOT, session_dir  # noqa: E402
 from ui.sessions import MIN_CACHE_AGE_S, SessionReaper, trim_cache  # noqa: E402
+from ui.fast_lane import TOO_MANY, UNEXPECTED, FastLane, guarded  # noqa: E402
+from ui.lanes import client_ip  # noqa: E402
+from benchmarks.abuse import (ATTACKER, FILE_META, VICTIM, Events, answer_of, editor_value, post_call,  # noqa: E402
+                              uploaded)
+from segmentation import PALETTE  # noqa: E402
 
 
 def wait_for(url: str, seconds: float = 120) -> None:
@@ -48,7 +55,7 @@ def wait_for(url: str, seconds: float = 120) -> None:
 
 def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_file(tmp_path):
     """`python app.py` as a Space starts it: a 1 GiB upload was accepted (4 s), and after it stopped, every
-    gradio file was left behind."""
+    gradio file was left behind; a drag streaming at SIGTERM aborted the process (issue 31.6: image.webp left)."""
     cache = tmp_path / "gradio"
     port = free_port()
     env = {**os.environ, "GRADIO_TEMP_DIR": str(cache), "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -68,6 +75,8 @@ def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_f
         with open(photo, "rb") as f:
             (kept,) = httpx.post(url + "gradio_api/upload", files={"files": f}, timeout=60).json()
         assert os.path.isfile(kept)
+        drag = Client(url, verbose=False).submit(*start_args(500), api_name="/start")
+        wait_until(lambda: any("step" in (o[1] or "") for o in drag.outputs()), 60)
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         assert not os.path.exists(kept) and not [p for p in cache.rglob("*") if p.is_file()]
@@ -181,9 +190,11 @@ def wait_until(condition, seconds: float = 10) -> None:
 
 @pytest.fixture(scope="module")
 def public(tmp_path_factory):
-    """The app as on a public Space: one slow job per IP, one drag at a time, two more may wait."""
+    """The app as on a public Space: SPACE_ID set, so a client is the address the proxy appends to
+    x-forwarded-for (here, without one, the socket's); one slow job per IP, one drag at a time, two more may wait."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
+        env.setenv("SPACE_ID", "tests/gan-editor")
         demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
                                    jobs_by_ip=True))
         port = free_port()
@@ -253,3 +264,146 @@ def test_no_face_states_the_minimum_in_the_pixels_of_the_photo_as_sent(public, t
     status = Client(public, verbose=False).predict(handle_file(str(wall)), DEMO_MODEL, 1,
                                                    api_name="/upload_photo")[1]
     assert "at least about 228 px wide" in status
+
+
+# ------------------------------------------------------------------ issue 31: what a public Space must not allow
+
+def test_file_records_naming_server_paths_are_refused_alike_by_every_event(public, tmp_path):
+    """Issue 31.1: {"path": "/any/image.png"} (no "meta") came back from /segment as the overlay; the error told
+    whether a path exists."""
+    events = Events(public)
+    secret = tmp_path / "secret.png"
+    Image.fromarray(np.full((128, 128, 3), 77, np.uint8)).save(secret)
+    calls = {"segment": lambda r: [r, 0.5, None], "paint": lambda r: [r, 0],
+             "upload_photo": lambda r: [None, r, DEMO_MODEL, 1], "rectangle": lambda r: [r, None, "window"]}
+    for api, data in calls.items():
+        answers = set()
+        for path in (secret, tmp_path / "missing.png", tmp_path, "/etc/hostname",
+                     f"{tmp_path}/../{tmp_path.name}/secret.png"):
+            event, text = events(api, data({"path": str(path)}), event_data={"index": [1, 1], "value": None})
+            answers.add(f"{event}: {text.replace(str(path), '<path>')}")
+        (answer,) = answers  # the same sentence whether the path exists, is a folder or is no image
+        assert "must be an uploaded image file sent to this app" in answer and '"url"' not in answer, answer
+    for api, data in (("brushed", lambda r: [editor_value(composite=r)]),
+                      ("update_mask", lambda r: [None, editor_value([r]), True])):
+        event, text = events(api, data({"path": str(secret), "meta": FILE_META}))  # gradio's own check
+        assert event == "error" and "not uploaded by a user" in text
+        event, text = events(api, data({"path": str(secret)}))  # and without meta: a sentence, not pydantic's dump
+        assert event == "error" and "must be an image editor value" in text and "validation error" not in text
+    _, text = events("segment", [uploaded(public, secret), 0.5, None])  # what the visitor uploaded is read
+    assert "Segmented a 128×128 photo" in text
+    _, text = events("segment", [{"path": str(REPO / "assets/examples/facade_020.jpg")}, 0.5, None])  # an example
+    assert "Segmented" in text
+
+
+@pytest.mark.parametrize("model", ["/etc/hostname", "/tmp", "../../etc/passwd", "someone/private-model", 7])
+def test_a_model_argument_outside_the_menu_is_never_opened(public, model):
+    """Issue 31.2: /upload_photo(photo, "/etc/hostname", 1) answered with the file's first bytes."""
+    photo = handle_file(str(REPO / "assets/examples/facade_020.jpg"))
+    status = Client(public, verbose=False).predict(photo, model, 1, api_name="/upload_photo")[1]
+    assert f"Model {str(model)!r} is not one of the" in status and "choose one from the menu" in status
+
+
+def test_a_client_is_the_address_the_proxy_appends_not_what_it_wrote(monkeypatch):
+    request = SimpleNamespace(headers={"x-forwarded-for": "10.0.0.1, 198.51.100.7"},
+                              client=SimpleNamespace(host="10.16.3.80"))
+    monkeypatch.setenv("SPACE_ID", "tests/gan-editor")
+    assert client_ip(request) == "198.51.100.7"
+    monkeypatch.delenv("SPACE_ID")  # off a Space the header could be anyone's
+    assert client_ip(request) == "10.16.3.80"
+
+
+def test_rotating_x_forwarded_for_gets_one_job_and_a_strangers_stop_cancels_nothing(public):
+    """Issue 31.4: 12 inversions rotating the first x-forwarded-for entry were all admitted; a Stop from another
+    session behind the same address cancelled the victim's waiting job."""
+    def client(forwarded: str) -> Client:
+        return Client(public, verbose=False, headers={"x-forwarded-for": forwarded})
+    attackers = [client(f"10.0.{i}.1, {ATTACKER}") for i in range(6)]
+    jobs = [c.submit(*start_args(500), api_name="/start") for c in attackers]
+    wait_until(lambda: sum(job.done() for job in jobs) == 5, 60)
+    assert all("already have a job running or waiting" in job.result()[1] for job in jobs if job.done())
+    (running,) = [c for c, job in zip(attackers, jobs) if not job.done()]
+    victim = client(f"{ATTACKER.replace('7', '9')}, {VICTIM}")  # also writes a first entry: it is not who they are
+    victim_job = victim.submit(*start_args(5), api_name="/start")
+    time.sleep(2)
+    assert not victim_job.done()  # waiting for the attacker's drag, not refused as the attacker
+    assert client(VICTIM).predict(api_name="/stop") == "Nothing is running."  # a stranger behind their address
+    time.sleep(1.5)
+    assert not victim_job.done()
+    assert victim.predict(api_name="/stop") == STOPPED_WAITING
+    assert victim_job.result(timeout=30)[1] == STOPPED_WAITING
+    assert "Stopping" in running.predict(api_name="/stop")
+
+
+def test_a_paint_flood_from_one_client_leaves_a_new_visitor_served(public, tmp_path):
+    """Issue 31.5: 80 /call/paint posts with a 7300x5475 map from one client filled gradio's queue (HTTP 503);
+    here 40 at once, and while their paints run a new visitor's /segment is served within 5 s."""
+    big = tmp_path / "map.png"
+    Image.new("RGB", (7300, 5475), tuple(int(c) for c in PALETTE[3])).save(big)
+    labels = uploaded(public, big)
+    posted = [None] * 40
+
+    def post(i):
+        posted[i] = post_call(public, "paint", [labels, i], f"paint-flood-{i}", wait=120, ip=ATTACKER)
+    flood = [threading.Thread(target=post, args=(i,)) for i in range(40)]
+    for thread in flood:
+        thread.start()
+    for thread in flood:
+        thread.join(120)
+    assert all(isinstance(event_id, str) for event_id in posted)  # every post taken: never "Queue is full"
+    started = time.perf_counter()
+    visitor = Client(public, verbose=False, headers={"x-forwarded-for": VICTIM})
+    *_, status = visitor.predict(handle_file(str(REPO / "assets/examples/facade_020.jpg")), 0.5, api_name="/segment")
+    assert "Segmented" in status and time.perf_counter() - started < 5
+    answers = [answer_of(public, "paint", event_id, wait=300)[1] for event_id in posted]
+    told = sum("requests running or waiting on this server" in text for text in answers)
+    assert told >= 20, [text[-120:] for text in answers[:3]]  # told why
+    assert sum("Rendered" in text for text in answers) >= 2
+
+
+def test_the_fast_lane_gives_each_client_a_share_and_refuses_the_rest():
+    lane = FastLane(running=2, per_client=1, waiting=1)
+    events, hold = [], threading.Event()
+
+    def request(client):
+        try:
+            with lane.admitted(client):
+                events.append(f"{client} runs")
+                hold.wait(10)
+        except gr.Error as err:
+            events.append(f"{client}: {err.message}")
+    threads = [threading.Thread(target=request, args=(c,)) for c in ("a", "a", "a")]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    wait_until(lambda: len(events) == 2)
+    assert events == ["a runs", "a: " + TOO_MANY.format(count=2)]  # one runs, one waits, the third is told why
+    other = threading.Thread(target=request, args=("b",))
+    other.start()
+    wait_until(lambda: "b runs" in events)  # a's waiting request does not keep b out
+    hold.set()
+    for thread in threads + [other]:
+        thread.join(5)
+    assert events.count("a runs") == 2
+
+
+def test_an_unexpected_error_reaches_the_client_as_a_sentence():
+    """Issue 31.6: raw exception text ("invalid literal for int() with base 10: 'a'") reached the client."""
+    def handler(value):
+        return int(value)
+    with pytest.raises(gr.Error) as err:
+        guarded(handler, None)("a")
+    assert err.value.message == UNEXPECTED and "invalid literal" not in str(err.value)
+    with pytest.raises(gr.Error, match="already have"):
+        guarded(lambda: (_ for _ in ()).throw(Refused("You already have a job")), None)()
+
+
+def test_exports_count_toward_the_cache_cap_and_a_spilled_generator_is_kept(app):
+    demo, _ = app
+    folder = session_dir("cap-test")
+    (folder / "export").mkdir(exist_ok=True)
+    export, spilled = folder / "export" / "drag.mp4", folder / "tuned.safetensors"
+    export.write_bytes(b"x" * 1000)
+    spilled.write_bytes(b"x" * 1000)
+    trim_cache(demo, max_bytes=1500, now=time.time() + MIN_CACHE_AGE_S + 1)
+    assert not export.exists() and spilled.exists()

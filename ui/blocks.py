@@ -14,6 +14,7 @@ from ui import drag_tab, paint_tab, segmentation_tab
 from ui.outputs import unique_outputs
 from editor.models import DEFAULT_MODEL, ModelCache, first_model, model_choices
 from editor.tuned import DEFAULT_MAX_TUNED
+from ui.fast_lane import FastLane, guard_events
 from ui.lanes import SlowLane, StepLimits
 from ui.sessions import MAX_CACHE_BYTES, SESSION_TTL_S, SessionReaper
 
@@ -58,7 +59,9 @@ def build_app(config: AppConfig) -> gr.Blocks:
             paint_widgets = paint_tab.build(painter)
         seg_widgets.edit.click(unique_outputs(painter.receive), seg_widgets.kept, paint_widgets.shown + [tabs],
                                api_visibility="private")
-    # Slow jobs wait in `lane` (bounded, one per client), so this bound is only ever met by fast requests.
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(max_size=64)
+    # Slow jobs wait in `lane` (bounded, one per client) and fast ones in a FastLane (a share per client): every
+    # event leaves gradio's queue at once, so no client can fill it.
+    guard_events(demo, FastLane(by_ip=config.jobs_by_ip))
     demo.reaper = SessionReaper(demo, config.session_ttl, max_cache_bytes=config.max_cache_bytes).start()
     return demo

@@ -33,9 +33,9 @@ from ui.editor_view import (
     view,
 )
 from ui.images import mask_from_editor
-from ui.lanes import SlowLane, StepLimits
+from ui.lanes import SlowLane, StepLimits, session_of
 from ui.outputs import unique_outputs
-from ui.payloads import readable_payload
+from ui.payloads import click_position, readable_payload
 
 
 def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | None = None) -> DragSettings:
@@ -82,8 +82,8 @@ class DragTab:
         """A click on the (enlarged) image: alternately a handle and a target."""
         ed.ready()
         try:
-            x, y = image_pixel(ed, *evt.index)
-        except (TypeError, ValueError) as err:
+            x, y = image_pixel(ed, *click_position(evt))
+        except ValueError as err:
             raise Refused(f"Invalid point: {err}") from None
         return points_view(ed, ed.add_point(x, y))
 
@@ -160,7 +160,7 @@ class DragTab:
             raise Refused(f"Invalid points table: {err}") from None
         paint = painted(editor_value) if editor_value is not None else None
         update: DragUpdate
-        with self.lane.admitted(self.lane.client(request), "drag", settings.max_steps):
+        with self.lane.admitted(self.lane.client(request), "drag", settings.max_steps, session_of(request)):
             for update in ed.drag(settings, points, paint):
                 if update.final:
                     yield points_view(ed, update.status)
@@ -170,7 +170,7 @@ class DragTab:
     def stop(self, ed: Editor, request: gr.Request = None) -> str:
         """Ask this visitor's running drag or inversion to stop after its current step, or take their job out of
         the waiting line (runs outside every queue)."""
-        if not ed.running and self.lane.cancel(self.lane.client(request)):
+        if not ed.running and self.lane.cancel(session_of(request)):
             return "Stopped: the job had not started yet."
         return ed.stop()
 
@@ -270,7 +270,8 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     w.undo_point.click(unique_outputs(tab.undo_point), w.state, view_outputs, api_name="undo_point")
     w.clear_points.click(unique_outputs(tab.clear_points), w.state, view_outputs, api_name="clear_points")
     for trigger in (w.editor.input, w.show_mask.input):
-        trigger(unique_outputs(tab.update_mask), mask, [w.image, w.status], api_visibility="private")
+        trigger(unique_outputs(tab.update_mask), mask, [w.image, w.status], api_visibility="private",
+                preprocess=False)  # layers as file records: checked on the header before they are decoded
     w.reset_mask.click(unique_outputs(tab.reset_mask), w.state, [w.editor, w.image, w.status],
                        api_visibility="private")
     w.detect.click(unique_outputs(tab.detect), w.state, [w.image, w.status], api_name="detect_landmarks")

@@ -7,6 +7,7 @@ sends a label map image just as the page does. The painter is loaded once for ev
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,12 @@ import gradio as gr
 import numpy as np
 
 import segmentation
-from common.images import image_file, read_rgba
+from common.images import entering_image
 from segmentation.painter import as_classes
 from ui.legend import hex_colour, legend_html
 from ui.outputs import unique_outputs
+from ui.payloads import click_position, readable_payload
+from ui.visitor_files import visitor_file
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "painter" / "examples").glob("*.png"))
@@ -29,30 +32,29 @@ NO_MAP = "Start from a blank facade or an example, or send a segmentation over w
 
 
 def read_map(value) -> np.ndarray:
-    """The (H, W) class map of a label image as the page or an API client sends it (a file record, an array).
+    """The (H, W) class map of a label image as the page or an API client sends it (a file record, an array), read
+    at most MAX_SIDE px through the shape limits of `common.images` before any per-pixel work.
 
     Transparent pixels (erased, or never painted) are facade; every other colour snaps to its nearest class."""
     if value is None:
         raise ValueError(NO_MAP)
-    if isinstance(value, np.ndarray):
-        rgba = value
-    else:
-        path, name = image_file(value, "the label map")
-        rgba = read_rgba(path, max_side=MAX_SIDE, name=name)
-    classes = as_classes(rgba[..., :3] if rgba.ndim == 3 else rgba.astype(np.int64))
-    if rgba.ndim == 3 and rgba.shape[-1] == 4:
-        classes[rgba[..., 3] == 0] = FACADE
+    name = "the label map"
+    image, name = (value, name) if isinstance(value, np.ndarray) else visitor_file(value, name)
+    rgba = entering_image(image, MAX_SIDE, name=name, mode="RGBA")
+    classes = as_classes(rgba[..., :3])
+    classes[rgba[..., 3] == 0] = FACADE
     return classes
 
 
 def parse_seed(value) -> int:
     try:
-        seed = int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"the variation seed must be a whole number, got {str(value)[:40]!r}") from None
-    if not 0 <= seed < 2 ** 31:
-        raise ValueError(f"the variation seed must be from 0 to {2 ** 31 - 1}, got {seed}")
-    return seed
+        seed = float(value)
+    except (TypeError, ValueError):
+        seed = math.nan
+    if not (0 <= seed < 2 ** 31 and seed == int(seed)):  # also refuses NaN; 1e308 is not echoed in 309 digits
+        raise ValueError(f"the variation seed must be a whole number from 0 to {2 ** 31 - 1}, "
+                         f"got {str(value)[:20]!r}")
+    return int(seed)
 
 
 @dataclass
@@ -90,7 +92,10 @@ class PaintTab:
             classes = read_map(labels)
         except ValueError as err:
             return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {err}", None
-        x, y = (int(v) for v in evt.index)
+        try:
+            x, y = (max(0, int(v)) for v in click_position(evt))
+        except ValueError as err:
+            return gr.skip(), gr.skip(), gr.skip(), f"⚠️ {err}", None
         if corner is None:
             return gr.skip(), gr.skip(), gr.skip(), f"First corner at ({x}, {y}): click the opposite corner.", (x, y)
         if name not in segmentation.CLASS_NAMES:
@@ -116,10 +121,11 @@ class PaintTab:
         if self.painter is None:
             return None, self.problem
         try:
-            photo = self.painter.paint(read_map(labels), parse_seed(seed))
+            seed = parse_seed(seed)
+            photo = self.painter.paint(read_map(labels), seed)
         except ValueError as err:
             return None, f"⚠️ {err}"
-        return photo, f"Rendered a {photo.shape[1]}×{photo.shape[0]} facade, variation {int(float(seed))}."
+        return photo, f"Rendered a {photo.shape[1]}×{photo.shape[0]} facade, variation {seed}."
 
     def live(self, labels, seed, on: bool):
         """Render as the map changes; the status line stays the editing's (a failed render leaves the photo)."""
@@ -167,11 +173,14 @@ def build(tab: PaintTab) -> PaintWidgets:
                                           interactive=False, height=420, buttons=["download"],
                                           elem_id="paint-labels")
                     with gr.Tab("Brush"):
-                        canvas = gr.ImageEditor(type="numpy", label="Brush in the class colours (facade erases)",
-                                                layers=False, transforms=(), sources=(), height=420,
-                                                elem_id="paint-canvas",
-                                                brush=gr.Brush(colors=colours, default_color=colours[3],
-                                                               color_mode="fixed"))
+                        canvas = readable_payload(
+                            gr.ImageEditor(type="numpy", label="Brush in the class colours (facade erases)",
+                                           layers=False, transforms=(), sources=(), height=420,
+                                           elem_id="paint-canvas",
+                                           brush=gr.Brush(colors=colours, default_color=colours[3],
+                                                          color_mode="fixed")),
+                            "the brush canvas", "an image editor value: {'background': file, 'layers': [files], "
+                            "'composite': file}")
             photo = gr.Image(label="Painted facade", interactive=False, format="png", height=460,
                              buttons=["download", "fullscreen"], elem_id="paint-photo")
         with gr.Row():
@@ -194,7 +203,8 @@ def build(tab: PaintTab) -> PaintWidgets:
     example.click(unique_outputs(tab.example), example_no, shown + [corner, example_no], api_visibility="private")
     labels.select(unique_outputs(tab.rectangle), [labels, corner, name], shown + [corner],
                   api_visibility="private", preprocess=False)
-    canvas.input(unique_outputs(tab.brushed), canvas, [labels, legend, status], api_visibility="private")
+    canvas.input(unique_outputs(tab.brushed), canvas, [labels, legend, status], api_visibility="private",
+                 preprocess=False)  # the composite as a file record: read reduced, through the shape limits
     render.click(unique_outputs(tab.paint), [labels, seed], [photo, status], api_name="paint", preprocess=False)
     variation.click(unique_outputs(tab.variation), labels, [seed, photo, status], api_visibility="private",
                     preprocess=False)

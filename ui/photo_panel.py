@@ -17,7 +17,6 @@ from PIL import Image
 from pydantic import ValidationError
 
 import landmarks
-from common.images import image_file
 from draggan.inversion import InversionProgress
 from editor import Editor, InvertSettings, Refused, Shared, explain
 from editor.checks import INVERT
@@ -25,9 +24,10 @@ from editor.controller import NO_PHOTO
 from editor.photo import PhotoEdit, progress_line
 from ui.editor_view import answers, mask_background, points_view
 from ui.images import display_scale, enlarge
-from ui.lanes import SlowLane, StepLimits
+from ui.lanes import SlowLane, StepLimits, session_of
 from ui.outputs import unique_outputs
-from ui.payloads import readable_payload
+from ui.payloads import click_position, readable_payload
+from ui.visitor_files import visitor_file
 
 SHOWN_PHOTO_SIDE = 1024   # The photo with its numbered face boxes is sent to the page at most this large.
 
@@ -70,7 +70,7 @@ class PhotoPanel:
         if not upload:
             raise Refused(NO_PHOTO)
         try:
-            path, name = image_file(upload, "the photo", "an uploaded image file")
+            path, name = visitor_file(upload, "the photo", "an uploaded image file")
         except ValueError as err:
             raise Refused(f"⚠️ {err}", warn=True) from None
         return found_view(ed, ed.upload(path, name, model, number))
@@ -91,7 +91,10 @@ class PhotoPanel:
         if ed.photo is None:
             raise Refused(NO_PHOTO)
         height, width = ed.photo.photo.shape[:2]
-        x, y = (float(v) * max(1.0, max(height, width) / SHOWN_PHOTO_SIDE) for v in evt.index)
+        try:
+            x, y = (v * max(1.0, max(height, width) / SHOWN_PHOTO_SIDE) for v in click_position(evt))
+        except ValueError as err:
+            raise Refused(f"⚠️ {err}") from None
         number = ed.photo.face_at(x, y)
         if number is None:
             raise Refused("That click is on no face: click inside a numbered box.")
@@ -114,7 +117,8 @@ class PhotoPanel:
             progress((p.step, p.total), desc=progress_line(p))
 
         ed.ready(needs_image=False)
-        with self.lane.admitted(self.lane.client(request), "invert", settings.steps + settings.pti_steps):
+        with self.lane.admitted(self.lane.client(request), "invert", settings.steps + settings.pti_steps,
+                                session_of(request)):
             message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
 

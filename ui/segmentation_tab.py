@@ -14,10 +14,11 @@ import gradio as gr
 import numpy as np
 import torch
 import segmentation
-from common.images import image_file, read_rgb, upright_size
+from common.images import read_rgb, upright_size
 from ui.legend import legend_html
 from ui.outputs import unique_outputs
 from ui.payloads import readable_payload
+from ui.visitor_files import visitor_file
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "assets" / "examples").glob("*.jpg"))
@@ -30,8 +31,9 @@ def read_photo(upload) -> tuple[np.ndarray, tuple[int, int]]:
     """An uploaded file as RGB uint8, at most SHOWN_MAX_SIDE px a side, and its own (width, height).
 
     The size is checked on the header and the file decoded already reduced (`common.images`): a 6300 px PNG
-    costs one uint8 decode, not gigabytes. A ValueError names the file if it is no image, too small or too big."""
-    path, name = image_file(upload, "the photo", "an uploaded image file")
+    costs one uint8 decode, not gigabytes. A ValueError names the file if it is no image, too small or too big,
+    or not one the visitor may name (ui/visitor_files.py)."""
+    path, name = visitor_file(upload, "the photo", "an uploaded image file")
     rgb = read_rgb(path, max_side=SHOWN_MAX_SIDE, min_side=segmentation.photos.MIN_SIDE, name=name)
     return rgb, upright_size(path)
 

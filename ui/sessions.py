@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import signal
 import threading
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from editor.files import remove_session
+from editor.files import SESSIONS_ROOT, remove_session
 
 SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
 MAX_CACHE_BYTES = 4 * 2**30  # gradio's cached uploads and outputs beyond this go, oldest first (--max-cache-gb).
@@ -33,27 +34,58 @@ def is_running(value) -> bool:
     return bool(getattr(value, "running", False))
 
 
+def cached_file_sets(demo: gr.Blocks) -> list[set]:
+    """gradio's sets of files it cached for `demo`: its own, and those of the copies of its components that
+    sessions hold (gradio copies a component per session; the files written through a copy are in no set of
+    `demo`, so 4 image.webp outputs survived a SIGTERM)."""
+    sets = list(demo.temp_file_sets)
+    holder = getattr(demo, "state_holder", None)
+    for data in list(getattr(holder, "session_data", {}).values()):
+        for block in list(data.blocks_config.blocks.values()):
+            files = getattr(block, "temp_files", None)
+            if isinstance(files, set) and not any(files is known for known in sets):
+                sets.append(files)
+    return sets
+
+
 def trim_cache(demo: gr.Blocks, max_bytes: int, now: float | None = None) -> int:
-    """Delete gradio's oldest cached files for `demo` (examples kept, none younger than MIN_CACHE_AGE_S) until
-    they take at most `max_bytes`; the bytes freed. Why: the schedule deletes by age only, and one client that
-    uploads 200 MB files (or segments) as fast as it can would fill the disk before the next sweep."""
+    """Delete gradio's oldest cached files for `demo` and the sessions' exports (examples kept, none younger than
+    MIN_CACHE_AGE_S) until they and the sessions' other files (a spilled generator: counted, never deleted) take
+    at most `max_bytes`; the bytes freed. Why: the schedule deletes by age only, and one client that uploads
+    200 MB files (or segments, or exports) as fast as it can would fill the disk before the next sweep. An export
+    folder is only the source of gradio's copy, which the page downloads."""
     now = time.time() if now is None else now
     kept = {f for block in demo.blocks.values() for f in getattr(block, "keep_in_cache", set())}
-    files = []
-    for fileset in demo.temp_file_sets:
+    files, held = [], 0
+    for fileset in cached_file_sets(demo):
         for file in set(fileset) - kept:
             with contextlib.suppress(OSError):
                 stat = Path(file).stat()
                 files.append((stat.st_ctime, stat.st_size, file, fileset))
-    excess = sum(size for _, size, _, _ in files) - max_bytes
+    for file in SESSIONS_ROOT.glob("*/**/*"):
+        with contextlib.suppress(OSError):
+            stat = file.stat()
+            if file.is_file() and file.parent.name == "export":
+                files.append((stat.st_ctime, stat.st_size, str(file), set()))
+            elif file.is_file():
+                held += stat.st_size
+    excess = sum(size for _, size, _, _ in files) + held - max_bytes
     freed = 0
-    for created, size, file, fileset in sorted(files):
+    for created, size, file, fileset in sorted(files, key=lambda f: f[:2]):
         if freed >= excess or now - created < MIN_CACHE_AGE_S:
             break
         Path(file).unlink(missing_ok=True)
         fileset.discard(file)
         freed += size
     return freed
+
+
+def release_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim). Why: after a flood of large images,
+    freed buffers stay in the process's heap (glibc raises its mmap threshold after large frees), so RSS stayed
+    1.1 GB higher 40 s after a paint flood."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class SessionReaper:
@@ -91,6 +123,7 @@ class SessionReaper:
             while not self._stop.wait(self.every):
                 self.sweep()
                 trim_cache(self.demo, self.max_cache_bytes)
+                release_memory()
         threading.Thread(target=loop, name="session-reaper", daemon=True).start()
         return self
 
@@ -98,21 +131,41 @@ class SessionReaper:
         self._stop.set()
 
 
-def remove_cached_files(demo: gr.Blocks) -> None:
+def remove_cached_files(demo: gr.Blocks, settle_s: float = 1.0) -> None:
     """Delete the files gradio cached for `demo` (uploads, outputs). Its own shutdown means to, but it runs in
-    the server thread, which `Server.close` waits for only 5 s: after a SIGTERM all of them were left."""
-    for files in demo.temp_file_sets:
-        for file in list(files):
-            Path(file).unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                Path(file).parent.rmdir()  # gradio puts each file in a folder of its own
-        files.clear()
+    the server thread, which `Server.close` waits for only 5 s: after a SIGTERM all of them were left.
+
+    The files are deleted twice, `settle_s` apart: a drag still streaming at exit wrote its last frames
+    (image.webp) after the first pass."""
+    for sweep in range(2):
+        if sweep:
+            time.sleep(settle_s)
+        for files in cached_file_sets(demo):
+            for file in list(files):
+                Path(file).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    Path(file).parent.rmdir()  # gradio puts each file in a folder of its own
+                files.discard(file)
+
+
+def stop_jobs(demo: gr.Blocks) -> None:
+    """Ask every running drag or inversion of `demo` to stop after its current step. Why at SIGTERM: a drag still
+    running at exit was killed mid-step (the process aborted) before gradio's files were deleted."""
+    holder = getattr(demo, "state_holder", None)
+    for data in list(getattr(holder, "session_data", {}).values()):
+        for value in list(data.state_data.values()):
+            if is_running(value) and callable(getattr(value, "stop", None)):
+                with contextlib.suppress(OSError):
+                    value.stop()
 
 
 def install_shutdown(demo: gr.Blocks) -> None:
-    """SIGTERM (how a Space or `docker stop` ends the app) stops the server as Ctrl-C does; at exit, gradio's
-    cached files for `demo` are deleted (and the session folders: editor/files.py)."""
+    """SIGTERM (how a Space or `docker stop` ends the app) stops the running jobs and the server as Ctrl-C does;
+    at exit, gradio's cached files for `demo` are deleted (and the session folders: editor/files.py)."""
     def interrupt(signum, frame):
+        if getattr(demo, "reaper", None) is not None:
+            demo.reaper.stop()  # it would trim the cache while gradio's own shutdown walks the same sets
+        stop_jobs(demo)
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, interrupt)
     atexit.register(remove_cached_files, demo)
