@@ -49,10 +49,11 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from benchmarks.soak import EXAMPLES, RssMonitor, points  # noqa: E402
+from editor.models import DEMO_MODEL  # noqa: E402
 from editor.tuned import SPILL_AFTER_IDLE_S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_MODEL = "demo: untrained 128 px generator (random weights)"
+
 RAW = ("Could not preprocess", "cannot convert", "errors.pydantic.dev", "Traceback")  # unreadable answers
 
 
