@@ -7,8 +7,8 @@ scales), and trains only small patch heads on each scale. Real and fake images p
 augmentation (DiffAugment: colour, translation, cutout) first, so D cannot memorise the few real photos.
 
 One narrow head reads the raw pixels at full size (128 px) beside the segmenter's features: the reader's instance
-norms make it blind to an image's contrast, and without that head G's colours blew out within 4 kimg; with the
-pixels pooled to 32 px first they still did (pooling averages away pixel-level extremes).
+norms make it blind to an image's contrast, and without that head (or with batch norms in the heads) G's colours
+blew out within 4 kimg.
 
 The reader is the `cgan` segmenter; the realism figure (`draggan.realism`) judges with the default `ce` one, so
 the generator is not scored by the network it was trained against.
@@ -104,7 +104,10 @@ class RandomProjection(nn.Module):
 
 class PatchHead(nn.Module):
     """One scale's discriminator: stride-2 spectral-norm convs (at most 3) down to 4x4 or more, then a logit per
-    patch. Widths grow as the maps shrink (2048 / side, at most 128), so every conv costs about the same."""
+    patch. Widths grow as the maps shrink (2048 / side, at most 128), so every conv costs about the same.
+
+    No normalisation layer: D scores real and fake batches apart, and a batch (or group) norm would divide out
+    exactly the scale in which they differ (G's outputs reached a standard deviation of 14 with one)."""
 
     def __init__(self, width: int, resolution: int, downs: int = 3):
         super().__init__()
@@ -115,8 +118,7 @@ class PatchHead(nn.Module):
                 break
             resolution //= 2
             out = min(128, max(c, 2048 // resolution))
-            layers += [spectral_norm(nn.Conv2d(c, out, 4, 2, 1, bias=False)), nn.BatchNorm2d(out),
-                       nn.LeakyReLU(0.2, inplace=True)]
+            layers += [spectral_norm(nn.Conv2d(c, out, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             c = out
         layers.append(spectral_norm(nn.Conv2d(c, 1, 4, 1, 0)))
         self.net = nn.Sequential(*layers)
