@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import draggan.session as session_module
 from draggan.features import feature_block_index, sample_features, sample_upsampled
-from draggan.full_resolution import full_resolution_drag
+from benchmarks.full_resolution import full_resolution_drag
 from draggan.motion import disc_offsets, motion_radius
 from conftest import tiny_generator
 from draggan.session import DragSession, stop_distance
