@@ -218,10 +218,10 @@ class DragSession:
         on disk (rendering and dragging need one back first). Latent, history and frames stay."""
         self._end_drag()
         if G is not None:
-            if (G.num_ws, G.w_dim, G.img_resolution) != (self.G.num_ws, self.G.w_dim, self.G.img_resolution):
-                raise ValueError(f"the generator must take this session's latents and size ({self.G.num_ws} x "
-                                 f"{self.G.w_dim}, {self.G.img_resolution} px), got ({G.num_ws} x {G.w_dim}, "
-                                 f"{G.img_resolution} px)")
+            mine = (*self.w0.shape[1:], self.image_size[0])
+            if (G.num_ws, G.w_dim, G.img_resolution) != mine:
+                raise ValueError(f"the generator must take this session's latents and size ({mine[0]} x {mine[1]}, "
+                                 f"{mine[2]} px), got ({G.num_ws} x {G.w_dim}, {G.img_resolution} px)")
             G = G.eval().requires_grad_(False)
         self.G = G
 

@@ -39,7 +39,7 @@ def url(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
         env.setattr(torch.hub, "get_dir", lambda: str(tmp_path_factory.mktemp("hub")))  # no LPIPS backbone
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True))
+        demo = build_app(AppConfig(device="cpu", demo=True))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         yield f"http://127.0.0.1:{port}/"

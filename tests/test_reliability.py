@@ -79,7 +79,7 @@ def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_f
 def app(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, session_ttl=3600))
+        demo = build_app(AppConfig(device="cpu", demo=True, session_ttl=3600))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         yield demo, f"http://127.0.0.1:{port}/"
@@ -184,8 +184,8 @@ def public(tmp_path_factory):
     """The app as on a public Space: one slow job per IP, one drag at a time, two more may wait."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
-                                   jobs_by_ip=True))
+        demo = build_app(AppConfig(device="cpu", demo=True, max_drags=1, max_waiting=2,
+                                   jobs_per_ip=True))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     max_threads=80, show_error=True)

@@ -8,7 +8,7 @@ the hogs' /stop got "Queue is full!". So slow events run in gradio with no concu
 a sentence saying why and, when the server is full, about how long to wait. Stop runs outside every queue.
 
 Step counts are limited too (`StepLimits`), so that a job's wall time is bounded; the limits are shown on the
-page and set by flags for a private machine.
+page and set by flags (ui/config.py) for a private machine.
 """
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ ONE_JOB = ("**You already have a job running or waiting** (a drag or an inversio
            "press **Stop**, then start this one.")
 BUSY = "**The server is busy** ({running} jobs running, {waiting} waiting). Try again in about {seconds} s."
 STOPPED_WAITING = "Stopped: the job had not started yet."
-FIRST_GUESS_S = {"drag": 0.6, "invert": 4.3}  # Seconds per step before one has been timed (512 px, 2 CPU cores).
+MAX_RUNNING = 2   # Slow jobs running at once, over all visitors (--max-drags).
+MAX_WAITING = 8   # Slow jobs waiting for a turn (--max-waiting).
+# Seconds per step before one has been timed (512 px, 2 CPU cores): a drag step; an inversion's default 20
+# projection steps and 40 ToRGB fit iterations take about 29 s in all (docs/performance.md).
+FIRST_GUESS_S = {"drag": 0.6, "invert": 0.5}
 
 
 def client_ip(request: gr.Request | None) -> str:
@@ -60,7 +64,7 @@ class SlowLane:
     A client is the IP with `by_ip` (a public Space: its visitors are strangers), else the gradio session (a
     private machine, or tests, whose visitors all come from one address)."""
 
-    def __init__(self, running: int = 2, waiting: int = 8, by_ip: bool = False):
+    def __init__(self, running: int = MAX_RUNNING, waiting: int = MAX_WAITING, by_ip: bool = False):
         self.running, self.waiting, self.by_ip = running, waiting, by_ip
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()              # clients waiting, first in first out

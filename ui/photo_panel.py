@@ -114,7 +114,8 @@ class PhotoPanel:
             progress((p.step, p.total), desc=progress_line(p))
 
         ed.ready(needs_image=False)
-        with self.lane.admitted(self.lane.client(request), "invert", settings.steps + settings.pti_steps):
+        steps = settings.steps + settings.pti_steps + INVERT.torgb_steps  # what the progress bar counts
+        with self.lane.admitted(self.lane.client(request), "invert", steps):
             message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
 
