@@ -159,7 +159,7 @@ class Editor:
 
     def _start(self, session: DragSession, model: str, edited: landmarks.AlignedFace | None,
                overlay: Overlay = Overlay()) -> None:
-        """Edit `session` (on `overlay` over `model`) from now on: everything tied to the previous image is forgotten."""
+        """Edit `session` (its overlay on `model`) from now on: everything tied to the previous image is forgotten."""
         self.session, self.model, self.edited, self.overlay, self._spilled = session, model, edited, overlay, None
         self.points, self.landmarks, self.mask, self.dropped = [], None, None, ""
         self._render()
@@ -332,7 +332,7 @@ class Editor:
             self._render()
 
     def _steps(self, handles: np.ndarray, targets: np.ndarray, settings: DragSettings) -> Iterator[DragUpdate]:
-        """The drag runs on a copy (on ZeroGPU in a GPU worker) that the session follows step by step."""
+        """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step."""
         result, s = None, self.session
         steps = run_drag(self._generator(self.model), self.overlay, s.ws, s.config, handles, targets, mask=self.mask,
                          max_steps=settings.max_steps, lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)

@@ -165,6 +165,6 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
                    api_name="invert", concurrency_limit=None, preprocess=False)
 
     def leave(request: gr.Request):
-        """The visitor closed the page: free their tuned generator now rather than when gradio drops their state."""
+        """The visitor closed the page: free their PTI tuning now rather than when gradio drops their state."""
         shared.leave(getattr(request, "session_hash", "") or "")
     demo.unload(leave)
