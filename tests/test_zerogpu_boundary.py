@@ -8,13 +8,16 @@ import inspect
 import pickle
 import re
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import draggan
 import editor.controller
 import editor.worker
+from draggan.session import DragSession
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
 from draggan.inversion import InvertConfig
@@ -142,3 +145,24 @@ def test_an_error_in_the_worker_reaches_the_caller():
     assert next(stream) == "one"
     with pytest.raises(ValueError, match="no face"):
         next(stream)
+
+
+def test_a_fitted_photo_crosses_as_its_overlay_drags_as_in_process_and_is_not_counted(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.worker.inversion_stream))
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
+    ed = photo_editor()
+    ed.invert(InvertSettings(steps=2, pti_steps=0))
+    assert ed.overlay.only_torgb and ed.overlay.tensors and ed.shared.tuned.holders() == [], "36 KB: not capped"
+    here = DragSession(ed.session.G, ws=ed.session.ws)
+    list(here.drag([(40, 64)], [(70, 64)], max_steps=3))
+    ed.points = [(40, 64), (70, 64)]
+    list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
+    mine, theirs = ed.session.history[-1].trajectory, here.history[-1].trajectory
+    assert len(mine) == 3 and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+    assert np.array_equal(ed.image, here.render()), "the worker dragged the overlay on the shared generator"
+
+
+def test_the_engine_knows_nothing_of_its_hosting():
+    engine = Path(draggan.__file__).parent
+    for path in engine.glob("*.py"):
+        assert not re.search(r"zero ?gpu|\bspaces?\b", path.read_text(), re.I), path.name
