@@ -29,6 +29,7 @@ def test_a_flag_beats_its_variable_which_beats_the_default():
     assert (config.max_invert_steps, config.demo, config.port, config.jobs_per_ip) == (150, True, 7999, False)
     assert config.segmentation_weights == Path("w.safetensors") and config.limits.invert == 150
     assert parse_args(["--max-invert-steps", "40", "--no-demo"], env).max_invert_steps == 40
+    assert parse_args(["--session-ttl", "30.5", "--max-cache-gb", "1"], {}).session_ttl == 30.5
     assert not parse_args(["--no-demo"], env).demo
 
 

@@ -43,7 +43,7 @@ class AppConfig:
                                             "each at 512 px; the ToRGB fit alone costs 36 KB and is not counted); "
                                             "the least recently used idle one waits on disk")
     session_ttl: float = opt(SESSION_TTL_S, "seconds a visitor may stay idle before their session and files are "
-                                            "freed")
+                                            "freed", kind=float)
     max_drag_steps: int = opt(StepLimits.drag, "most drag steps one job may ask for (bounds its time; raise it "
                                                "on a private machine)")
     max_invert_steps: int = opt(StepLimits.invert, "most projection steps one inversion may ask for")
