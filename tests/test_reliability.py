@@ -17,7 +17,6 @@ import weakref
 import httpx
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
