@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from draggan.cropped import features_for_loss, loss_windows, split_synthesis  # noqa: E402
 from draggan.features import feature_block_index  # noqa: E402
-from draggan.full_resolution import full_resolution_drag  # noqa: E402
+from benchmarks.full_resolution import full_resolution_drag  # noqa: E402
 from draggan.networks import Generator, GeneratorConfig  # noqa: E402
 from draggan.motion import motion_radius  # noqa: E402
 from draggan.session import DragSession  # noqa: E402

@@ -36,7 +36,7 @@ def edit_ratio(G, result, seeds=range(3), scale: float = 0.1) -> float:
         step = scale * torch.randn(result.ws.shape, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
             moved = [(g.synthesis(result.ws + step).clamp(-1, 1) - g.synthesis(result.ws).clamp(-1, 1)).norm()
-                     for g in (result.generator, G)]
+                     for g in (result.overlay.on(G), G)]
         ratios.append(float(moved[0] / moved[1]))
     return sum(ratios) / len(ratios)
 

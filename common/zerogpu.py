@@ -6,19 +6,14 @@ reads). `spaces` is installed on every Space, GPU or not, so its import alone pr
 
 A GPU function runs in a forked worker, and `spaces` pickles its arguments and results on the way (spaces
 0.51.3, zero/wrappers.py). So it may take and give back only what pickles, and what it changes in its
-arguments stays in the worker: `StopFlag` is a stop request that crosses that boundary, and `progress_stream`
-turns a progress callback into results that do.
+arguments stays in the worker: editor/worker.py is what the editor sends across and how it replays it.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import queue
-import threading
-import uuid
-from pathlib import Path
-from typing import Callable, Iterator, TypeVar, Union
+from typing import Callable, TypeVar, Union
 
 F = TypeVar("F", bound=Callable)
 
@@ -50,47 +45,3 @@ def gpu(fn: F, duration: Union[float, Callable[..., float]] = 60) -> F:
         return fn
     return spaces.GPU(duration=duration)(fn)
 
-
-class StopFlag:
-    """A stop request that reaches a GPU worker: `threading.Event`'s `set` / `is_set` / `clear` on a file in
-    `folder`, so that it pickles, and the worker (a fork on the same machine) sees the caller's `set()`."""
-
-    def __init__(self, folder: str | Path):
-        self.path = Path(folder) / f"stop-{uuid.uuid4().hex}"
-
-    def set(self) -> None:
-        self.path.touch()
-
-    def is_set(self) -> bool:
-        return self.path.exists()
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def progress_stream(fn: Callable, *args, stop: StopFlag, **kwargs) -> Iterator:
-    """`fn(*args, progress=..., stop=stop, **kwargs)` as a stream: each progress report, then fn's result.
-
-    A generator's items cross the GPU boundary one by one, as a callback cannot. fn runs on a thread of the
-    process that iterates; if the stream is closed early, `stop` is set so that fn ends after its current step."""
-    reports: queue.SimpleQueue = queue.SimpleQueue()
-    outcome: dict = {}
-
-    def work() -> None:
-        try:
-            outcome["result"] = fn(*args, progress=reports.put, stop=stop, **kwargs)
-        except BaseException as err:  # re-raised on the iterating side
-            outcome["error"] = err
-        finally:
-            reports.put(outcome)
-
-    threading.Thread(target=work, daemon=True, name=f"{getattr(fn, '__name__', 'gpu')}-stream").start()
-    try:
-        while (report := reports.get()) is not outcome:
-            yield report
-    except GeneratorExit:
-        stop.set()
-        raise
-    if "error" in outcome:
-        raise outcome["error"]
-    yield outcome["result"]

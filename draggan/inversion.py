@@ -1,4 +1,4 @@
-"""Photo -> latent (and a tuned generator): W+ projection, optional PTI, then a ToRGB fit.
+"""Photo -> latent (and what tunes the generator to it): W+ projection, optional PTI, then a ToRGB fit.
 
 Stage 1 optimises a W+ latent, starting from w_avg on every layer, with Adam and projector.py's
 schedule: the learning rate ramps up over the first 5 % of steps and down (cosine) over the last
@@ -9,13 +9,15 @@ per-layer noise buffers are NOT optimised: a drag moves content while `noise_con
 pixel grid, so detail fitted into the noise would stay behind as a ghost of the old image.
 
 Stage 2, optional (PTI, Roich et al. 2022), fine-tunes a deep copy of the synthesis network on the
-fixed pivot latent with Adam and PTI's loss: L2 plus the stage-1 distance.
+fixed pivot latent with Adam and PTI's loss: L2 plus the stage-1 distance. Its overlay holds every layer.
 
 Stage 3 fits only the ToRGB layers to the target, as linear least squares (`torgb_fit.py`): one
 forward pass and conjugate-gradient iterations that cost a tenth of one. It is what makes the default
 fast (issue 21, docs/performance.md): 20 low-resolution projection steps and 40 fit iterations reach a
-higher PSNR than 100 projection and 30 PTI steps, 10x sooner at 512 px. With every stage off
-(`pti_steps=0, torgb_steps=0`) the result's generator is G itself, which is never modified.
+higher PSNR than 100 projection and 30 PTI steps, 10x sooner at 512 px.
+
+G itself is never modified: the result holds the latent and an `Overlay` of what the tuning changed (the
+fit alone: the ToRGB weights and biases, 36 KB at 512 px), which `overlay.on(G)` applies on top of G.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from PIL import Image
 from .export import to_uint8
 from .image_distance import ImageDistance, image_distance
 from .networks import Generator
+from .overlay import Overlay
 from .torgb_fit import fit_torgb, normal_apply, torgb_inputs, torgb_parameters
 
 INITIAL_LR = 0.1                 # projector.py's initial_learning_rate.
@@ -70,10 +73,6 @@ class InvertConfig:
             raise ValueError(f"full_share must be in [0, 1], got {self.full_share}")
 
 
-# The default before issue 21, kept for benchmarks/bench_invert.py: 100 projection steps (the last 25 on the whole
-# generator) and 30 PTI steps, no fit. 10x slower at 512 px, and less faithful (docs/performance.md).
-OLD_DEFAULT = InvertConfig(steps=100, pti_steps=30, full_share=0.25, torgb_steps=0)
-
 
 @dataclass
 class InversionProgress:
@@ -88,10 +87,10 @@ class InversionProgress:
 
 @dataclass
 class Inversion:
-    """The result: edit `ws` with `generator` (e.g. `DragSession(result.generator, ws=result.ws)`)."""
+    """The result: edit `ws` with the overlay on G (e.g. `DragSession(result.overlay.on(G), ws=result.ws)`)."""
     ws: torch.Tensor                 # W+ latent [1, num_ws, w_dim].
-    generator: Generator             # G itself without PTI or fit, else the tuned copy.
-    image: np.ndarray                # generator's image of ws, H x W x 3 uint8.
+    overlay: Overlay                 # What PTI and the fit changed in G (empty: neither ran, or both failed).
+    image: np.ndarray                # overlay.on(G)'s image of ws, H x W x 3 uint8.
     target: np.ndarray               # The target as compared: resized to the generator's resolution.
     loss: str                        # Name of the distance that ran.
     psnr: float                      # dB of `image` against `target`.
@@ -289,8 +288,8 @@ def _project(G: Generator, targets: dict[int, torch.Tensor], schedule: list[int]
 
 
 def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distance: ImageDistance, run: _Run,
-                    config: InvertConfig) -> Generator | None:
-    """Stage 2: a tuned deep copy of G, or None when the loss became non-finite (the copy is dropped)."""
+                    config: InvertConfig) -> Overlay | None:
+    """Stage 2: every synthesis parameter of a tuned deep copy of G, or None when the loss became non-finite."""
     tuned = copy.deepcopy(G).eval().requires_grad_(False)
     params = list(tuned.synthesis.parameters())
     for p in params:
@@ -309,8 +308,8 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distan
         loss.backward()
         optimizer.step()
         run.done(psnr(img, target))
-    optimizer.zero_grad(set_to_none=True)  # free the gradients: the copy lives on in a session
-    return tuned.requires_grad_(False)
+    optimizer.zero_grad(set_to_none=True)  # free the gradients: the copy's tensors live on in a session
+    return Overlay.of(tuned, [f"synthesis.{name}" for name, _ in tuned.synthesis.named_parameters()])
 
 
 def _plan(G: Generator, schedule: list[int], config: InvertConfig) -> list[_Kind]:
@@ -330,9 +329,9 @@ def _render(generator: Generator, ws: torch.Tensor, fit_inputs: bool) -> tuple[t
         return generator.synthesis(ws), None
 
 
-def _fit_torgb(G: Generator, generator: Generator, ws: torch.Tensor, inputs: list[torch.Tensor],
-               target: torch.Tensor, run: _Run, config: InvertConfig) -> Generator | None:
-    """Stage 3: `generator` with its ToRGB layers fitted (a copy, if it is G), or None when the fit failed."""
+def _fit_torgb(generator: Generator, inputs: list[torch.Tensor], target: torch.Tensor, run: _Run,
+               config: InvertConfig) -> Overlay | None:
+    """Stage 3: the fitted ToRGB weights and biases of `generator`, or None when the fit failed."""
     def on_step(image: torch.Tensor) -> bool:
         run.done(psnr(image, target))
         return not run.stopped()
@@ -341,18 +340,15 @@ def _fit_torgb(G: Generator, generator: Generator, ws: torch.Tensor, inputs: lis
     if not all(bool(torch.isfinite(t).all()) for t in fit.weights + fit.biases + [fit.image]):
         run.fail("the ToRGB fit became non-finite; kept the generator without it")
         return None
-    tuned = copy.deepcopy(G) if generator is G else generator
-    with torch.no_grad():
-        for block, weight, bias in zip(tuned.synthesis.blocks, fit.weights, fit.biases):
-            block.torgb.weight.copy_(weight)
-            block.torgb.bias.copy_(bias)
-    return tuned
+    names = [f"synthesis.b{block.resolution}.torgb" for block in generator.synthesis.blocks]
+    return Overlay({**{f"{name}.weight": w for name, w in zip(names, fit.weights)},
+                    **{f"{name}.bias": b for name, b in zip(names, fit.biases)}})
 
 
 def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None = None, *,
            progress: Callable[[InversionProgress], None] | None = None, stop: threading.Event | None = None,
            **overrides) -> Inversion:
-    """Find a W+ latent and a tuned copy of G (PTI and/or the ToRGB fit) that reproduce `target_uint8`.
+    """Find a W+ latent and an overlay on G (PTI and/or the ToRGB fit) that reproduce `target_uint8`.
 
     `target_uint8` is a square H x W x 3 uint8 image of any size (an aligned face crop), resized to G's
     resolution. `config` defaults to `InvertConfig()`, the app's default; keyword `overrides` replace its
@@ -376,18 +372,18 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
     ws = _project(G, targets, schedule, distance, run, config.seed, w_stats)
     img, inputs = _render(G, ws, config.torgb_steps > 0)
     run.rendered()
-    projection_psnr, generator = psnr(img, full), G
+    projection_psnr, overlay = psnr(img, full), Overlay()
     if config.pti_steps and not run.message:
-        generator = _pivotal_tuning(G, ws, full, distance, run, config) or G
-        if generator is not G:
-            img, inputs = _render(generator, ws, config.torgb_steps > 0)
+        overlay = _pivotal_tuning(G, ws, full, distance, run, config) or overlay
+        if overlay.tensors:
+            img, inputs = _render(overlay.on(G), ws, config.torgb_steps > 0)
             run.rendered()
     if config.torgb_steps and not run.message:
-        fitted = _fit_torgb(G, generator, ws, inputs, full, run, config)
+        fitted = _fit_torgb(overlay.on(G), inputs, full, run, config)
         if fitted is not None:
-            generator = fitted
-            img, _ = _render(generator, ws, False)
+            overlay = overlay | fitted
+            img, _ = _render(overlay.on(G), ws, False)
             run.rendered()
-    return Inversion(ws=ws, generator=generator, image=to_uint8(img), target=target, loss=distance.name,
+    return Inversion(ws=ws, overlay=overlay, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
                      resolutions=run.resolutions, stages=run.stages, message=run.message)

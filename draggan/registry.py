@@ -8,8 +8,8 @@
    `DRAGGAN_CHECKPOINT_FFHQ_512=/data/ffhq.pkl`);
 3. the checkpoints folder (`$DRAGGAN_CHECKPOINTS`, default `./checkpoints`): `<stem>.safetensors`
    (converted with `python -m draggan.convert`, preferred: safe and fast) or the original `<filename>`;
-4. the Hub cache, read with no network: a file a Space fetched at build time (`preload_from_hub` in the
-   README front matter) or an earlier download;
+4. the Hub cache, read with no network: a file fetched ahead of time (at a deployment's build, see
+   deploy/) or an earlier download;
 5. `huggingface_hub.hf_hub_download` into the Hub cache.
 
 A bundled model (`facades-128`, trained here with `python -m draggan.train`) ships in `draggan/weights/` and
@@ -104,7 +104,7 @@ def _check_size(spec: ModelSpec, path: Path) -> Path:
 
 
 def _hub_cached(spec: ModelSpec) -> Path | None:
-    """The file in the Hub cache, if there: no request, so a preloaded Space starts as fast offline as online."""
+    """The file in the Hub cache, if there: no request, so a preloaded deployment starts as fast offline as online."""
     cached = huggingface_hub.try_to_load_from_cache(repo_id=spec.repo_id, filename=spec.filename)
     return Path(cached) if isinstance(cached, str) else None
 

@@ -12,10 +12,8 @@ each `step()` continues it (`drag()` does both and runs to the end). The session
 paper fixes at the start of a drag: the feature map F0 (for the mask term) and each handle's feature
 f_i = F0(p_i) (for tracking). Every drag (and every loaded latent) leaves a `DragRecord` on
 `history`, the one undo stack: it holds the latent from before, the points and the trajectory.
-
-Where the steps must run elsewhere (a ZeroGPU worker gets pickled copies, and what it changes never comes
-back), `drag_copy` runs the drag on a fresh session of the same generator and latent and yields plain values,
-and `DragSession.follow` replays them on the caller's session: its undo record, latent, trajectory and frames.
+A drag that ran on another session of the same generator and latent is replayed here, so that it is
+undoable and exportable like one of this session's own: `start_replay`, then `replay_step` per step.
 """
 from __future__ import annotations
 
@@ -215,6 +213,36 @@ class DragSession:
         self.history.clear()
         self.frames.clear()
 
+    def swap_generator(self, G: Generator | None) -> None:
+        """Edit with `G` from now on: the same network under other tuning, or None while the visitor's tuning waits
+        on disk (rendering and dragging need one back first). Latent, history and frames stay."""
+        self._end_drag()
+        if G is not None:
+            mine = (*self.w0.shape[1:], self.image_size[0])
+            if (G.num_ws, G.w_dim, G.img_resolution) != mine:
+                raise ValueError(f"the generator must take this session's latents and size ({mine[0]} x {mine[1]}, "
+                                 f"{mine[2]} px), got ({G.num_ws} x {G.w_dim}, {G.img_resolution} px)")
+            G = G.eval().requires_grad_(False)
+        self.G = G
+
+    def start_replay(self, handles: Sequence, targets: Sequence) -> DragRecord:
+        """The undo record of a drag that ran elsewhere, from the current latent; its frames replace the last drag's."""
+        self._end_drag()
+        record = DragRecord(self._w.clone(), np.asarray(handles, np.float32).reshape(-1, 2),
+                            np.asarray(targets, np.float32).reshape(-1, 2))
+        self.history.append(record)
+        self.frames = []
+        return record
+
+    def replay_step(self, ws: torch.Tensor, tracked: np.ndarray | None, frame: np.ndarray | None) -> None:
+        """One step of that drag: the latent it reached, the handles it tracked (None: no step, the closing
+        render) and its full frame, if it rendered one."""
+        self._w = ws.to(self.device)
+        if tracked is not None:
+            self.history[-1].trajectory.append(tracked)
+        if frame is not None:
+            self._keep_frame(frame)
+
     def stop(self) -> None:
         """Ask a running `drag()` to stop after its current step (safe to call from another thread)."""
         self._stop.set()
@@ -409,24 +437,6 @@ class DragSession:
         self.start_drag(handles, targets, mask, lr=this_drag.lr, w_plus=this_drag.w_plus)
         return self._run(this_drag.max_steps, this_drag.frame_every, stop)
 
-    def follow(self, handles: Sequence, targets: Sequence,
-               steps: Iterator[tuple[StepResult, torch.Tensor, np.ndarray | None]]) -> Iterator[StepResult]:
-        """Replay a `drag_copy` of this session, step by step: the drag's undo record (once its first step
-        arrives, so that a refused drag leaves none), then each step's latent, tracked handles and frame."""
-        record = None
-        for result, ws, tracked in steps:
-            if record is None:
-                record = DragRecord(self._w.clone(), np.asarray(handles, np.float32).reshape(-1, 2),
-                                    np.asarray(targets, np.float32).reshape(-1, 2))
-                self.history.append(record)
-                self.frames = []
-            self._w = ws.to(self.device)
-            if tracked is not None:
-                record.trajectory.append(tracked)
-            if result.frame is not None:
-                self._keep_frame(result.frame)
-            yield result
-
     def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
         for i in range(max_steps):
@@ -447,15 +457,3 @@ class DragSession:
         final.message = "" if final.done else message
         yield final
 
-
-def drag_copy(G: Generator, ws: torch.Tensor, config: DragConfig, handles: Sequence, targets: Sequence,
-              **settings) -> Iterator[tuple[StepResult, torch.Tensor, np.ndarray | None]]:
-    """`DragSession.drag(handles, targets, **settings)` on a fresh session of (G, ws, config), as values that
-    pickle: each result, the latent after it (on the CPU) and the handles its step tracked (None for the closing
-    render, which tracks again but is no step). What a GPU worker runs; `DragSession.follow` replays it."""
-    session = DragSession(G, ws=ws, config=config)
-    tracked = 0
-    for result in session.drag(handles, targets, **settings):
-        trajectory = session.history[-1].trajectory
-        yield result, session.ws.cpu(), trajectory[-1] if len(trajectory) > tracked else None
-        tracked = len(trajectory)

@@ -11,8 +11,8 @@
     files, message = ed.export()
 
 `controller.py` is the `Editor`; `checks.py` the pydantic checks on what a visitor sends, `photo.py` their own
-photo (faces, crop, inversion), `models.py` the generators every visitor shares, `tuned.py` the cap on tuned
-copies, `exports.py` the downloads.
+photo (faces, crop, inversion summary), `models.py` the generators every visitor shares, `tuned.py` the cap on
+PTI-tuned generators, `worker.py` what runs in a ZeroGPU worker and its replay, `exports.py` the downloads.
 """
 from .checks import DragPoints, DragSettings, InvertSettings, Point, explain
 from .controller import BUSY, NO_IMAGE, DragUpdate, Editor, Refused, Shared

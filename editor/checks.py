@@ -89,7 +89,7 @@ class DragSettings(BaseModel):
 class InvertSettings(BaseModel):
     """The photo panel's step counts (errors name the field); defaults: `InvertConfig()`."""
     steps: int = Field(INVERT.steps, ge=1, le=MAX_INVERT_STEPS)          # W+ projection steps.
-    pti_steps: int = Field(INVERT.pti_steps, ge=0, le=MAX_PTI_STEPS)     # Pivotal tuning (0: the shared generator).
+    pti_steps: int = Field(INVERT.pti_steps, ge=0, le=MAX_PTI_STEPS)     # PTI (0: none; the ToRGB fit runs either way).
 
 
 def _short(value: float) -> str:

@@ -8,8 +8,9 @@ Each returns the status message, or raises `Refused` with the message to show in
 changes nothing. The UI (ui/drag_tab.py, ui/photo_panel.py) turns widget values into these calls and the
 editor back into widget values.
 
-Every visitor's editor shares one `Shared`: the generators (loaded once per process) and the cap on tuned
-copies. gr.State deep-copies its initial value for each visitor; `Shared` is not copied with it.
+Every visitor's editor shares one `Shared`: the generators (loaded once per process) and the cap on PTI-tuned
+generators. A photo's tuning is an `Overlay` applied on top of the shared generator. gr.State deep-copies its
+initial value for each visitor; `Shared` is not copied with it.
 """
 
 from __future__ import annotations
@@ -24,19 +25,20 @@ import numpy as np
 from pydantic import ValidationError
 
 import landmarks
-from common import StopFlag, gpu
 from draggan.errors import CheckpointError
 from draggan.inversion import InversionProgress
+from draggan.overlay import Overlay
 from draggan.registry import draws_faces, model_label
-from draggan.session import DragSession, StepResult, drag_copy
+from draggan.session import DragSession, StepResult
 from presets import PRESETS
 
 from .checks import DragPoints, DragSettings, InvertSettings, Point, explain
 from .exports import export_drag
 from .files import session_dir
 from .models import DEFAULT_MODEL as FACE_MODEL, DEMO_MODEL, ModelCache
-from .photo import PhotoEdit, follow_inversion, inversion_summary, run_inversion
-from .tuned import TunedCopies, load_tuned, save_tuned
+from .photo import PhotoEdit, inversion_summary
+from .tuned import TunedCopies
+from .worker import StopFlag, follow, follow_inversion, run_drag, run_inversion
 
 NO_IMAGE = "No image yet: press **New image**."
 NO_POINTS = ("**Start needs points.** Click the image once for a handle (red), then once for its target "
@@ -59,7 +61,7 @@ class Refused(ValueError):
 
 @dataclass(eq=False)
 class Shared:
-    """What every visitor's editor shares: the generators and the cap on tuned (PTI) copies."""
+    """What every visitor's editor shares: the generators and the cap on PTI-tuned generators."""
     models: ModelCache
     tuned: TunedCopies
     choices: list[str] | None = None   # The models the app offers; None accepts any name (tests, scripts).
@@ -68,7 +70,7 @@ class Shared:
         return self  # One per process: a visitor's copy of a fresh Editor shares it.
 
     def leave(self, visitor: str) -> None:
-        """A visitor closed the page: free their tuned generator now (unless it is mid-run)."""
+        """A visitor closed the page: free their PTI tuning now (unless it is mid-run)."""
         holder = self.tuned.release(visitor)
         if holder is not None and not holder.running:
             holder.drop_session("")
@@ -82,9 +84,6 @@ class DragUpdate:
     final: bool = False
 
 
-run_drag = gpu(drag_copy, duration=lambda *args, max_steps, **settings: min(300.0, 20.0 + 0.25 * max_steps))
-
-
 def status_line(result: StepResult, max_steps: int) -> str:
     """"step 12/200 · distance 8.3 px · 210 ms/step" for one optimisation step."""
     distance = float(np.max(result.distances)) if len(result.distances) else 0.0
@@ -96,7 +95,8 @@ class Editor:
 
     def __init__(self, shared: Shared):
         self.shared = shared
-        self.session: DragSession | None = None   # Its own latent and undo stack; the generator is shared.
+        self.session: DragSession | None = None   # Its own latent and undo stack on the overlay over a shared G.
+        self.overlay: Overlay | None = Overlay()   # The photo's tuning (empty: none); None while it waits on disk.
         self.image: np.ndarray | None = None       # The session's current image, rendered once per latent change.
         self.model = ""                            # Model the session was built from.
         self.points: list[tuple[float, float]] = []  # Clicks: handle, target, handle, ...
@@ -105,17 +105,17 @@ class Editor:
         self.show_mask = False                     # Tint what the mask holds fixed.
         self.photo: PhotoEdit | None = None        # The visitor's uploaded photo, once aligned.
         self.edited: landmarks.AlignedFace | None = None  # The face the session edits (export pastes it back).
-        self.visitor = ""                          # Gradio session hash: the key of the visitor's tuned copy.
-        self.dropped = ""                          # Why the session was taken away (its tuned copy freed).
+        self.visitor = ""                          # Gradio session hash: the key of the visitor's PTI tuning.
+        self.dropped = ""                          # Why the session was taken away (its PTI tuning freed).
         self.running = False                       # A drag or an inversion runs.
         self._stop: StopFlag | None = None         # Set to stop the running drag or inversion.
-        self._spilled: Path | None = None          # The tuned copy, on disk while memory was needed elsewhere.
+        self._spilled: Path | None = None          # The overlay, on disk while memory was needed elsewhere.
 
     # --- state
 
     def ready(self, needs_image: bool = True) -> None:
-        """Refuse while a drag or inversion runs, or (with `needs_image`) before there is an image. The tuned
-        copy is in memory afterwards (restored from disk if it was spilled) and marked as just used."""
+        """Refuse while a drag or inversion runs, or (with `needs_image`) before there is an image. The overlay
+        is in memory afterwards (restored from disk if it was spilled) and marked as just used."""
         if needs_image and self.session is None:
             raise Refused(self.dropped or NO_IMAGE)
         if self.running:
@@ -125,14 +125,15 @@ class Editor:
         self.shared.tuned.touch(self)
 
     def spill(self) -> None:
-        """Memory is wanted for another visitor's tuned copy: write this one to the session folder (fp16
-        safetensors) and let it go; the next edit restores it (`ready`). Photo, latent and history stay."""
-        path = session_dir(self.visitor) / "tuned.safetensors"
-        save_tuned(self.session.G, path)
-        self.session.G, self._spilled = None, path
+        """Memory is wanted for another visitor's PTI tuning: write this overlay to the session folder and let it
+        go; the next edit restores it (`ready`). Photo, latent and history stay."""
+        path = self.overlay.save(session_dir(self.visitor) / "tuned.safetensors")
+        self.session.swap_generator(None)
+        self.overlay, self._spilled = None, path
 
     def _restore(self) -> None:
-        self.session.G = load_tuned(self._generator(self.model), self._spilled)
+        self.overlay = Overlay.load(self._spilled)
+        self.session.swap_generator(self.overlay.on(self._generator(self.model)))
         self._spilled = None
         self.shared.tuned.admit(self)
 
@@ -157,9 +158,10 @@ class Editor:
         lone = " Click again for the target (blue) of the last handle." if len(self.points) % 2 else ""
         return f"{k} handle → target pair{'s' * (k != 1)}.{lone}"
 
-    def _start(self, session: DragSession, model: str, edited: landmarks.AlignedFace | None) -> None:
-        """Edit `session` from now on: everything tied to the previous image is forgotten."""
-        self.session, self.model, self.edited, self._spilled = session, model, edited, None
+    def _start(self, session: DragSession, model: str, edited: landmarks.AlignedFace | None,
+               overlay: Overlay = Overlay()) -> None:
+        """Edit `session` (its overlay on `model`) from now on: everything tied to the previous image is forgotten."""
+        self.session, self.model, self.edited, self.overlay, self._spilled = session, model, edited, overlay, None
         self.points, self.landmarks, self.mask, self.dropped = [], None, None, ""
         self._render()
 
@@ -168,8 +170,8 @@ class Editor:
         return self.image
 
     def drop_session(self, reason: str) -> None:
-        """Let go of the session (and with it a tuned generator): the visitor is told `reason` on their next edit."""
-        self.session, self.image, self.dropped, self._spilled = None, None, reason, None
+        """Let go of the session (and with it their tuning): the visitor is told `reason` on their next edit."""
+        self.session, self.image, self.dropped, self.overlay, self._spilled = None, None, reason, Overlay(), None
         self.points, self.landmarks = [], None
 
     # --- image
@@ -200,7 +202,7 @@ class Editor:
         """Back to the session's start latent, with no points, mask or history."""
         self.ready()
         self.session.reset()
-        self._start(self.session, self.model, self.edited)
+        self._start(self.session, self.model, self.edited, self.overlay)
         return "Back to the original image."
 
     # --- points
@@ -341,12 +343,12 @@ class Editor:
             self._render()
 
     def _steps(self, handles: np.ndarray, targets: np.ndarray, settings: DragSettings) -> Iterator[DragUpdate]:
-        """The drag runs on a copy (on ZeroGPU in a GPU worker) that the session follows step by step."""
+        """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step."""
         result, s = None, self.session
-        steps = run_drag(s.G, s.ws, s.config, handles, targets, mask=self.mask, max_steps=settings.max_steps,
-                         lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)
+        steps = run_drag(self._generator(self.model), self.overlay, s.ws, s.config, handles, targets, mask=self.mask,
+                         max_steps=settings.max_steps, lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)
         try:
-            for result in s.follow(handles, targets, steps):
+            for result in follow(s, handles, targets, steps):
                 self.set_pairs(result.handles, targets)
                 yield DragUpdate(result.frame if result.frame is not None else result.preview,
                                  status_line(result, settings.max_steps))
@@ -425,9 +427,9 @@ class Editor:
 
     def invert(self, settings: InvertSettings, progress: Callable[[InversionProgress], None] | None = None,
                visitor: str | None = None) -> str:
-        """W+ projection, PTI if asked, then the ToRGB fit of the aligned crop; the session then edits that latent with
-        the tuned copy, and
-        the photo's landmarks (mapped into the crop) are ready for the presets. `visitor` keys the tuned copy."""
+        """W+ projection, PTI if asked, then the ToRGB fit of the aligned crop; the session then edits that latent
+        with the tuning's overlay on the shared generator, and the photo's landmarks (mapped into the crop) are
+        ready for the presets. `visitor` keys a PTI tuning in the cap."""
         self.ready(needs_image=False)
         photo = self.photo
         if photo is None:
@@ -442,10 +444,10 @@ class Editor:
         finally:
             self._run_ended()
         seconds = time.perf_counter() - started
-        tuned = result.generator is not None
-        self._start(DragSession(result.generator if tuned else generator, ws=result.ws), photo.model, photo.aligned)
+        self._start(DragSession(result.overlay.on(generator), ws=result.ws), photo.model, photo.aligned, result.overlay)
         self.landmarks = photo.aligned.landmarks.copy()
-        if tuned:
+        if not result.overlay.only_torgb:  # PTI's overlay is a copy of the network: counted by the cap
             self.shared.tuned.admit(self)
-        return inversion_summary(photo, result, tuned, seconds, untrained=photo.model == DEMO_MODEL)
+        return inversion_summary(photo, result, bool(result.overlay.tensors), seconds,
+                                 untrained=photo.model == DEMO_MODEL)
 

@@ -2,51 +2,24 @@
 then the ToRGB fit).
 
 A photo session is an ordinary drag session whose latent comes from `draggan.invert` and whose generator is
-the visitor's tuned copy (editor/tuned.py caps how many exist). The photo and its aligned face stay with the
-editor, so the edited crop can be pasted back into the full photo.
+the shared one with the visitor's tuning (an `Overlay`: the fitted ToRGB layers, or with PTI every layer,
+which editor/tuned.py caps) on top. The photo and its aligned face stay with the editor, so the edited crop
+can be pasted back into the full photo.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Iterator
 
 import numpy as np
 
 import landmarks
-from common import StopFlag, gpu, progress_stream
 from common.images import read_rgb, upright_size
-from draggan.inversion import Inversion, InversionProgress, invert
+from draggan.inversion import Inversion, InversionProgress
 
 MAX_PHOTO_SIDE = 4096     # Larger photos are read reduced to this (the paste-back comes out this large).
 NOT_FACES = (" The **demo generator is untrained**: it cannot draw a face, so the inverted image is only a colour "
              "blur of the photo; dragging, presets and paste-back still work on it.")
-
-
-def inversion_seconds(G, target, stop, **settings) -> float:
-    """GPU time to ask a ZeroGPU Space for: generous per-step figures for a 512-1024 px model."""
-    return min(600.0, 20.0 + 0.15 * settings["steps"] + 0.3 * settings["pti_steps"])
-
-
-def inversion_stream(G, target: np.ndarray, stop: StopFlag, **settings) -> Iterator[InversionProgress | Inversion]:
-    """`invert(G, target, **settings)` as what crosses the GPU boundary: its progress reports, then its result.
-    A result without PTI comes back with `generator=None`: the caller has G, and a pickled copy would not be it."""
-    for item in progress_stream(invert, G, target, stop=stop, **settings):
-        yield replace(item, generator=None) if isinstance(item, Inversion) and item.generator is G else item
-
-
-run_inversion = gpu(inversion_stream, duration=inversion_seconds)
-
-
-def follow_inversion(stream: Iterator[InversionProgress | Inversion],
-                     progress: Callable[[InversionProgress], None] | None) -> Inversion:
-    """The result of an `inversion_stream`, with each report passed to `progress` on the way."""
-    for item in stream:
-        if isinstance(item, Inversion):
-            return item
-        if progress is not None:
-            progress(item)
-    raise RuntimeError("the inversion ended without a result")
 
 
 @dataclass

@@ -6,15 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-NUM_POINTS = 68  # iBUG 300-W markup, 0-based. Right/left are the subject's.
-JAW = tuple(range(0, 17))  # 0 under the subject's right ear (image left) round to 16.
+# iBUG 300-W markup, 0-based; right/left are the subject's. Jaw 0-16 (0 under the right ear, image left), nose
+# 27-35, outer lips 48-59 (corners 48 and 54), inner lips 60-67 (corners 60 and 64; upper 61-63, lower 65-67,
+# 65 under 63). The groups below are the ones the presets and the face frame read.
+NUM_POINTS = 68
 RIGHT_BROW = tuple(range(17, 22))  # Subject's right: 17 outer … 21 inner.
 LEFT_BROW = tuple(range(22, 27))  # 22 inner … 26 outer.
-NOSE = tuple(range(27, 36))
 RIGHT_EYE = tuple(range(36, 42))  # Corners 36 (outer), 39 (inner); upper lid 37, 38; lower lid 41, 40.
 LEFT_EYE = tuple(range(42, 48))  # Corners 42 (inner), 45 (outer); upper lid 43, 44; lower lid 47, 46.
-OUTER_LIPS = tuple(range(48, 60))  # Corners 48 (subject's right) and 54.
-INNER_LIPS = tuple(range(60, 68))  # Corners 60 and 64; upper 61-63, lower 65-67 (65 under 63, 67 under 61).
 MOUTH_CORNERS = (48, 54)
 
 

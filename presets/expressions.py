@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from landmarks.face import LEFT_BROW, MOUTH_CORNERS, RIGHT_BROW
+
 from .face_frame import FaceFrame, check_landmarks
 
 Move = tuple[tuple[int, ...], np.ndarray]  # Indices moved and their (K, 2) displacement at strength 1.
@@ -77,7 +79,7 @@ def smile(points: np.ndarray, frame: FaceFrame) -> Move:
     """Mouth corners 48, 54 outward and up by SMILE_CORNERS × mouth width each way; 60, 64 by SMILE_INNER."""
     outward = np.array([-frame.across, frame.across, -frame.across, frame.across])
     amount = frame.mouth_width * np.array([SMILE_CORNERS, SMILE_CORNERS, SMILE_INNER, SMILE_INNER])
-    return (48, 54, 60, 64), amount[:, None] * (outward + frame.up)
+    return MOUTH_CORNERS + (60, 64), amount[:, None] * (outward + frame.up)
 
 
 @_preset("open mouth")
@@ -105,7 +107,7 @@ def slim_face(points: np.ndarray, frame: FaceFrame) -> Move:
 @_preset("raise eyebrows")
 def raise_eyebrows(points: np.ndarray, frame: FaceFrame) -> Move:
     """Both brows, 17–26, up by RAISE_BROWS × inter-ocular distance."""
-    indices = tuple(range(17, 27))
+    indices = RIGHT_BROW + LEFT_BROW
     return indices, np.tile(RAISE_BROWS * frame.inter_ocular * frame.up, (len(indices), 1))
 
 

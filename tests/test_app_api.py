@@ -57,7 +57,7 @@ def server(segmentation_weights, tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         # No checkpoints anywhere: registry models are unavailable (HF_HUB_OFFLINE is set in conftest).
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        config = AppConfig(device=torch.device("cpu"), demo=True, segmentation_weights=segmentation_weights)
+        config = AppConfig(device="cpu", demo=True, segmentation_weights=segmentation_weights)
         demo = build_app(config)
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_error=True)

@@ -191,7 +191,7 @@ def test_clicks_alternate_handle_and_target(tab):
 def test_startup_offline_names_the_missing_checkpoint(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path))
-    demo = build_app(AppConfig(device=torch.device("cpu"), model="ffhq-512"))
+    demo = build_app(AppConfig(device="cpu", model="ffhq-512"))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     assert "'ffhq-512' is not available" in notice.value
     assert "stylegan2-ffhq-512x512.pkl" in notice.value and "Facades, trained here (128 px)" in notice.value
@@ -226,7 +226,7 @@ def test_a_local_checkpoint_is_offered_and_loads(monkeypatch, tmp_path):
     from draggan import save_generator
     monkeypatch.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path))
     path = save_generator(untrained_generator(), tmp_path / "my-model.safetensors")
-    demo = build_app(AppConfig(device=torch.device("cpu"), model=str(path)))
+    demo = build_app(AppConfig(device="cpu", model=str(path)))
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     assert dropdown.value == str(path) and str(path) in [value for _, value in dropdown.choices]

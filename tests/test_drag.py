@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import draggan.session as session_module
 from draggan.features import feature_block_index, sample_features, sample_upsampled
-from draggan.full_resolution import full_resolution_drag
+from benchmarks.full_resolution import full_resolution_drag
 from draggan.motion import disc_offsets, motion_radius
 from conftest import tiny_generator
 from draggan.session import DragSession, stop_distance
@@ -235,3 +235,16 @@ def test_nan_loss_stops_the_drag_and_keeps_the_last_good_latent(G, monkeypatch):
     assert torch.equal(s.ws, good)
     results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5))
     assert len(results) == 1 and "nan" in results[0].message and torch.equal(s.ws, good)
+
+
+def test_swapping_the_generator_keeps_latent_and_history_and_refuses_another_shape():
+    G, other = tiny_generator(perturb=0.05), tiny_generator(seed=1, perturb=0.05)
+    s = DragSession(G, seed=0)
+    list(s.drag([(20, 30)], [(26, 30)], max_steps=2))
+    ws, history = s.ws, list(s.history)
+    s.swap_generator(None)  # the visitor's tuning waits on disk
+    s.swap_generator(other)
+    assert s.G is other and torch.equal(s.ws, ws) and s.history == history
+    assert not np.array_equal(s.render(), DragSession(G, ws=ws).render())
+    with pytest.raises(ValueError, match="must take this session's latents and size"):
+        s.swap_generator(tiny_generator(res=32))

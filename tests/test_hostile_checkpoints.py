@@ -102,7 +102,7 @@ def test_the_app_starts_on_the_bundled_generator_and_says_why(corpus, capsys, na
     import gradio as gr
     from ui import AppConfig, build_app
     from editor.models import DEMO_MODEL
-    demo = build_app(AppConfig(device=torch.device("cpu"), model=str(corpus[name])))
+    demo = build_app(AppConfig(device="cpu", model=str(corpus[name])))
     notice = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "model-notice")
     dropdown = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown))
     assert name in notice.value and "Facades, trained here" in notice.value and dropdown.value == DEMO_MODEL

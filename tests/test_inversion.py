@@ -45,7 +45,7 @@ def generated(G, seed, psi=0.7):
 def test_a_generator_image_is_recovered_within_200_projection_steps(tiny256, seed):
     result = invert(tiny256, generated(tiny256, seed=seed), steps=200, torgb_steps=0, full_share=0.5)
     assert result.psnr >= 22, f"seed {seed}: {result.psnr:.1f} dB"
-    assert result.loss == PIXEL_LOSS_NAME and result.message == "" and result.generator is tiny256
+    assert result.loss == PIXEL_LOSS_NAME and result.message == "" and result.overlay.tensors == {}
     assert result.ws.shape == (1, tiny256.num_ws, tiny256.w_dim)
     assert result.image.shape == (256, 256, 3) and result.image.dtype == np.uint8
     assert result.resolutions == [128] * 100 + [256] * 100 and result.psnr == result.projection_psnr
@@ -61,10 +61,10 @@ def test_pti_adds_3db_on_a_real_face(tiny256, shared_dir):
     result = invert(tiny256, aligned_face(shared_dir, "obama.jpg"), pti_steps=30, torgb_steps=0, pti_lr=1e-3,
                     bf16=True)
     assert result.psnr - result.projection_psnr >= 3, f"{result.projection_psnr:.1f} -> {result.psnr:.1f} dB"
-    assert result.generator is not tiny256 and result.message == ""
+    assert not result.overlay.only_torgb and result.message == ""
     assert result.resolutions == [128] * InvertConfig().steps + [256] * 30
     with torch.no_grad():
-        rendered = to_uint8(result.generator.synthesis(result.ws))
+        rendered = to_uint8(result.overlay.on(tiny256).synthesis(result.ws))
     np.testing.assert_array_equal(result.image, rendered)
 
 
@@ -76,10 +76,10 @@ def test_g_is_never_modified(small):
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert [p.requires_grad for p in small.parameters()] == flags
     assert all(p.grad is None for p in small.parameters())
-    tuned = result.generator.state_dict()
-    assert result.generator is not small and not torch.equal(tuned["synthesis.b64.conv1.weight"],
-                                                             before["synthesis.b64.conv1.weight"])
-    assert all(p.grad is None and not p.requires_grad for p in result.generator.parameters())
+    tuned = result.overlay.on(small)
+    assert tuned is not small and not torch.equal(tuned.state_dict()["synthesis.b64.conv1.weight"],
+                                                  before["synthesis.b64.conv1.weight"])
+    assert all(p.grad is None and not p.requires_grad for p in tuned.parameters())
 
 
 def test_progress_rises_and_stop_ends_early_keeping_the_last_latent(small):
@@ -95,7 +95,7 @@ def test_progress_rises_and_stop_ends_early_keeping_the_last_latent(small):
     assert [p.step for p in seen] == list(range(1, 8))
     assert all(p.total == 30 and p.stage == "projection" and p.eta_s > 0 and math.isfinite(p.psnr) for p in seen)
     assert len(result.psnr_history) == 7 and "stopped" in result.message and "7 of 30" in result.message
-    assert result.generator is small  # stopped before PTI: no tuned copy
+    assert result.overlay.tensors == {}  # stopped before PTI: no tuning
     assert torch.isfinite(result.ws).all() and result.ws.shape == (1, small.num_ws, small.w_dim)
 
 
@@ -109,7 +109,7 @@ def test_stop_in_pti_ends_within_one_step_and_keeps_the_tuned_copy(small):
 
     result = invert(small, generated(small, seed=2), steps=4, pti_steps=10, progress=progress, stop=stop)
     assert [p.stage for p in seen] == ["projection"] * 4 + ["pti"] and "5 of 54" in result.message
-    assert result.generator is not small and result.psnr != result.projection_psnr
+    assert not result.overlay.only_torgb and result.psnr != result.projection_psnr
 
 
 def test_eta_counts_the_steps_and_renders_left(small, monkeypatch):
@@ -135,7 +135,7 @@ def test_a_non_finite_loss_stops_with_the_last_good_latent(small, monkeypatch):
     monkeypatch.setattr(inversion_module, "image_distance", lambda device, loss: ImageDistance("test", breaks_at_step_4))
     result = invert(small, generated(small, seed=3), steps=10, pti_steps=5)
     assert "non-finite" in result.message and "step 4" in result.message
-    assert len(result.psnr_history) == 3 and result.generator is small
+    assert len(result.psnr_history) == 3 and result.overlay.tensors == {}
     assert torch.isfinite(result.ws).all()
 
 
@@ -194,8 +194,8 @@ def test_offline_loss_is_the_pixel_pyramid_and_says_so(tmp_path):
 
 def test_a_drag_session_starts_from_the_inverted_latent_and_resets_to_it(small):
     result = invert(small, generated(small, seed=4), steps=3, pti_steps=2)
-    session = DragSession(result.generator, seed=7, truncation_psi=0.5, ws=result.ws)
-    assert torch.equal(session.ws, result.ws) and session.G is result.generator
+    session = DragSession(result.overlay.on(small), seed=7, truncation_psi=0.5, ws=result.ws)
+    assert torch.equal(session.ws, result.ws)
     np.testing.assert_array_equal(session.render(), result.image)
     session.start_drag([(20, 30)], [(40, 30)])
     for _ in range(2):

@@ -3,7 +3,6 @@ import re
 
 import gradio as gr
 import pytest
-import torch
 
 from draggan.registry import MAX_LABEL, REGISTRY, model_label
 from ui import AppConfig, build_app
@@ -19,7 +18,7 @@ def assert_for_visitors(label: str) -> None:
 
 @pytest.fixture(scope="module")
 def app() -> gr.Blocks:
-    return build_app(AppConfig(device=torch.device("cpu"), demo=True))
+    return build_app(AppConfig(device="cpu", demo=True))
 
 
 def test_every_dropdown_choice_in_the_app_is_for_visitors(app):

@@ -86,6 +86,9 @@ def test_every_command_names_a_module_and_flags_it_has():
                 continue
             for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", command):
                 negated = flag.replace("--no-", "--", 1)  # argparse.BooleanOptionalAction's --no-X
+                if re.match(r"python3? app\.py", command):  # app.py's flags are AppConfig's fields
+                    assert negated[2:].replace("-", "_") in APP_FLAGS | {"help"}, f"{page}: {command[:80]}: no {flag}"
+                    continue
                 known = {f'"{flag}"', f"'{flag}'"} | ({f'"{negated}"'} if "BooleanOptionalAction" in source else set())
                 if "__dataclass_fields__" in source:  # flags made from a config dataclass's fields (segmentation.train)
                     known.add(f"\n    {negated[2:].replace('-', '_')}: ")
@@ -116,3 +119,39 @@ def test_every_python_block_parses_imports_and_calls_with_real_keywords():
                     for keyword in node.keywords:
                         assert keyword.arg is None or keyword.arg in parameters, \
                             f"{page}: {node.func.id}() takes no {keyword.arg}="
+
+
+# ----------------------------------------------------------------------------- the README's defaults are the code's
+
+from dataclasses import fields  # noqa: E402
+
+from draggan.inversion import InvertConfig  # noqa: E402
+from draggan.session import DragConfig  # noqa: E402
+from ui.config import AppConfig  # noqa: E402
+
+APP_FLAGS = {f.name for f in fields(AppConfig)}
+
+
+def stated(pattern: str) -> tuple[float, ...]:
+    """The numbers a README sentence states (one match, or the test fails naming the sentence)."""
+    found = re.findall(pattern, " ".join(README.split()))
+    assert len(found) >= 1, f"the README no longer says {pattern!r}"
+    assert len(set(found)) == 1, f"the README says {pattern!r} with different numbers: {found}"
+    return tuple(float(x) for x in (found[0] if isinstance(found[0], tuple) else (found[0],)))
+
+
+def test_the_readmes_defaults_are_the_codes():
+    drag, invert, app = DragConfig(), InvertConfig(), AppConfig()
+    assert stated(r"`DragConfig` \(lr ([\d.e-]+), W\+, (\d+) steps, a full frame every (\d+) steps\)") == \
+        (drag.lr, drag.max_steps, drag.frame_every) and drag.w_plus
+    assert stated(r"InvertConfig\(\): (\d+) projection steps, no PTI, (\d+) fit iterations") == \
+        (invert.steps, invert.torgb_steps) and invert.pti_steps == 0
+    assert stated(r"InvertConfig\(\): (\d+) steps \+ the ToRGB fit") == (invert.steps,)
+    assert stated(r"then inverted: (\d+) steps of W\+ projection") == (invert.steps,)
+    assert stated(r"Inversion, the default \((\d+) projection steps \+ (\d+) ToRGB-fit iterations\)") == \
+        (invert.steps, invert.torgb_steps)
+    assert stated(r"at most (\d+) drags or inversions at once and (\d+) waiting") == (app.max_drags, app.max_waiting)
+    assert stated(r"(\d+) drag steps, (\d+) projection and (\d+) PTI steps per job") == \
+        (app.max_drag_steps, app.max_invert_steps, app.max_pti_steps)
+    assert stated(r"(\d+) PTI tunings in memory") == (app.max_tuned,)
+    assert stated(r"sessions freed after (\d+) s idle") == (app.session_ttl,)

@@ -19,7 +19,6 @@ import httpx
 import numpy as np
 import pytest
 import gradio as gr
-import torch
 from PIL import Image
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -88,7 +87,7 @@ def test_uploads_over_the_limit_are_refused_and_a_sigterm_deletes_every_cached_f
 def app(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, session_ttl=3600))
+        demo = build_app(AppConfig(device="cpu", demo=True, session_ttl=3600))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         yield demo, f"http://127.0.0.1:{port}/"
@@ -195,8 +194,7 @@ def public(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DRAGGAN_CHECKPOINTS", str(tmp_path_factory.mktemp("no-checkpoints")))
         env.setenv("SPACE_ID", "tests/gan-editor")
-        demo = build_app(AppConfig(device=torch.device("cpu"), demo=True, max_drags=1, max_waiting=2,
-                                   jobs_by_ip=True))
+        demo = build_app(AppConfig(device="cpu", demo=True, max_drags=1, max_waiting=2, jobs_per_ip=True))
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                     max_threads=80, show_error=True)

@@ -9,7 +9,8 @@ import torch
 import draggan.inversion as inversion_module
 from draggan import invert
 from draggan.export import to_uint8
-from draggan.inversion import OLD_DEFAULT, InversionProgress
+from benchmarks.bench_invert import OLD_DEFAULT
+from draggan.inversion import InversionProgress
 from draggan.torgb_fit import ToRGBFit, skip_image, torgb_inputs, torgb_parameters
 from test_inversion import aligned_face, empty_torch_hub, generated, small, tiny256  # noqa: F401 (fixtures)
 
@@ -43,15 +44,16 @@ def test_only_torgb_changes_so_drags_read_gs_own_features(small):
     before = {k: v.clone() for k, v in small.state_dict().items()}
     result = invert(small, generated(small, seed=1), steps=5)
     assert all(torch.equal(before[k], v) for k, v in small.state_dict().items())  # G untouched
-    tuned = result.generator.state_dict()
-    changed = {k for k in before if not torch.equal(before[k], tuned[k])}
+    assert result.overlay.only_torgb and len(result.overlay.tensors) == 2 * len(small.synthesis.blocks)
+    tuned = result.overlay.on(small)
+    changed = {k for k, v in tuned.state_dict().items() if not torch.equal(before[k], v)}
     assert changed and all(".torgb." in k for k in changed), sorted(changed)
     with torch.no_grad():
-        (_, mine), (_, theirs) = (g.synthesis(result.ws, return_features=True) for g in (result.generator, small))
+        (_, mine), (_, theirs) = (g.synthesis(result.ws, return_features=True) for g in (tuned, small))
     assert all(torch.equal(a, b) for a, b in zip(mine, theirs))
-    assert all(p.grad is None and not p.requires_grad for p in result.generator.parameters())
+    assert all(p.grad is None and not p.requires_grad for p in tuned.parameters())
     with torch.no_grad():
-        np.testing.assert_array_equal(result.image, to_uint8(result.generator.synthesis(result.ws)))
+        np.testing.assert_array_equal(result.image, to_uint8(tuned.synthesis(result.ws)))
 
 
 def test_an_edit_moves_the_fitted_image_about_as_much_as_gs(tiny256, shared_dir):
@@ -62,7 +64,7 @@ def test_an_edit_moves_the_fitted_image_about_as_much_as_gs(tiny256, shared_dir)
         step = 0.1 * torch.randn(result.ws.shape, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
             moved = [(g.synthesis(result.ws + step).clamp(-1, 1) - g.synthesis(result.ws).clamp(-1, 1)).norm()
-                     for g in (result.generator, tiny256)]
+                     for g in (result.overlay.on(tiny256), tiny256)]
         ratios.append(float(moved[0] / moved[1]))
     assert sum(ratios) / 3 < 1.5, ratios
 
@@ -77,7 +79,7 @@ def test_stop_in_the_fit_ends_within_one_iteration_and_keeps_it(small):
 
     result = invert(small, generated(small, seed=2), steps=4, progress=progress, stop=stop)
     assert [p.stage for p in seen] == ["projection"] * 4 + ["fit"] * 2 and "6 of 44" in result.message
-    assert result.generator is not small and result.psnr > result.projection_psnr
+    assert result.overlay.tensors and result.psnr > result.projection_psnr
 
 
 def test_a_non_finite_fit_keeps_the_projection_and_says_so(small, monkeypatch):
@@ -87,7 +89,7 @@ def test_a_non_finite_fit_keeps_the_projection_and_says_so(small, monkeypatch):
 
     monkeypatch.setattr(inversion_module, "fit_torgb", broken)
     result = invert(small, generated(small, seed=3), steps=3)
-    assert "ToRGB fit became non-finite" in result.message and result.generator is small
+    assert "ToRGB fit became non-finite" in result.message and result.overlay.tensors == {}
     assert result.psnr == result.projection_psnr
 
 

@@ -8,18 +8,21 @@ import inspect
 import pickle
 import re
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import draggan
 import editor.controller
-import editor.photo
-from common import StopFlag
+import editor.worker
+from draggan.session import DragSession
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
 from draggan.inversion import InvertConfig
 from editor.tuned import TunedCopies
+from editor.worker import StopFlag, progress_stream
 
 
 def across_the_boundary(fn):
@@ -58,7 +61,7 @@ def test_the_stand_in_keeps_plain_values_and_drops_changes_made_in_the_worker():
 
 
 def test_a_drag_across_the_zero_gpu_boundary_comes_back_to_the_session(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
     ed = editor_with_points()
     before = ed.image.copy()
     updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
@@ -72,7 +75,7 @@ def test_a_drag_across_the_zero_gpu_boundary_comes_back_to_the_session(monkeypat
 
 
 def test_a_drag_refused_in_the_worker_leaves_no_undo_record(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
     ed = editor_with_points()
     ed.mask = np.ones((3, 3), bool)  # the wrong shape: the worker's session refuses it before any step
     updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
@@ -81,7 +84,7 @@ def test_a_drag_refused_in_the_worker_leaves_no_undo_record(monkeypatch):
 
 
 def test_stop_reaches_a_drag_in_the_worker(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.controller.drag_copy))
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
     ed = editor_with_points()
     updates = []
     for update in ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=50)):
@@ -101,8 +104,8 @@ def photo_editor() -> Editor:
     return ed
 
 
-def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_the_tuned_copy(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.photo.inversion_stream))
+def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_the_overlay(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.worker.inversion_stream))
     ed = photo_editor()
     reports = []
     summary = ed.invert(InvertSettings(steps=3, pti_steps=2), progress=reports.append)
@@ -110,11 +113,13 @@ def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_
     assert [(r.stage, r.step) for r in reports] == [("projection", 1), ("projection", 2), ("projection", 3),
                                                    ("pti", 4), ("pti", 5)] + [("fit", 6 + i) for i in range(fit)]
     assert f"in {5 + fit} steps" in summary and "then PTI and the ToRGB fit" in summary
-    assert ed.session.G is not ed.shared.models.get(DEMO_MODEL), "the session edits the tuned copy that came back"
+    assert not ed.overlay.only_torgb and ed.session.G is not ed.shared.models.get(DEMO_MODEL), \
+        "the session edits the PTI overlay that came back, on the shared generator"
+    assert ed.shared.tuned.holders() == [ed.visitor], "PTI's overlay is counted by the cap"
 
 
 def test_stop_reaches_an_inversion_in_the_worker_and_keeps_what_it_has(monkeypatch):
-    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.photo.inversion_stream))
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.worker.inversion_stream))
     ed = photo_editor()
 
     def stop_after_two(report):
@@ -136,7 +141,28 @@ def test_an_error_in_the_worker_reaches_the_caller():
         progress("one")
         raise ValueError("no face")
 
-    stream = editor.photo.progress_stream(fails, stop=StopFlag(tempfile.gettempdir()))
+    stream = progress_stream(fails, stop=StopFlag(tempfile.gettempdir()))
     assert next(stream) == "one"
     with pytest.raises(ValueError, match="no face"):
         next(stream)
+
+
+def test_a_fitted_photo_crosses_as_its_overlay_drags_as_in_process_and_is_not_counted(monkeypatch):
+    monkeypatch.setattr(editor.controller, "run_inversion", across_the_boundary(editor.worker.inversion_stream))
+    monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
+    ed = photo_editor()
+    ed.invert(InvertSettings(steps=2, pti_steps=0))
+    assert ed.overlay.only_torgb and ed.overlay.tensors and ed.shared.tuned.holders() == [], "36 KB: not capped"
+    here = DragSession(ed.session.G, ws=ed.session.ws)
+    list(here.drag([(40, 64)], [(70, 64)], max_steps=3))
+    ed.points = [(40, 64), (70, 64)]
+    list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
+    mine, theirs = ed.session.history[-1].trajectory, here.history[-1].trajectory
+    assert len(mine) == 3 and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+    assert np.array_equal(ed.image, here.render()), "the worker dragged the overlay on the shared generator"
+
+
+def test_the_engine_knows_nothing_of_its_hosting():
+    engine = Path(draggan.__file__).parent
+    for path in engine.glob("*.py"):
+        assert not re.search(r"zero ?gpu|\bspaces?\b", path.read_text(), re.I), path.name

@@ -20,7 +20,7 @@ from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
 from editor.checks import DRAG, latent_space
 from editor.controller import NO_FACE
 from editor.models import ModelCache
-from editor.tuned import DEFAULT_MAX_TUNED, TunedCopies
+from editor.tuned import TunedCopies
 from presets import PRESETS
 from ui import photo_panel
 from ui.editor_view import (
@@ -288,12 +288,11 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     w.export.click(tab.export, w.state, [w.files, w.status], api_name="export")
 
 
-def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, notice: str,
-          max_drags: int, max_tuned: int = DEFAULT_MAX_TUNED, limits: StepLimits = StepLimits(),
-          lane: SlowLane | None = None) -> SimpleNamespace:
-    """The drag tab inside `demo`: layout, then events. Returns its widgets. Drags and inversions share `lane`
-    (default: `max_drags` at once), their step counts capped by `limits`."""
-    tab = DragTab(choices, lane or SlowLane(running=max_drags), limits)
+def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, notice: str, max_tuned: int,
+          limits: StepLimits, lane: SlowLane) -> SimpleNamespace:
+    """The drag tab inside `demo`: layout, then events. Returns its widgets. Drags and inversions share `lane`,
+    their step counts capped by `limits`; at most `max_tuned` PTI tunings stay in memory."""
+    tab = DragTab(choices, lane, limits)
     shared = Shared(models, TunedCopies(max_tuned), choices)
     w = SimpleNamespace()
     with gr.Tab("Drag", id="drag"):

@@ -9,7 +9,7 @@ refused job gets a sentence saying why and, when the server is full, about how l
 every queue and ends only its own session's job. Fast requests have a lane of their own (ui/fast_lane.py).
 
 Step counts are limited too (`StepLimits`), so that a job's wall time is bounded; the limits are shown on the
-page and set by flags for a private machine.
+page and set by flags (ui/config.py) for a private machine.
 """
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ ONE_JOB = ("**You already have a job running or waiting** (a drag or an inversio
            "press **Stop**, then start this one.")
 BUSY = "**The server is busy** ({running} jobs running, {waiting} waiting). Try again in about {seconds} s."
 STOPPED_WAITING = "Stopped: the job had not started yet."
-FIRST_GUESS_S = {"drag": 0.6, "invert": 4.3}  # Seconds per step before one has been timed (512 px, 2 CPU cores).
+MAX_RUNNING = 2   # Slow jobs running at once, over all visitors (--max-drags).
+MAX_WAITING = 8   # Slow jobs waiting for a turn (--max-waiting).
+# Seconds per step before one has been timed (512 px, 2 CPU cores): a drag step; an inversion's default 20
+# projection steps and 40 ToRGB fit iterations take about 29 s in all (docs/performance.md).
+FIRST_GUESS_S = {"drag": 0.6, "invert": 0.5}
 
 
 def client_ip(request: gr.Request | None) -> str:
@@ -72,7 +76,7 @@ class SlowLane:
     """At most `running` slow jobs at once and `waiting` more, one per client (`client_of`); estimates waits from
     timed steps."""
 
-    def __init__(self, running: int = 2, waiting: int = 8, by_ip: bool = False):
+    def __init__(self, running: int = MAX_RUNNING, waiting: int = MAX_WAITING, by_ip: bool = False):
         self.running, self.waiting, self.by_ip = running, waiting, by_ip
         self._cond = threading.Condition()
         self._queue: deque[str] = deque()              # clients waiting, first in first out

@@ -117,8 +117,8 @@ class PhotoPanel:
             progress((p.step, p.total), desc=progress_line(p))
 
         ed.ready(needs_image=False)
-        with self.lane.admitted(self.lane.client(request), "invert", settings.steps + settings.pti_steps,
-                                session_of(request)):
+        steps = settings.steps + settings.pti_steps + INVERT.torgb_steps  # what the progress bar counts
+        with self.lane.admitted(self.lane.client(request), "invert", steps, session_of(request)):
             message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
 
@@ -168,6 +168,6 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
                    api_name="invert", concurrency_limit=None, preprocess=False)
 
     def leave(request: gr.Request):
-        """The visitor closed the page: free their tuned generator now rather than when gradio drops their state."""
+        """The visitor closed the page: free their PTI tuning now rather than when gradio drops their state."""
         shared.leave(getattr(request, "session_hash", "") or "")
     demo.unload(leave)

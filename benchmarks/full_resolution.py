@@ -12,11 +12,11 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from .features import feature_block_index
-from .motion import NO_LOSS_DISTANCE, disc_offsets, motion_radius
-from .networks import Generator
-from .session import DragConfig, stop_distance
-from .tracking import tracking_radius
+from draggan.features import feature_block_index
+from draggan.motion import NO_LOSS_DISTANCE, disc_offsets, motion_radius
+from draggan.networks import Generator
+from draggan.session import DragConfig, stop_distance
+from draggan.tracking import tracking_radius
 
 
 def _bilinear(feat: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
