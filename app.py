@@ -1,7 +1,7 @@
 """GAN image editing in the browser: DragGAN point dragging and pix2pix facade segmentation and painting.
 
     python app.py                      # http://127.0.0.1:7860
-    python app.py --demo --port 7861   # only the small untrained generator: starts in seconds
+    python app.py --demo --port 7861   # the bundled 128 px facades generator: no download, starts in seconds
     python app.py --share --device cuda
     DRAGGAN_MAX_INVERT_STEPS=150 python app.py   # every flag is also an environment variable (see --help)
 

@@ -4,7 +4,7 @@ figures.
     python -m benchmarks.abuse                          # every attack, a fresh server for each
     python -m benchmarks.abuse --attacks strips,queue --json abuse.json
 
-Each attack gets its own `python app.py --demo --jobs-per-ip` (the untrained demo generator, offline) on
+Each attack gets its own `python app.py --demo --jobs-per-ip` (the bundled facades generator, offline) on
 127.0.0.1 with SPACE_ID set, as on a Space, and gradio's cache and the temp folder inside a scratch folder, so
 its memory and disk are its own. On a Space the platform's proxy appends each sender's address to
 x-forwarded-for; here a client that stands for a visitor writes that header as the app would receive it.

@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     inverted = []
     for photo in photos:
         result = invert(G, photo)
-        inverted.append(drag_window(DragSession(result.generator, ws=result.ws), judge, args.offset, args.max_steps))
+        inverted.append(drag_window(DragSession(result.overlay.on(G), ws=result.ws), judge, args.offset,
+                                    args.max_steps))
     drag_report("Inverted validation photos (default recipe)", inverted)
 
 

@@ -449,5 +449,5 @@ class Editor:
         if not result.overlay.only_torgb:  # PTI's overlay is a copy of the network: counted by the cap
             self.shared.tuned.admit(self)
         return inversion_summary(photo, result, bool(result.overlay.tensors), seconds,
-                                 untrained=photo.model == DEMO_MODEL)
+                                 faceless=not draws_faces(photo.model))
 

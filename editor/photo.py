@@ -18,8 +18,8 @@ from common.images import read_rgb, upright_size
 from draggan.inversion import Inversion, InversionProgress
 
 MAX_PHOTO_SIDE = 4096     # Larger photos are read reduced to this (the paste-back comes out this large).
-NOT_FACES = (" The **demo generator is untrained**: it cannot draw a face, so the inverted image is only a colour "
-             "blur of the photo; dragging, presets and paste-back still work on it.")
+NOT_FACES = (" **This model does not draw faces**, so the inverted image is only the nearest picture it can draw; "
+             "dragging, presets and paste-back still work on it.")
 
 
 @dataclass
@@ -73,7 +73,7 @@ def progress_line(p: InversionProgress) -> str:
     return f"{stage} · step {p.step}/{p.total} · PSNR {p.psnr:.1f} dB · ETA {p.eta_s:.0f} s"
 
 
-def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, untrained: bool) -> str:
+def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, faceless: bool) -> str:
     """"Inverted face 1 of me.jpg in 60 steps (25 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then the ToRGB fit)."""
     ran = [name for stage, name in (("pti", "PTI"), ("fit", "the ToRGB fit")) if stage in result.stages]
     stages = (f"projection {result.projection_psnr:.1f} dB, then {' and '.join(ran)}" if tuned and ran
@@ -83,4 +83,4 @@ def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds:
     if result.message:
         text += f" {result.message[0].upper()}{result.message[1:]}."
     text += " The photo's landmarks are drawn: press a preset or click points, then Start."
-    return text + (NOT_FACES if untrained else "")
+    return text + (NOT_FACES if faceless else "")

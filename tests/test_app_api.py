@@ -1,6 +1,6 @@
 """The app through its HTTP API (gradio_client), as a script or another Space would use it.
 
-The app runs in this process on a free port with the untrained demo generator (fast on CPU) and,
+The app runs in this process on a free port with the bundled facades generator (fast on CPU) and,
 the shipped segmentation models (or, when they are missing, a small random segmentation checkpoint).
 Each gradio_client.Client is one browser session with its own gr.State.
 """
@@ -207,9 +207,9 @@ def test_bad_input_gives_messages_not_errors(url):
     *_, status, _ = c.predict(DEMO, 0, 0.7, 0.5, 50, "W+", (table((1, 1, 2, 2))), None, api_name="/start")
     assert "Invalid settings" in status and "lr" in status
     _, status = c.predict(api_name="/detect_landmarks")
-    assert "No face found" in status  # the demo generator draws colour blobs
+    assert "need a face model" in status  # the bundled generator draws facades
     _, status, _ = c.predict(0.7, api_name="/preset_smile")
-    assert "No face found" in status
+    assert "need a face model" in status
 
 
 def test_sessions_do_not_see_each_other(url):

@@ -1,5 +1,5 @@
 """Your own photo in the drag tab: upload, face choice, inversion, drag and paste-back, through the HTTP API
-(gradio_client, as tests/test_app_api.py) on the untrained demo generator with few steps, and the cap on
+(gradio_client, as tests/test_app_api.py) on the bundled facades generator with few steps, and the cap on
 tuned generators without a server."""
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
     assert "obama.jpg**: 910×1137, 1 face" in status
     image, status, table, _ = c.predict(6, 3, api_name="/invert")
     assert f"Inverted face 1 of obama.jpg in {9 + InvertConfig().torgb_steps} steps" in status, status
-    assert "pixel L1+L2" in status and "then PTI and the ToRGB fit" in status and "demo generator is untrained" in status
+    assert "pixel L1+L2" in status and "then PTI and the ToRGB fit" in status and "does not draw faces" in status
     assert read(image).shape == (512, 512, 3)  # 128 px shown 4x enlarged
     _, status, rows = c.predict(1.0, api_name="/preset_smile")
     assert "Preset **smile**" in status and len(rows["data"]) == 4  # 48, 54, 60, 64 from the photo's landmarks

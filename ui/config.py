@@ -33,7 +33,7 @@ class AppConfig:
     share: bool = opt(False, "also serve on a public gradio.live link")
     device: str = opt("auto", f"where the generators run: {', '.join(DEVICES)} (auto: CUDA, else MPS, else CPU)")
     model: str = opt(DEFAULT_MODEL, "drag tab's first model: a registry name or a checkpoint file")
-    demo: bool = opt(False, "use only the untrained demo generator (starts in seconds: tests, offline demos)")
+    demo: bool = opt(False, "open on the facades generator that ships with the app (no download; starts in seconds)")
     segmentation_weights: Path | None = opt(None, "one facades checkpoint (.safetensors) for the segmentation "
                                                   "tab; default: the shipped models", kind=Path)
     max_drags: int = opt(MAX_RUNNING, "drags and inversions optimised at once over all visitors")
