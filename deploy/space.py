@@ -15,7 +15,7 @@ NEEDED_FILES = ("app.py", "requirements.txt", "packages.txt", "README.md")  # Th
 SHIPPED_FILES = (*NEEDED_FILES, "LICENSE")
 SHIPPED_DIRS = ("assets", "common", "draggan", "editor", "landmarks", "presets", "segmentation", "ui")
 SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", "checkpoints", "runs", "node_modules"}
-SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp")
+SKIPPED_SUFFIXES = (".pyc", ".pyo", ".swp", ".resume.pt")  # .resume.pt: a training run's state, not the app's
 
 
 def shipped_files(root: Path = REPO) -> list[str]:

@@ -336,11 +336,19 @@ class Editor:
             self.mask = self._read_mask(paint)
         self.landmarks = None  # They belong to the image before the drag.
         self._run_started()
+        steps, final = self._steps(handles, targets, settings), None
         try:
-            yield from self._steps(handles, targets, settings)
+            for update in steps:
+                if update.final:
+                    final = update
+                    break
+                yield update
         finally:
+            steps.close()
             self._run_ended()
             self._render()
+        if final is not None:  # Said once the run has ended: the next edit may come the moment it is read.
+            yield final
 
     def _steps(self, handles: np.ndarray, targets: np.ndarray, settings: DragSettings) -> Iterator[DragUpdate]:
         """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step."""

@@ -53,7 +53,7 @@ def test_the_users_checkpoints_runs_caches_and_tests_stay_home(tmp_path):
     for path in [*space.NEEDED_FILES, "ui/tab.py", "ui/__pycache__/tab.cpython-311.pyc", "ui/.tab.py.swp",
                  "segmentation/weights/ce.safetensors", "segmentation/runs/a/last.pt", "checkpoints/mine.pkl",
                  "draggan/checkpoints/mine.pkl", "tests/test_x.py", "runs/painter/last.pt", ".git/config",
-                 ".venv/bin/python", "benchmarks/bench.py"]:
+                 ".venv/bin/python", "benchmarks/bench.py", "draggan/weights/facades-128.resume.pt"]:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("x")
     assert space.shipped_files(tmp_path) == [*space.NEEDED_FILES, "segmentation/weights/ce.safetensors", "ui/tab.py"]

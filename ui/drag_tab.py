@@ -159,13 +159,15 @@ class DragTab:
         except ValueError as err:
             raise Refused(f"Invalid points table: {err}") from None
         paint = painted(editor_value) if editor_value is not None else None
-        update: DragUpdate
+        final: DragUpdate | None = None
         with self.lane.admitted(self.lane.client(request), "drag", settings.max_steps, session_of(request)):
             for update in ed.drag(settings, points, paint):
                 if update.final:
-                    yield points_view(ed, update.status)
+                    final = update
                 else:
                     yield view(ed, update.frame), update.status, gr.skip()
+        if final is not None:  # Said once the lane's slot is free: a client may start again the moment it reads it.
+            yield points_view(ed, final.status)
 
     def stop(self, ed: Editor, request: gr.Request = None) -> str:
         """Ask this visitor's running drag or inversion to stop after its current step, or take their job out of
