@@ -101,3 +101,11 @@ def test_landmarks_and_presets_on_a_model_without_faces_say_they_need_a_face_mod
         assert message.startswith("Landmarks and the expression presets need a face model")
         assert "Facades, trained here (128 px) does not draw faces." in message
     assert ed.landmarks is None and len(ed.points) == 0
+
+
+def test_a_drags_last_update_comes_once_the_run_has_ended():
+    """A client may start its next drag the moment it reads the last answer: it must not be told one is running."""
+    ed = editor_with_image()
+    ed.add_point(40, 64), ed.add_point(70, 64)
+    seen = [(update.final, ed.running) for update in ed.drag(settings(max_steps=3))]
+    assert seen[-1] == (True, False) and all(running for final, running in seen[:-1])
