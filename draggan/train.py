@@ -22,11 +22,10 @@ Every `--snap-kimg` the run writes to OUT:
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import time
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,16 +34,13 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
+from common.flags import opt, parse_config
 from segmentation.data import IMAGE_SUFFIXES, list_pairs, read_pair, split_files
 
 from .loading import save_generator
 from .networks import Generator, GeneratorConfig
 from .projected_discriminator import ProjectedDiscriminator
 from .realism import Judge, compare
-
-
-def opt(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -79,19 +75,7 @@ class TrainConfig:
 
 
 def parse_args(argv: list[str] | None) -> tuple[TrainConfig, Path | None]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, f in TrainConfig.__dataclass_fields__.items():
-        flag, help_ = "--" + name.replace("_", "-"), f.metadata["help"]
-        if f.default is MISSING:
-            p.add_argument(flag, required=True, help=help_)
-        elif isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
-        else:
-            p.add_argument(flag, type=type(f.default), default=f.default, help=f"{help_} (default {f.default})")
-    p.add_argument("--resume", type=Path, default=None, help="a last.pt to continue from (its --kimg may change)")
-    args = vars(p.parse_args(argv))
-    resume = args.pop("resume")
-    return TrainConfig(**args), resume
+    return parse_config(TrainConfig, __doc__, argv)
 
 
 # ----------------------------------------------------------------------------- data

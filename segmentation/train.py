@@ -26,13 +26,12 @@ Rank 0 validates, plots and writes checkpoints:
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
 import sys
 import time
-from dataclasses import MISSING, asdict, dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +42,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm import tqdm
 
 from common import pick_device
+from common.flags import opt, parse_config
 
 from .checkpoint import load_state, save_segmenter, save_state
 from .data import PairedConfig, PairedFolder, list_pairs, read_pair, split_files
@@ -54,10 +54,6 @@ from .painter import Painter, one_hot
 from .networks import PatchDiscriminator, SegmenterConfig, build_segmenter, init_weights
 from .palette import PALETTE
 from .plots import plot_losses, sample_grid
-
-
-def opt(default, help: str):
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -112,19 +108,7 @@ class TrainConfig:
 
 
 def parse_args(argv: list[str] | None) -> tuple[TrainConfig, Path | None]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    for name, f in TrainConfig.__dataclass_fields__.items():
-        flag, help_ = "--" + name.replace("_", "-"), f.metadata["help"]
-        if f.default is MISSING:
-            p.add_argument(flag, required=True, help=help_)
-        elif isinstance(f.default, bool):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_)
-        else:
-            p.add_argument(flag, type=type(f.default), default=f.default, help=f"{help_} (default {f.default})")
-    p.add_argument("--resume", type=Path, default=None, help="a best.pt or last.pt to continue from")
-    args = vars(p.parse_args(argv))
-    resume = args.pop("resume")
-    return TrainConfig(**args), resume
+    return parse_config(TrainConfig, __doc__, argv)
 
 
 def _lr_factor(cfg: TrainConfig):
