@@ -31,7 +31,7 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from draggan.cropped import features_for_loss, loss_windows, split_synthesis  # noqa: E402
+from draggan.cropped import Window, window_features  # noqa: E402  (ablations, reworked below)
 from draggan.features import feature_block_index  # noqa: E402
 from draggan.full_resolution import full_resolution_drag  # noqa: E402
 from draggan.networks import Generator, GeneratorConfig  # noqa: E402

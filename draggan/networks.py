@@ -84,17 +84,17 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
     dcoefs = None
-    if demodulate:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)            # [N, O, I, k, k]
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()             # [N, O]
     if fused:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
-        if dcoefs is not None:
+        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)            # [N, O, I, k, k]
+        if demodulate:
+            dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()         # [N, O]
             w = w * dcoefs.reshape(n, -1, 1, 1, 1)
         x = _conv(x.reshape(1, n * in_ch, *x.shape[2:]), w.reshape(n * out_ch, in_ch, kh, kw), up,
                   resample_filter, groups=n)
         x = x.reshape(n, out_ch, *x.shape[2:])
     else:
+        if demodulate:  # the same sum as a [N, I] x [I, O] product: no [N, O, I, k, k] tensor, nor its gradient
+            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()
         x = _conv(x * styles.reshape(n, -1, 1, 1), weight, up, resample_filter, groups=1)
         if dcoefs is not None:
             x = x * dcoefs.reshape(n, -1, 1, 1)

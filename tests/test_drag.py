@@ -170,16 +170,17 @@ def test_a_drag_takes_its_own_learning_rate(G):
     assert s.config.lr == LR
 
 
-def test_drag_yields_previews_every_step_and_frames_every_k(G):
+def test_drag_renders_frames_on_its_cadence_and_always_at_the_end(G):
     s = DragSession(G, seed=0, lr=LR)
-    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every=2))
-    assert all(r.preview is not None and r.preview.shape == (64, 64, 3) and r.preview.dtype == np.uint8
-               for r in results[:-1])
-    assert [r.frame is not None for r in results] == [False, True, False, True, False, True]
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every_s=0))  # every step
+    assert [r.frame is not None for r in results] == [True] * 6
     assert results[-1].frame.shape == (64, 64, 3) and "max_steps" in results[-1].message
-    assert len(s.frames) == 3 and all(r.ms > 0 for r in results)
+    assert len(s.frames) == 6 and all(r.ms > 0 for r in results)
     # The closing frame is the current latent, and its handles are tracked on it.
     np.testing.assert_array_equal(results[-1].frame, s.render())
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every_s=1e9))  # only the closing frame
+    assert [r.frame is not None for r in results] == [False] * 5 + [True]
+    assert all(r.preview is None for r in results) and len(s.frames) == 1
 
 
 def test_stop_request_ends_a_drag(G):
