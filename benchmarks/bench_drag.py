@@ -1,8 +1,8 @@
 """Milliseconds per DragGAN step: our drag against the full-resolution reference step, side by side.
 
 "ours" is `DragSession.drag()` as the app runs it: without a mask the high blocks run forward and backward
-only on windows around the handles (draggan/cropped.py), and a full frame is rendered on its wall-clock
-cadence (`DragConfig.frame_every_s`) and at the end. "ours, full map" is the same drag with windows off
+only on windows around the handles (draggan/cropped.py), and full frames take their share of the drag's time
+(`DragConfig.frame_share`), the last one at the end; as in the app, the image was rendered before the drag. "ours, full map" is the same drag with windows off
 (`cropped=False`), the path a masked drag takes. "full-res" is the reference step (full synthesis, fused
 modconv, the feature map up-sampled to the image: every step is a full frame). All run the same drag (lr
 2e-3, one handle 30 px at 512 from its target, scaled with the image; the seed picks the latent) on
@@ -120,6 +120,7 @@ def worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     names = list(IMPLEMENTATIONS) if impl == "all" else [impl]
+    DragSession(G, seed=seed).render()  # the image a visitor sees before dragging; it times G's render
     runs = {name: IMPLEMENTATIONS[name](DragSession(G, seed=seed, lr=LR), handles, targets, steps) for name in names}
     out = timed(runs, device)
     out.update(peak_mb=peak_memory_mb(device), model_mb=model_mb, threads=torch.get_num_threads(), targets=targets)

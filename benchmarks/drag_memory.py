@@ -25,7 +25,9 @@ def drag_peak_mb(res: int, steps: int) -> tuple[float, float]:
     G = build_generator(res, "cpu")
     loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     handles, targets = drag_points(res)
-    for _ in DragSession(G, seed=0, lr=2e-3).drag(handles, targets, max_steps=steps):
+    session = DragSession(G, seed=0, lr=2e-3)
+    session.render()  # the image a visitor sees before dragging
+    for _ in session.drag(handles, targets, max_steps=steps):
         pass
     return loaded, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

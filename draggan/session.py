@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -45,6 +46,8 @@ RENDER_FUSED_MODCONV = True
 # loss reads its disc (r1), one unit step further (1) and the bilinear corner beyond (1).
 LOSS_READ_MARGIN = 2
 TRUNCATION_PSI = 0.7  # The seed's image: truncation ψ of its w (the paper's 0.7).
+# Seconds of each generator's last full render, shared by its sessions: it paces `drag()`'s frames.
+_RENDER_SECONDS: weakref.WeakKeyDictionary[Generator, float] = weakref.WeakKeyDictionary()
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -63,8 +66,8 @@ class DragConfig:
     lr: float = 2e-3                 # Adam learning rate (the paper's FFHQ value).
     w_plus: bool = True              # Optimise the layers separately (W+) or one shared w (W).
     max_steps: int = 200             # `drag()` gives up after this many steps.
-    frame_every_s: float = 3.0       # `drag()` renders (and records for export) a full frame once this many seconds
-                                     # have passed since the last one (0: every step), and always at the end.
+    frame_share: float = 0.2         # `drag()` renders (and records for export) full frames so that they take about
+                                     # this share of its time (1: every step), and always one at the end.
     cropped: bool | None = None      # Cropped backward (cropped.py): None = when it pays off, True = always
                                      # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
@@ -76,8 +79,8 @@ class DragConfig:
             raise ValueError(f"lr must be a finite number > 0, got {self.lr:g}")
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        if not (np.isfinite(self.frame_every_s) and self.frame_every_s >= 0):
-            raise ValueError(f"frame_every_s must be a finite number >= 0, got {self.frame_every_s:g}")
+        if not (np.isfinite(self.frame_share) and 0 < self.frame_share <= 1):
+            raise ValueError(f"frame_share must be a number in (0, 1], got {self.frame_share:g}")
 
 
 @dataclass
@@ -166,8 +169,11 @@ class DragSession:
         return self._render(self._w)
 
     def _render(self, ws: torch.Tensor) -> np.ndarray:
+        start = time.perf_counter()
         with torch.inference_mode():
-            return export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+            image = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+        _RENDER_SECONDS[self.G] = time.perf_counter() - start
+        return image
 
     def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
         """Replace the current latent (undoable), e.g. with one saved earlier."""
@@ -396,22 +402,23 @@ class DragSession:
                           ms=(time.perf_counter() - t_start) * 1000, frame=frame)
 
     def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int | None = None,
-             frame_every_s: float | None = None, stop: threading.Event | None = None, lr: float | None = None,
+             frame_share: float | None = None, stop: threading.Event | None = None, lr: float | None = None,
              w_plus: bool | None = None) -> Iterator[StepResult]:
-        """Run a drag to the end, yielding every step, with a full frame once `frame_every_s` seconds have passed
-        since the last one. Steps between frames carry no picture: a viewer shows the last frame with the
-        tracked handles on it (a step costs far less than the full render).
+        """Run a drag to the end, yielding every step, with a full frame once the steps since the last one took
+        (1 - frame_share) / frame_share times as long as a render of G (the first step renders one if G has
+        not rendered yet). Steps between frames carry no picture: a viewer shows the last frame with the tracked
+        handles on it (at 512 px a step costs a tenth of a render).
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
-        `max_steps`, `frame_every_s`, `lr` and `w_plus` apply to this drag only (default: the session's config).
+        `max_steps`, `frame_share`, `lr` and `w_plus` apply to this drag only (default: the session's config).
         Bad input raises here, before the first step.
         """
-        settings = {"max_steps": max_steps, "frame_every_s": frame_every_s, "lr": lr, "w_plus": w_plus}
+        settings = {"max_steps": max_steps, "frame_share": frame_share, "lr": lr, "w_plus": w_plus}
         this_drag = replace(self.config, **{k: v for k, v in settings.items() if v is not None})
         self._stop.clear()
         self.start_drag(handles, targets, mask, lr=this_drag.lr, w_plus=this_drag.w_plus)
-        return self._run(this_drag.max_steps, this_drag.frame_every_s, stop)
+        return self._run(this_drag.max_steps, this_drag.frame_share, stop)
 
     def follow(self, handles: Sequence, targets: Sequence,
                steps: Iterator[tuple[StepResult, torch.Tensor, np.ndarray | None]]) -> Iterator[StepResult]:
@@ -431,14 +438,16 @@ class DragSession:
                 self._keep_frame(result.frame)
             yield result
 
-    def _run(self, max_steps: int, every_s: float, stop: threading.Event | None) -> Iterator[StepResult]:
+    def _run(self, max_steps: int, share: float, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
         last_frame = time.perf_counter()
         for i in range(max_steps):
             if self._stop.is_set() or (stop is not None and stop.is_set()):
                 message = f"stopped on request after {i} steps"
                 break
-            last = self.step(frame=time.perf_counter() - last_frame >= every_s)
+            render_s = _RENDER_SECONDS.get(self.G)
+            due = render_s is None or time.perf_counter() - last_frame >= render_s * (1 - share) / share
+            last = self.step(frame=due)
             if last.frame is not None:
                 last_frame = time.perf_counter()
             if last.message:  # NaN: the drag has ended with the last good latent
