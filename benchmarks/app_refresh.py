@@ -48,13 +48,14 @@ def main() -> None:
         ed.new_image(settings)
         s = args.res / 512
         points = [(round(226 * s), round(260 * s)), (round(286 * s), round(260 * s))]
-        gaps, fresh, last = [], 0, time.perf_counter()
+        gaps, fresh, previous, last = [], 0, None, time.perf_counter()
         for update in ed.drag(settings, points):
             shown(ed, update.frame)
             now = time.perf_counter()
             gaps.append(now - last)
             last = now
-            fresh += update.frame is not None and not update.final
+            fresh += update.frame is not None and update.frame is not previous
+            previous = update.frame
         print(f"{args.res} px, {torch.get_num_threads()} threads, {len(gaps) - 1} steps: picture every "
               f"{sum(gaps) / len(gaps):.2f} s on average, longest gap {max(gaps):.2f} s (the first includes the "
               f"drag's start, the last the closing frame); {fresh} of the updates carried a fresh full frame; "

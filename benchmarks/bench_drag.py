@@ -16,6 +16,7 @@ full-map one (px, either axis).
     python benchmarks/bench_drag.py                        # 512 and 1024, 20 steps, seed 0
     python benchmarks/bench_drag.py --sizes 512 --seeds 0 1 2
     python benchmarks/bench_drag.py --sizes 512 --window-share   # windows against the full map, 1-24 handles
+    python benchmarks/bench_drag.py --components --threads 1      # CPU time per part, for a loaded machine
 """
 from __future__ import annotations
 
@@ -157,6 +158,28 @@ def window_share(res: int, device: str, reps: int) -> list[tuple[int, float, flo
     return rows
 
 
+def components(res: int, steps: int, reps: int = 4) -> dict[str, float]:
+    """Process CPU seconds (median of `reps`, interleaved) of our windowed step, the reference step and one full
+    render, and the speed-up of a `steps`-step drag with one closing frame: CPU time, unlike wall time, holds on a
+    machine that other jobs load (with 1 thread: no thread waits on a descheduled partner)."""
+    G = build_generator(res, "cpu")
+    handles, targets = drag_points(res)
+    ours = DragSession(G, seed=0, lr=LR)
+    ours.start_drag(handles, targets)
+    reference = full_drag(DragSession(G, seed=0, lr=LR), handles, targets, reps + 1)
+    ours.step(), next(reference)  # the first steps record F0
+    parts = {"ours step": lambda: ours.step(), "reference step": lambda: next(reference), "render": ours.render}
+    times = {name: [] for name in parts}
+    for _ in range(reps):
+        for name, fn in parts.items():
+            t0 = time.process_time()
+            fn()
+            times[name].append(time.process_time() - t0)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    out["drag speed-up"] = out["reference step"] / (out["ours step"] + out["render"] / steps)
+    return out
+
+
 def run_worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
     cmd = [sys.executable, __file__, "--worker", impl, "--sizes", str(res), "--steps", str(steps),
            "--seeds", str(seed), "--device", device]
@@ -180,13 +203,25 @@ def main() -> None:
     parser.add_argument("--memory-steps", type=int, default=5, help="steps of each path alone, for peak memory (0: skip)")
     parser.add_argument("--window-share", action="store_true", help="only time windowed against full-map steps")
     parser.add_argument("--reps", type=int, default=3, help="steps timed per handle count with --window-share")
+    parser.add_argument("--components", action="store_true", help="only CPU time per part (see `components`)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--worker", choices=["all", *IMPLEMENTATIONS], help=argparse.SUPPRESS)
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.worker:
         print(json.dumps(worker(args.worker, args.sizes[0], args.steps, args.seeds[0], devices[0])))
         return
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, lr {LR}")
+    if args.components:
+        print("| res | ours step CPU s | reference step CPU s | full render CPU s | step speed-up "
+              f"| {args.steps}-step drag speed-up (one closing frame) |\n|---|---|---|---|---|---|")
+        for res in args.sizes:
+            c = components(res, args.steps)
+            print(f"| {res} | {c['ours step']:.3f} | {c['reference step']:.2f} | {c['render']:.2f} "
+                  f"| {c['reference step'] / c['ours step']:.1f}x | **{c['drag speed-up']:.1f}x** |", flush=True)
+        return
     if args.window_share:
         for device in devices:
             for res in args.sizes:
