@@ -4,8 +4,8 @@ A step is one forward pass of the synthesis up to the feature block (b128 for re
 tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
 first W+ layers. Without a mask the high blocks (b32, b64, b128) run, forward and backward, only on small
 windows around the handles that tracking and the loss read (`cropped.py`); with a mask, whose term reads
-the whole map, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks
-on a wall-clock cadence and at the end, and a step can add a preview (the feature block's skip RGB).
+the whole map, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks so
+that frames take `frame_share` of its time, and at the end; a step can add a preview (the skip RGB).
 
 A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
 each `step()` continues it (`drag()` does both and runs to the end). The session remembers what the
