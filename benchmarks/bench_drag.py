@@ -1,17 +1,22 @@
-"""Milliseconds per DragGAN step: our low-resolution path against the full-resolution reference path.
+"""Milliseconds per DragGAN step: our drag against the full-resolution reference step, side by side.
 
-"ours" is DragSession as the app runs it: without a mask, its backward pass goes through the two
-highest blocks only on windows around the handles (draggan/cropped.py). "ours, full backward" is the
-same session with that cropping off, the path a masked drag takes. All three run the same drag
-(seed 0, lr 2e-3, one handle 30 px at 512 from its target, scaled with the image) on randomly
-initialised generators with the real 512 and 1024 architectures. The drags advance in turn, one step
-each, in one process, so that all see the same load on a shared machine. Peak memory (max RSS, or
-CUDA max allocated) comes from a separate process per path that runs only that path. Reported:
-median ms per step, the speed-up of ours over the full-resolution path, peak memory, and the largest
-difference between each of our trajectories and the full-resolution one (px, either axis).
+"ours" is `DragSession.drag()` as the app runs it: without a mask the high blocks run forward and backward
+only on windows around the handles (draggan/cropped.py), and full frames take their share of the drag's time
+(`DragConfig.frame_share`), the last one at the end; as in the app, the image was rendered before the drag. "ours, full map" is the same drag with windows off
+(`cropped=False`), the path a masked drag takes. "full-res" is the reference step (full synthesis, fused
+modconv, the feature map up-sampled to the image: every step is a full frame). All run the same drag (lr
+2e-3, one handle 30 px at 512 from its target, scaled with the image; the seed picks the latent) on
+randomly initialised generators with the real 512 and 1024 architectures. The drags advance in turn, one
+step each, in one process, so that all see the same load on a shared machine. Reported: the MEAN ms per
+step (our closing frame counted in: total drag time / steps), the speed-up of ours over the reference,
+peak memory (max RSS, or CUDA max allocated, of a separate process per path that runs only that path),
+each path's final distance to the target, and the largest difference between our trajectories and the
+full-map one (px, either axis).
 
-    python benchmarks/bench_drag.py                       # 512 with 20 steps, 1024 with 5
-    python benchmarks/bench_drag.py --sizes 512 --steps 20 --ablations
+    python benchmarks/bench_drag.py                        # 512 and 1024, 20 steps, seed 0
+    python benchmarks/bench_drag.py --sizes 512 --seeds 0 1 2
+    python benchmarks/bench_drag.py --sizes 512 --window-share   # windows against the full map, 1-24 handles
+    python benchmarks/bench_drag.py --components --threads 1      # CPU time per part, for a loaded machine
 """
 from __future__ import annotations
 
@@ -26,20 +31,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from draggan.cropped import features_for_loss, loss_windows, split_synthesis  # noqa: E402
-from draggan.features import feature_block_index  # noqa: E402
 from benchmarks.full_resolution import full_resolution_drag  # noqa: E402
+from draggan.cropped import step_windows, windows_share  # noqa: E402
 from draggan.networks import Generator, GeneratorConfig  # noqa: E402
-from draggan.motion import motion_radius  # noqa: E402
-from draggan.session import DragSession  # noqa: E402
+from draggan.session import LOSS_READ_MARGIN, DragSession  # noqa: E402
 
 LR = 2e-3
-SEED = 0
 
 
 def build_generator(res: int, device: str) -> Generator:
@@ -67,19 +68,18 @@ def peak_memory_mb(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def fast_drag(session: DragSession, handles: list, targets: list, steps: int):
-    """Our path: DragSession steps with the live preview, as the app runs them."""
-    session.start_drag(handles, targets)
-    for _ in range(steps):
-        r = session.step(preview=True)
-        yield r.handles
-        if r.done:
+def our_drag(session: DragSession, handles: list, targets: list, steps: int):
+    """Our path, as the app runs it: `drag()`, its frames on the cadence; the closing frame ends the last step."""
+    for i, r in enumerate(session.drag(handles, targets, max_steps=steps)):
+        if i == steps:  # the closing render of a drag that used all its steps
             return
+        yield r.handles
 
 
-def uncropped_drag(session: DragSession, handles: list, targets: list, steps: int):
-    """The same session with the cropped backward off (`cropped=False`): every step back-propagates the whole map."""
-    return fast_drag(DragSession(session.G, seed=SEED, lr=LR, cropped=False), handles, targets, steps)
+def full_map_drag(session: DragSession, handles: list, targets: list, steps: int):
+    """The same drag with windows off (`cropped=False`): every step runs the high blocks on the whole map."""
+    session.config.cropped = False
+    return our_drag(session, handles, targets, steps)
 
 
 def full_drag(session: DragSession, handles: list, targets: list, steps: int):
@@ -89,11 +89,12 @@ def full_drag(session: DragSession, handles: list, targets: list, steps: int):
         yield p.tolist()
 
 
-IMPLEMENTATIONS = {"fast": fast_drag, "uncropped": uncropped_drag, "full": full_drag}
+IMPLEMENTATIONS = {"ours": our_drag, "full map": full_map_drag, "full-res": full_drag}
 
 
 def timed(runs: dict, device: str) -> dict:
-    """Advance the drags in turn, one step each, so both see the same machine load; ms and handles per step."""
+    """Advance the drags in turn, one step each, so all see the same load; ms and handles per step. The time a
+    drag spends after its last step (our closing frame) is added to that step."""
     out = {name: {"ms": [], "trajectory": []} for name in runs}
     live = dict(runs)
     while live:
@@ -102,145 +103,155 @@ def timed(runs: dict, device: str) -> dict:
             t0 = time.perf_counter()
             handles = next(run, None)
             sync(device)
+            ms = (time.perf_counter() - t0) * 1000
             if handles is None:
+                out[name]["ms"][-1] += ms
                 del live[name]
                 continue
-            out[name]["ms"].append((time.perf_counter() - t0) * 1000)
+            out[name]["ms"].append(ms)
             out[name]["trajectory"].append(handles)
     return out
 
 
-def worker(impl: str, res: int, steps: int, device: str) -> dict:
-    """`both`: interleaved timing and trajectories; one implementation alone: that path's peak memory."""
+def worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
+    """`all`: interleaved timing and trajectories; one implementation alone: that path's peak memory."""
     G = build_generator(res, device)
     handles, targets = drag_points(res)
     model_mb = peak_memory_mb(device)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    names = list(IMPLEMENTATIONS) if impl == "both" else [impl]
-    runs = {name: IMPLEMENTATIONS[name](DragSession(G, seed=SEED, lr=LR), handles, targets, steps) for name in names}
+    names = list(IMPLEMENTATIONS) if impl == "all" else [impl]
+    DragSession(G, seed=seed).render()  # the image a visitor sees before dragging; it times G's render
+    runs = {name: IMPLEMENTATIONS[name](DragSession(G, seed=seed, lr=LR), handles, targets, steps) for name in names}
     out = timed(runs, device)
-    out.update(peak_mb=peak_memory_mb(device), model_mb=model_mb, threads=torch.get_num_threads())
-    if impl == "both":  # full renders: fused vs unfused modconv (RENDER_FUSED_MODCONV)
-        ws = DragSession(G, seed=SEED).w0
-        for fused in (True, False, True, False):
-            with torch.inference_mode():
-                sync(device)
-                t0 = time.perf_counter()
-                G.synthesis(ws, fused_modconv=fused)
-                sync(device)
-            out.setdefault(f"render_ms_{'fused' if fused else 'unfused'}", []).append((time.perf_counter() - t0) * 1000)
+    out.update(peak_mb=peak_memory_mb(device), model_mb=model_mb, threads=torch.get_num_threads(), targets=targets)
     return out
 
 
-def ablations(res: int, device: str, reps: int) -> list[tuple[str, float]]:
-    """Forward + backward of one step's network part, variant by variant, interleaved; median ms."""
+def window_share(res: int, device: str, reps: int) -> list[tuple[int, float, float, float]]:
+    """(handles, share of the feature map in windows, windowed ms, full-map ms) per handle count: one step each,
+    the two interleaved, median of `reps`. Handles are random in the face-sized middle of the image, targets 20 px
+    (at 512) away, so that windows overlap as a preset's do."""
     G = build_generator(res, device)
-    ws0 = DragSession(G, seed=SEED).w0
-    idx = feature_block_index(res)
+    gen = np.random.RandomState(0)
+    rows = []
+    for count in (1, 2, 4, 8, 12, 16, 24):
+        handles = gen.uniform(0.3 * res, 0.7 * res, size=(count, 2)).round()
+        targets = handles + res / 512 * 20 * np.stack([np.cos(a := gen.uniform(0, 6.3, count)), np.sin(a)], 1)
+        sessions = {c: DragSession(G, seed=0, lr=LR, cropped=c) for c in (True, False)}
+        times = {c: [] for c in sessions}
+        for s in sessions.values():
+            s.start_drag(handles.tolist(), np.clip(targets, 0, res - 1).tolist())
+            s.step()  # records F0: warm-up
+        for _ in range(reps):
+            for c, s in sessions.items():
+                sync(device)
+                t0 = time.perf_counter()
+                s.step()
+                sync(device)
+                times[c].append((time.perf_counter() - t0) * 1000)
+        feature_size = (G.synthesis.blocks[sessions[True].feature_index].resolution,) * 2
+        reach = sessions[True].r2 + sessions[True].r1 + LOSS_READ_MARGIN
+        windows = step_windows(torch.from_numpy(handles), reach, (res, res), feature_size)
+        rows.append((count, windows_share(windows, feature_size), statistics.median(times[True]),
+                     statistics.median(times[False])))
+    return rows
 
-    def cropped_step(fused_high):
-        w = ws0[:, :6].clone().requires_grad_(True)
-        ws = torch.cat([w, ws0[:, 6:]], dim=1)
-        split = split_synthesis(G.synthesis, ws, idx, rgb=True, fused_high=fused_high)
-        handle = torch.full((1, 2), res / 2, device=ws.device)  # a central handle, as `step` reads the centre
-        windows = loss_windows(handle, handle + 30, motion_radius(res), (res, res), tuple(split.feat.shape[-2:]))
-        feat = features_for_loss(G.synthesis, ws, split, idx, windows)
-        (w,) = windows
-        feat[:, :, w.y0:w.y1, w.x0:w.x1].abs().mean().backward()
 
-    def step(last_block, fused, rgb, upsample=False):
-        w = ws0[:, :6].clone().requires_grad_(True)
-        ws = torch.cat([w, ws0[:, 6:]], dim=1)
-        _, feats = G.synthesis(ws, return_features=True, last_block=last_block, fused_modconv=fused, rgb=rgb)
-        feat = feats[idx]
-        if upsample:
-            feat = F.interpolate(feat, size=(res, res), mode="bilinear", align_corners=False)
-        c = feat.shape[-1] // 2
-        feat[:, :, c - 3:c + 4, c - 3:c + 4].abs().mean().backward()
-
-    variants = {
-        "full synthesis, fused, + up-sampled features (reference)": lambda: step(None, True, True, upsample=True),
-        "full synthesis, fused": lambda: step(None, True, True),
-        "up to the feature block, fused, with ToRGB": lambda: step(idx, True, True),
-        "up to the feature block, unfused, with ToRGB (ours with a mask: full backward)": lambda: step(idx, False, True),
-        "cropped backward, high blocks' no-grad pass unfused": lambda: cropped_step(False),
-        "cropped backward, high blocks' no-grad pass fused (ours without a mask)": lambda: cropped_step(True),
-        "up to the feature block, unfused, no ToRGB": lambda: step(idx, False, False),
-    }
-    if device == "cpu":
-        def with_channels_last():
-            G.to(memory_format=torch.channels_last)
-            try:
-                step(idx, False, True)
-            finally:
-                G.to(memory_format=torch.contiguous_format)
-        variants["up to the feature block, unfused, with ToRGB, channels_last"] = with_channels_last
-    times = {name: [] for name in variants}
-    for name, fn in variants.items():
-        fn()  # warm-up
+def components(res: int, steps: int, reps: int = 4) -> dict[str, float]:
+    """Process CPU seconds (median of `reps`, interleaved) of our windowed step, the reference step and one full
+    render, and the speed-up of a `steps`-step drag with one closing frame: CPU time, unlike wall time, holds on a
+    machine that other jobs load (with 1 thread: no thread waits on a descheduled partner)."""
+    G = build_generator(res, "cpu")
+    handles, targets = drag_points(res)
+    ours = DragSession(G, seed=0, lr=LR)
+    ours.start_drag(handles, targets)
+    reference = full_drag(DragSession(G, seed=0, lr=LR), handles, targets, reps + 1)
+    ours.step(), next(reference)  # the first steps record F0
+    parts = {"ours step": lambda: ours.step(), "reference step": lambda: next(reference), "render": ours.render}
+    times = {name: [] for name in parts}
     for _ in range(reps):
-        for name, fn in variants.items():
-            sync(device)
-            t0 = time.perf_counter()
+        for name, fn in parts.items():
+            t0 = time.process_time()
             fn()
-            sync(device)
-            times[name].append((time.perf_counter() - t0) * 1000)
-    return [(name, statistics.median(ts)) for name, ts in times.items()]
+            times[name].append(time.process_time() - t0)
+    out = {name: statistics.median(ts) for name, ts in times.items()}
+    out["drag speed-up"] = out["reference step"] / (out["ours step"] + out["render"] / steps)
+    return out
 
 
-def run_worker(impl: str, res: int, steps: int, device: str) -> dict:
-    cmd = [sys.executable, __file__, "--worker", impl, "--sizes", str(res), "--steps", str(steps), "--device", device]
+def run_worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
+    cmd = [sys.executable, __file__, "--worker", impl, "--sizes", str(res), "--steps", str(steps),
+           "--seeds", str(seed), "--device", device]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"worker {impl} {res} failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def distance(trajectory: list, targets: list) -> float:
+    """Largest distance of the last tracked handles to their targets, px."""
+    return float(np.linalg.norm(np.array(trajectory[-1]) - np.array(targets), axis=1).max())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
-    parser.add_argument("--steps", type=int, nargs="+", default=[20, 5], help="steps per size (last repeats)")
+    parser.add_argument("--steps", type=int, default=20, help="steps per drag")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="latent seeds, one row each")
     parser.add_argument("--device", nargs="+", default=None, help="default: cpu, and cuda when available")
-    parser.add_argument("--ablations", action="store_true", help="also time the network variants at the first size")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions per ablation variant")
-    parser.add_argument("--memory-steps", type=int, default=3, help="steps of each path alone, for peak memory")
-    parser.add_argument("--worker", choices=["both", *IMPLEMENTATIONS], help=argparse.SUPPRESS)
+    parser.add_argument("--memory-steps", type=int, default=5, help="steps of each path alone, for peak memory (0: skip)")
+    parser.add_argument("--window-share", action="store_true", help="only time windowed against full-map steps")
+    parser.add_argument("--reps", type=int, default=3, help="steps timed per handle count with --window-share")
+    parser.add_argument("--components", action="store_true", help="only CPU time per part (see `components`)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--worker", choices=["all", *IMPLEMENTATIONS], help=argparse.SUPPRESS)
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.worker:
-        print(json.dumps(worker(args.worker, args.sizes[0], args.steps[0], devices[0])))
+        print(json.dumps(worker(args.worker, args.sizes[0], args.steps, args.seeds[0], devices[0])))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, lr {LR}, seed {SEED}")
-    print("| device | res | steps | ours ms/step | ours, full backward ms/step | full-res ms/step | speed-up "
-          "| ours / full backward / full-res peak MB | max trajectory diff px (ours, full backward) "
-          "| render fused / unfused ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for device in devices:
-        for i, res in enumerate(args.sizes):
-            steps = args.steps[min(i, len(args.steps) - 1)]
-            both = run_worker("both", res, steps, device)
-            runs = {name: both[name] for name in IMPLEMENTATIONS}
-            memory = {name: run_worker(name, res, args.memory_steps, device)["peak_mb"] for name in IMPLEMENTATIONS}
-            n = min(len(run["trajectory"]) for run in runs.values())
-            full = np.array(runs["full"]["trajectory"][:n])
-            diff = {name: np.abs(np.array(runs[name]["trajectory"][:n]) - full).max() for name in ("fast", "uncropped")}
-            ms = {name: statistics.median(run["ms"]) for name, run in runs.items()}
-            render = (f"{statistics.median(both['render_ms_fused']):.0f} / "
-                      f"{statistics.median(both['render_ms_unfused']):.0f}")
-            print(f"| {device} | {res} | {n} | {ms['fast']:.0f} | {ms['uncropped']:.0f} | {ms['full']:.0f} "
-                  f"| {ms['full'] / ms['fast']:.1f}x | {memory['fast']:.0f} / {memory['uncropped']:.0f} / "
-                  f"{memory['full']:.0f} | {diff['fast']:.0f}, {diff['uncropped']:.0f} | {render} |", flush=True)
-            print(f"<!-- {device} {res}: handle {runs['fast']['trajectory'][0]} -> {runs['fast']['trajectory'][n - 1]} "
-                  f"(ours), {runs['full']['trajectory'][n - 1]} (full-res); generator alone {both['model_mb']:.0f} MB "
-                  f"-->", flush=True)
-    if args.ablations:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, lr {LR}")
+    if args.components:
+        print("| res | ours step CPU s | reference step CPU s | full render CPU s | step speed-up "
+              f"| {args.steps}-step drag speed-up (one closing frame) |\n|---|---|---|---|---|---|")
+        for res in args.sizes:
+            c = components(res, args.steps)
+            print(f"| {res} | {c['ours step']:.3f} | {c['reference step']:.2f} | {c['render']:.2f} "
+                  f"| {c['reference step'] / c['ours step']:.1f}x | **{c['drag speed-up']:.1f}x** |", flush=True)
+        return
+    if args.window_share:
         for device in devices:
-            print(f"\nAblation at {args.sizes[0]} px on {device}: forward + backward of the network part, "
-                  f"median of {args.reps}")
-            print("| variant | ms |\n|---|---|")
-            for name, ms in ablations(args.sizes[0], device, args.reps):
-                print(f"| {name} | {ms:.0f} |", flush=True)
+            for res in args.sizes:
+                print(f"\n{device}, {res} px: one step, median of {args.reps}\n"
+                      "| handles | windows' share of the map | windowed ms | full map ms | windowed / full map |\n"
+                      "|---|---|---|---|---|")
+                for count, share, windowed, full in window_share(res, device, args.reps):
+                    print(f"| {count} | {share:.2f} | {windowed:.0f} | {full:.0f} | {windowed / full:.2f} |", flush=True)
+        return
+    print("| device | res | seed | steps | ours mean ms/step | ours, full map | full-res | speed-up "
+          "| peak MB ours / full map / full-res | final distance px ours / full-res "
+          "| max trajectory diff px ours vs full map |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for device in devices:
+        for res in args.sizes:
+            memory = {name: run_worker(name, res, args.memory_steps, args.seeds[0], device)["peak_mb"]
+                      if args.memory_steps else float("nan") for name in IMPLEMENTATIONS}
+            for seed in args.seeds:
+                runs = run_worker("all", res, args.steps, seed, device)
+                n = min(len(runs[name]["trajectory"]) for name in IMPLEMENTATIONS)
+                diff = np.abs(np.array(runs["ours"]["trajectory"][:n]) - np.array(runs["full map"]["trajectory"][:n]))
+                ms = {name: statistics.mean(runs[name]["ms"]) for name in IMPLEMENTATIONS}
+                final = {name: distance(runs[name]["trajectory"], runs["targets"]) for name in IMPLEMENTATIONS}
+                print(f"| {device} | {res} | {seed} | {len(runs['ours']['ms'])} | {ms['ours']:.0f} | {ms['full map']:.0f} "
+                      f"| {ms['full-res']:.0f} | **{ms['full-res'] / ms['ours']:.1f}x** "
+                      f"| {memory['ours']:.0f} / {memory['full map']:.0f} / {memory['full-res']:.0f} "
+                      f"| {final['ours']:.1f} / {final['full-res']:.1f} | {diff.max():.0f} |", flush=True)
+                print(f"<!-- ms per step, ours: {[round(m) for m in runs['ours']['ms']]}; full-res: "
+                      f"{[round(m) for m in runs['full-res']['ms']]}; generator alone {runs['model_mb']:.0f} MB -->",
+                      flush=True)
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ def _bilinear(feat: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
 
 def full_resolution_drag(G: Generator, start_ws: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor,
                          max_steps: int, lr: float = DragConfig.lr,
-                         num_optimized_ws: int = DragConfig.num_optimized_ws) -> Iterator[tuple[torch.Tensor, bool]]:
-    """Yield (tracked handles [P, 2], done) once per step; each step ends with its Adam update (if not done)."""
+                         num_optimized_ws: int = DragConfig.num_optimized_ws,
+                         fused_modconv: bool = True) -> Iterator[tuple[torch.Tensor, bool]]:
+    """Yield (tracked handles [P, 2], done) once per step; each step ends with its Adam update (if not done).
+    `fused_modconv=False` runs the same maths with other float rounding (benchmarks/drag_divergence.py)."""
     res = G.img_resolution
     index, r1, r2 = feature_block_index(res), motion_radius(res), tracking_radius(res)
     disc = disc_offsets(r1).to(start_ws.device)
@@ -41,7 +43,7 @@ def full_resolution_drag(G: Generator, start_ws: torch.Tensor, handles: torch.Te
     f0 = None
     for _ in range(max_steps):
         ws = torch.cat([start_ws[:, :num_optimized_ws] + offset, start_ws[:, num_optimized_ws:]], dim=1)
-        _, feats = G.synthesis(ws, return_features=True)
+        _, feats = G.synthesis(ws, return_features=True, fused_modconv=fused_modconv)
         feat = F.interpolate(feats[index], size=(res, res), mode="bilinear", align_corners=False)
         if f0 is None:
             f0 = feat[0, :, p[:, 1].long(), p[:, 0].long()].t().detach()

@@ -1,18 +1,18 @@
-"""Synthesis of the two highest blocks on windows: the cropped backward pass of a drag step.
+"""The high synthesis blocks on windows: a drag step's forward and backward pass where tracking and the loss read.
 
-Without a mask, the motion-supervision loss reads the feature block (b128) only in small discs around
-the handles, yet a backward pass through the whole map runs the largest transposed convs (b64, b128)
-at full size. A step therefore runs in three parts:
+Without a mask, a drag step reads the feature block (b128) only near the handles: point tracking in a square of
+radius r2 around each handle, motion supervision in discs of radius r1 around the tracked handles. Yet running
+the largest blocks (b32, b64, b128) over the whole map is most of a step's cost. A windowed step therefore runs
 
-1. the low-resolution blocks (b4 ... b32) with autograd: cheap, and they carry the latent's gradient;
-2. the two high blocks on the whole map without autograd: the features for tracking and the preview;
-3. the two high blocks again with autograd, only on windows around the handles' loss support, pasted
-   into the map of part 2, so the loss code reads one feature map as before.
+1. the low blocks (b4 ... b16) on the whole map with autograd: cheap, and they carry the latent's gradient;
+2. the `WINDOWED_BLOCKS` high blocks, with autograd, only on windows around the handles, pasted into a map of
+   zeros, so tracking and the loss read one feature map as before (and never outside the windows).
 
-Each window is grown block by block by the conv footprints (3x3 conv: 1 px each side; 2x up-conv:
-output o reads input pixels ceil((o-3)/2) ... floor((o+2)/2)), plus one spare pixel, so every window
-pixel sees its real neighbours: zero padding happens only where a window meets the image border, as
-in the full map. Windows use the constant noise (`noise_mode="const"`, what a drag session renders).
+Each window is grown block by block by the conv footprints (3x3 conv: 1 px each side; 2x up-conv: output o
+reads input pixels ceil((o-3)/2) ... floor((o+2)/2)), plus one spare pixel, so every window pixel sees its real
+neighbours: zero padding happens only where a window meets the image border, as in the full map, and the window
+features equal the full map's (to float rounding: `tests/test_drag_cropped.py`). Windows use the constant noise
+(`noise_mode="const"`, what a drag session renders).
 """
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .motion import NO_LOSS_DISTANCE
 from .networks import SynthesisLayer, SynthesisNetwork
 
 SPARE_PIXELS = 1          # Extra input pixels per side on top of each conv's exact footprint.
-MAX_WINDOW_SHARE = 0.5    # Above this share of the feature map in windows, one full-map pass is cheaper.
+WINDOWED_BLOCKS = 3       # Blocks run on windows, up to the feature block: b32, b64, b128 for real models.
+# Above this share of the feature map in windows, one full-map pass is cheaper
+# (`python benchmarks/bench_drag.py --window-share`, docs/performance.md).
+MAX_WINDOW_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,48 +88,34 @@ def _w_offsets(synthesis: SynthesisNetwork) -> list[int]:
     return offsets
 
 
-@dataclass
-class SplitForward:
-    """Part 1 and 2 of a step: the low blocks' output with autograd, the feature block without."""
-    low: torch.Tensor               # Output of block feature_index - 2 [1, C, r, r], attached to ws.
-    feat: torch.Tensor              # Feature block output [1, C, 4r, 4r], no autograd.
-    img: torch.Tensor | None        # Skip RGB at the feature block (the preview), no autograd.
+def first_windowed_block(feature_index: int) -> int:
+    """Index of the lowest block run on windows (never the constant-input b4)."""
+    return max(1, feature_index - WINDOWED_BLOCKS + 1)
 
 
-def split_synthesis(synthesis: SynthesisNetwork, ws: torch.Tensor, feature_index: int, rgb: bool = True,
-                    fused_high: bool = True) -> SplitForward:
-    """Run the synthesis up to block `feature_index`, with autograd only below its last two blocks.
-
-    `fused_high` picks the modulated conv of the no-grad high blocks (fused is NVlabs' inference path).
-    """
-    if feature_index < 2 or feature_index >= len(synthesis.blocks):
-        raise ValueError(f"feature_index must be in [2, {len(synthesis.blocks) - 1}], got {feature_index}")
+def low_synthesis(synthesis: SynthesisNetwork, ws: torch.Tensor, feature_index: int) -> torch.Tensor:
+    """Part 1: the blocks below the windowed ones on the whole map, with autograd, without ToRGB [1, C, r, r]."""
+    if feature_index < 1 or feature_index >= len(synthesis.blocks):
+        raise ValueError(f"feature_index must be in [1, {len(synthesis.blocks) - 1}], got {feature_index}")
     if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1] != synthesis.num_ws:
         raise ValueError(f"ws must have shape [1, {synthesis.num_ws}, w_dim], got {list(ws.shape)}")
-    offsets = _w_offsets(synthesis)
-    x = img = None
-    for i, block in enumerate(synthesis.blocks[: feature_index + 1]):
-        if i == feature_index - 1:
-            low = x
-            x, img = x.detach(), None if img is None else img.detach()
-        grad = torch.enable_grad() if i < feature_index - 1 else torch.no_grad()
-        with grad:
-            x, img = block(x, img, ws.narrow(1, offsets[i], block.num_conv + block.num_torgb), "const",
-                           fused_high if i >= feature_index - 1 else False, rgb)
-    return SplitForward(low=low, feat=x, img=img)
+    _, feats = synthesis(ws, return_features=True, last_block=first_windowed_block(feature_index) - 1,
+                         fused_modconv=False, rgb=False)
+    return feats[-1]
 
 
 def window_features(synthesis: SynthesisNetwork, ws: torch.Tensor, low: torch.Tensor, feature_index: int,
                     window: Window) -> torch.Tensor:
-    """Part 3: the feature block on `window` [1, C, h, w], with autograd, from the attached low output."""
-    blocks = synthesis.blocks[feature_index - 1: feature_index + 1]
-    offsets = _w_offsets(synthesis)[feature_index - 1: feature_index + 1]
+    """Part 2: the feature block on `window` [1, C, h, w], with autograd, from `low_synthesis`'s output."""
+    first = first_windowed_block(feature_index)
+    blocks = synthesis.blocks[first: feature_index + 1]
+    offsets = _w_offsets(synthesis)[first: feature_index + 1]
     # Windows each layer needs, from the feature block back to the low output: conv1 in, conv0 in, per block.
     plan = [window]
     for block in reversed(blocks):
         plan.append(_conv_input(plan[-1], block.resolution))
         plan.append(_up_conv_input(plan[-1], block.resolution // 2))
-    plan.reverse()  # [low crop, b64 conv0 out, b64 out, b128 conv0 out, window] (real models)
+    plan.reverse()  # [low crop, b32 conv0 out, b32 out, ..., b128 conv0 out, window] (real models)
     x = plan[0].slice_of(low, Window(0, low.shape[2], 0, low.shape[3]))
     step = 0
     for block, offset in zip(blocks, offsets):
@@ -137,25 +125,34 @@ def window_features(synthesis: SynthesisNetwork, ws: torch.Tensor, low: torch.Te
     return x
 
 
-def loss_windows(handles: torch.Tensor, targets: torch.Tensor, radius: int, image_size: tuple[int, int],
-                 feature_size: tuple[int, int], slack: int = 0) -> list[Window]:
-    """Feature-map windows [y, x] that the motion loss of each moving handle reads, overlaps merged.
+def windowed_features(synthesis: SynthesisNetwork, ws: torch.Tensor, feature_index: int,
+                      windows: list[Window]) -> torch.Tensor:
+    """The feature block [1, C, h, w] with autograd inside `windows` and zeros outside: what a windowed step reads."""
+    low = low_synthesis(synthesis, ws, feature_index)
+    block = synthesis.blocks[feature_index]
+    feat = low.new_zeros(1, block.conv1.weight.shape[0], block.resolution, block.resolution)
+    for window in windows:
+        feat[:, :, window.y0:window.y1, window.x0:window.x1] = window_features(synthesis, ws, low, feature_index,
+                                                                                window)
+    return feat
 
-    A handle's disc pixels q and q + d (|d| = 1) lie within radius + 1 px of it; their bilinear
-    reads add one more pixel each way. `slack` grows the windows by that many image pixels (to
-    predict the windows of handles that tracking may still move). Handles within NO_LOSS_DISTANCE of
-    their targets add no loss and get no window.
+
+def step_windows(handles: torch.Tensor, radius: int, image_size: tuple[int, int],
+                 feature_size: tuple[int, int]) -> list[Window]:
+    """Feature-map windows [y, x] that hold every pixel read within `radius` image pixels of a handle, merged.
+
+    A read at image pixel c samples the feature map bilinearly at (c + 0.5) * scale - 0.5 (`features.py`):
+    the window spans the floor of that position at c - radius to one past it at c + radius. Overlapping
+    windows merge into their bounding box.
     """
     height, width = image_size
     h, w = feature_size
-    reach = radius + 2 + slack
     windows: list[Window] = []
-    moving = (targets - handles).norm(dim=1) > NO_LOSS_DISTANCE
-    for x, y in handles[moving].tolist():
+    for x, y in handles.tolist():
         def span(c: float, size_img: int, size_feat: int) -> tuple[int, int]:
-            scale = size_feat / size_img  # pixel c sits at (c + 0.5) * scale - 0.5 on the feature map
-            lo = math.floor((c - reach + 0.5) * scale - 0.5)
-            hi = math.floor((c + reach + 0.5) * scale - 0.5) + 2  # + the bilinear neighbour, half-open
+            scale = size_feat / size_img
+            lo = math.floor((c - radius + 0.5) * scale - 0.5)
+            hi = math.floor((c + radius + 0.5) * scale - 0.5) + 2  # + the bilinear neighbour, half-open
             return max(lo, 0), min(hi, size_feat)
         (y0, y1), (x0, x1) = span(y, height, h), span(x, width, w)
         windows.append(Window(y0, y1, x0, x1))
@@ -176,17 +173,3 @@ def loss_windows(handles: torch.Tensor, targets: torch.Tensor, radius: int, imag
 def windows_share(windows: list[Window], feature_size: tuple[int, int]) -> float:
     """Share of the feature map that the windows cover (they do not overlap)."""
     return sum(w.area for w in windows) / (feature_size[0] * feature_size[1])
-
-
-def features_for_loss(synthesis: SynthesisNetwork, ws: torch.Tensor, split: SplitForward, feature_index: int,
-                      windows: list[Window]) -> torch.Tensor:
-    """The feature map of `split` with each window recomputed with autograd: the map the loss reads.
-
-    Outside the windows it is the no-grad map; the motion loss never reads there, so its gradient
-    with respect to ws is the full pass's.
-    """
-    feat = split.feat.detach().clone()
-    for window in windows:
-        feat[:, :, window.y0:window.y1, window.x0:window.x1] = window_features(synthesis, ws, split.low,
-                                                                                feature_index, window)
-    return feat

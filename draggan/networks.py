@@ -69,9 +69,21 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
     return fir_filter(x, f, ((taps + 1) // 2, (taps - 2) // 2), gain=4.0)
 
 
+@dataclass
+class KernelConstants:
+    """What the unfused modulated conv derives from a fixed weight [O, I, k, k]: the demodulation's sum of squares
+    over each kernel [O, I] and, for an up-sampling conv, the weight in conv_transpose2d's layout [I, O, k, k]."""
+    energy: torch.Tensor
+    transposed: torch.Tensor | None
+
+    @classmethod
+    def of(cls, weight: torch.Tensor, up: bool) -> "KernelConstants":
+        return cls(weight.square().sum(dim=[2, 3]), weight.transpose(0, 1).contiguous() if up else None)
+
+
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None,
                      demodulate: bool, up: bool = False, resample_filter: torch.Tensor | None = None,
-                     fused: bool = True) -> torch.Tensor:
+                     fused: bool = True, constants: KernelConstants | None = None) -> torch.Tensor:
     """Style-modulated (and demodulated) convolution.
 
     `fused` folds the styles into per-sample weights and runs one grouped conv (NVlabs' inference
@@ -79,23 +91,26 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     same maths, but its backward pass needs no per-sample weight gradient, so a gradient with respect
     to the latent (what DragGAN optimises) is cheaper: 1.2-1.3x on CPU in `benchmarks/bench_drag.py --ablations`.
     With `up`, the conv is a stride-2 transposed convolution followed by the [1,3,3,1] FIR filter,
-    the sequence of NVlabs `conv2d_resample(up=2, padding=1)`.
+    the sequence of NVlabs `conv2d_resample(up=2, padding=1)`. `constants` are the weight's, when the caller
+    keeps them (unfused only).
     """
     n = x.shape[0]
     out_ch, in_ch, kh, kw = weight.shape
     dcoefs = None
-    if demodulate:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)            # [N, O, I, k, k]
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()             # [N, O]
     if fused:
-        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
-        if dcoefs is not None:
+        w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)            # [N, O, I, k, k]
+        if demodulate:
+            dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()         # [N, O]
             w = w * dcoefs.reshape(n, -1, 1, 1, 1)
         x = _conv(x.reshape(1, n * in_ch, *x.shape[2:]), w.reshape(n * out_ch, in_ch, kh, kw), up,
                   resample_filter, groups=n)
         x = x.reshape(n, out_ch, *x.shape[2:])
     else:
-        x = _conv(x * styles.reshape(n, -1, 1, 1), weight, up, resample_filter, groups=1)
+        constants = constants or KernelConstants.of(weight, up)
+        if demodulate:  # the same sum as a [N, I] x [I, O] product: no [N, O, I, k, k] tensor, nor its gradient
+            dcoefs = (styles.square() @ constants.energy.t() + 1e-8).rsqrt()
+        x = _conv(x * styles.reshape(n, -1, 1, 1), weight, up, resample_filter, groups=1,
+                  transposed=constants.transposed)
         if dcoefs is not None:
             x = x * dcoefs.reshape(n, -1, 1, 1)
     if noise is not None:
@@ -103,12 +118,17 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return x
 
 
-def _conv(x: torch.Tensor, w: torch.Tensor, up: bool, f: torch.Tensor | None, groups: int) -> torch.Tensor:
-    """Same-padded conv, or 2x up-sampling conv (transposed stride-2 conv, then FIR filter)."""
+def _conv(x: torch.Tensor, w: torch.Tensor, up: bool, f: torch.Tensor | None, groups: int,
+          transposed: torch.Tensor | None = None) -> torch.Tensor:
+    """Same-padded conv, or 2x up-sampling conv (transposed stride-2 conv, then FIR filter); `transposed` is `w` in
+    conv_transpose2d's layout, when the caller keeps it."""
     out_ch, in_ch, kh, kw = w.shape
     if not up:
         return F.conv2d(x, w, padding=kw // 2, groups=groups)
-    w = w.reshape(groups, out_ch // groups, in_ch, kh, kw).transpose(1, 2).reshape(groups * in_ch, out_ch // groups, kh, kw)
+    if transposed is None:
+        transposed = w.reshape(groups, out_ch // groups, in_ch, kh, kw).transpose(1, 2).reshape(
+            groups * in_ch, out_ch // groups, kh, kw)
+    w = transposed
     x = F.conv_transpose2d(x, w, stride=2, groups=groups)
     taps, pad = f.shape[0], kw // 2
     return fir_filter(x, f, (pad + (taps + 1) // 2 - (kw - 1), pad + (taps - 2) // 2 - (kw - 2)), gain=4.0)
@@ -194,8 +214,25 @@ class SynthesisLayer(nn.Module):
         elif noise_mode == "random":
             noise = torch.randn(x.shape[0], 1, self.resolution, self.resolution, device=x.device) * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise, demodulate=True, up=self.up,
-                             resample_filter=self.resample_filter, fused=fused)
+                             resample_filter=self.resample_filter, fused=fused,
+                             constants=None if fused else self.kernel_constants())
         return bias_act(x, self.bias, lrelu=True, gain=LRELU_GAIN, clamp=self.conv_clamp)
+
+    def kernel_constants(self) -> KernelConstants | None:
+        """The weight's KernelConstants, kept while it is the same tensor, storage and version: a drag step would
+        otherwise rebuild them in every layer and window. None (the caller computes them) while the weight is
+        being tuned, whose gradient must flow through them, and under inference mode, whose tensors a later
+        autograd pass could not save."""
+        weight = self.weight
+        if torch.is_inference_mode_enabled() or (weight.requires_grad and torch.is_grad_enabled()):
+            return None
+        key = (weight.data_ptr(), weight._version)
+        kept = self.__dict__.get("_kept_constants")
+        if kept is None or kept[0] is not weight or kept[1] != key:
+            with torch.no_grad():
+                kept = (weight, key, KernelConstants.of(weight, self.up))
+            self.__dict__["_kept_constants"] = kept
+        return kept[2]
 
 
 class ToRGBLayer(nn.Module):

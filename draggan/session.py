@@ -2,10 +2,10 @@
 
 A step is one forward pass of the synthesis up to the feature block (b128 for real models), point
 tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
-first W+ layers. Without a mask the backward pass runs through the two highest blocks only on small
-windows around the handles (`cropped.py`); with a mask, whose term reads the whole map, it runs in
-full. The full image is rendered only when a frame is asked for; every step can show a preview for
-free: the skip architecture's running RGB at the feature block, up-scaled.
+first W+ layers. Without a mask the high blocks (b32, b64, b128) run, forward and backward, only on small
+windows around the handles that tracking and the loss read (`cropped.py`); with a mask, whose term reads
+the whole map, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks so
+that frames take `frame_share` of its time, and at the end; a step can add a preview (the skip RGB).
 
 A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
 each `step()` continues it (`drag()` does both and runs to the end). The session remembers what the
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import export
-from .cropped import MAX_WINDOW_SHARE, features_for_loss, loss_windows, split_synthesis, windows_share
+from .cropped import MAX_WINDOW_SHARE, Window, step_windows, windowed_features, windows_share
 from .features import feature_block_index, sample_features
 from .motion import MASK_WEIGHT, fixed_region_loss, fixed_weight, motion_radius, motion_supervision_loss
 from .networks import Generator
@@ -39,10 +40,12 @@ MAX_POINTS_FOR_FINE_STOP = 5
 # Full renders keep NVlabs' fused modulated conv: on CPU the unfused one measured no faster for a
 # forward pass alone (benchmarks/bench_drag.py prints both); it only pays off in the backward pass.
 RENDER_FUSED_MODCONV = True
-# The no-grad pass of the two highest blocks in a cropped step (see cropped.py): fused measured as
-# fast as unfused or a little faster on CPU (benchmarks/bench_drag.py --ablations).
-HIGH_BLOCKS_FUSED_MODCONV = True
+# Image pixels around a handle that a windowed step reads: tracking moves it up to r2 on each axis, then the
+# loss reads its disc (r1), one unit step further (1) and the bilinear corner beyond (1).
+LOSS_READ_MARGIN = 2
 TRUNCATION_PSI = 0.7  # The seed's image: truncation ψ of its w (the paper's 0.7).
+# Seconds of each generator's last full render, shared by its sessions: it paces `drag()`'s frames.
+_RENDER_SECONDS: weakref.WeakKeyDictionary[Generator, float] = weakref.WeakKeyDictionary()
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -61,7 +64,8 @@ class DragConfig:
     lr: float = 2e-3                 # Adam learning rate (the paper's FFHQ value).
     w_plus: bool = True              # Optimise the layers separately (W+) or one shared w (W).
     max_steps: int = 200             # `drag()` gives up after this many steps.
-    frame_every: int = 4             # `drag()` renders (and records for export) the full frame every this many steps.
+    frame_share: float = 0.2         # `drag()` renders (and records for export) full frames so that they take about
+                                     # this share of its time (1: every step), and always one at the end.
     cropped: bool | None = None      # Cropped backward (cropped.py): None = when it pays off, True = always
                                      # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
@@ -71,9 +75,10 @@ class DragConfig:
     def __post_init__(self):
         if not (np.isfinite(self.lr) and self.lr > 0):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr:g}")
-        for name in ("max_steps", "frame_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if not (np.isfinite(self.frame_share) and 0 < self.frame_share <= 1):
+            raise ValueError(f"frame_share must be a number in (0, 1], got {self.frame_share:g}")
 
 
 @dataclass
@@ -162,8 +167,11 @@ class DragSession:
         return self._render(self._w)
 
     def _render(self, ws: torch.Tensor) -> np.ndarray:
+        start = time.perf_counter()
         with torch.inference_mode():
-            return export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+            image = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+        _RENDER_SECONDS[self.G] = time.perf_counter() - start
+        return image
 
     def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
         """Replace the current latent (undoable), e.g. with one saved earlier."""
@@ -306,31 +314,32 @@ class DragSession:
         self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam([offset], lr=lr), handles=p, targets=t,
                            fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)), record=record)
 
-    def step(self, preview: bool = True, frame: bool = False) -> StepResult:
+    def step(self, preview: bool = False, frame: bool = False) -> StepResult:
         """One DragGAN step of the running drag (begun by `start_drag`).
 
         Order within a step (one forward pass): features of the current latent -> track the handles
         (the first step of a drag records F0 and f_i instead) -> stop if all are close enough -> loss,
-        backward, Adam. `result.handles`, the preview and the frame all show the latent the features
-        came from.
+        backward, Adam. Without a mask the pass runs the high blocks only on windows around the handles
+        (`cropped.py`). `result.handles`, the preview (the feature block's skip RGB up-scaled: free on the
+        whole map, one no-grad pass up to the feature block after a windowed step) and the frame all show
+        the latent the features came from.
         """
         t_start = time.perf_counter()
         if self._drag is None:
             raise ValueError("no drag is running: call start_drag(handles, targets) first")
         d, k = self._drag, self.config.num_optimized_ws
         ws = d.ws(k)
-        split = None
-        if self._cropped(d):
-            split = split_synthesis(self.G.synthesis, ws, self.feature_index, rgb=preview,
-                                    fused_high=HIGH_BLOCKS_FUSED_MODCONV)
-            img, feat = split.img, split.feat
-        else:
+        windows = self._windows(d)
+        img = None
+        if windows is None:
             img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
                                           fused_modconv=False, rgb=preview)
             feat = feats[-1]
-        if d.feat0 is None:
-            d.feat0 = feat.detach()
-            d.initial_features = sample_features(d.feat0, d.handles, self.image_size)
+        else:
+            feat = windowed_features(self.G.synthesis, ws, self.feature_index, windows)
+        if d.initial_features is None:
+            d.feat0 = feat.detach() if d.fixed is not None else None
+            d.initial_features = sample_features(feat.detach(), d.handles, self.image_size)
         else:
             d.handles = track_points(feat.detach(), d.handles, d.initial_features, self.r2, self.image_size)
         d.record.trajectory.append(d.handles.cpu().numpy())
@@ -339,14 +348,13 @@ class DragSession:
         shown_ws = ws.detach()
         loss_value, message = None, ""
         if not done:
-            if split is not None:  # recompute the high blocks with autograd on the loss's windows only
-                windows = loss_windows(d.handles, d.targets, self.r1, self.image_size, self._feature_size)
-                feat = features_for_loss(self.G.synthesis, ws, split, self.feature_index, windows)
             loss_value, message = self._update(d, feat)
         result = StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()], done=done, step=d.steps,
                             distances=distances.cpu().tolist(), loss=loss_value, ms=0.0, message=message)
         if preview:
             with torch.no_grad():
+                if img is None:
+                    img = self.G.synthesis(shown_ws, last_block=self.feature_index, fused_modconv=RENDER_FUSED_MODCONV)
                 up = F.interpolate(img.detach(), size=self.image_size, mode="bilinear", align_corners=False)
             result.preview = export.to_uint8(up)
         if frame:
@@ -359,16 +367,16 @@ class DragSession:
         res = self.G.synthesis.blocks[self.feature_index].resolution
         return res, res
 
-    def _cropped(self, d: _Drag) -> bool:
-        """Whether this step takes the cropped backward: as `config.cropped` says, else (None) only without a
-        mask and while the windows (grown by the tracking radius, which bounds how far tracking moves a
-        handle this step) cover a small part of the map."""
+    def _windows(self, d: _Drag) -> list[Window] | None:
+        """The feature-map windows this step reads, or None for the whole map: as `config.cropped` says, else
+        (None) windows without a mask (whose term reads the whole map) while they cover at most
+        MAX_WINDOW_SHARE of the map."""
         if d.fixed is not None or self.config.cropped is False:
-            return False
-        if self.config.cropped:
-            return True
-        windows = loss_windows(d.handles, d.targets, self.r1, self.image_size, self._feature_size, slack=self.r2)
-        return windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE
+            return None
+        windows = step_windows(d.handles, self.r2 + self.r1 + LOSS_READ_MARGIN, self.image_size, self._feature_size)
+        if self.config.cropped or windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE:
+            return windows
+        return None
 
     def _update(self, d: _Drag, feat: torch.Tensor) -> tuple[float | None, str]:
         """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one."""
@@ -422,28 +430,36 @@ class DragSession:
                           ms=(time.perf_counter() - t_start) * 1000, frame=frame)
 
     def drag(self, handles: Sequence, targets: Sequence, mask=None, max_steps: int | None = None,
-             frame_every: int | None = None, stop: threading.Event | None = None, lr: float | None = None,
+             frame_share: float | None = None, stop: threading.Event | None = None, lr: float | None = None,
              w_plus: bool | None = None) -> Iterator[StepResult]:
-        """Run a drag to the end, yielding every step (with a preview) and the full frame every k steps.
+        """Run a drag to the end, yielding every step, with a full frame once the steps since the last one took
+        (1 - frame_share) / frame_share times as long as a render of G (the first step renders one if G has
+        not rendered yet). Steps between frames carry no picture: a viewer shows the last frame with the tracked
+        handles on it (at 512 px a step costs a tenth of a render).
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
-        `max_steps`, `frame_every`, `lr` and `w_plus` apply to this drag only (default: the session's config).
+        `max_steps`, `frame_share`, `lr` and `w_plus` apply to this drag only (default: the session's config).
         Bad input raises here, before the first step.
         """
-        settings = {"max_steps": max_steps, "frame_every": frame_every, "lr": lr, "w_plus": w_plus}
+        settings = {"max_steps": max_steps, "frame_share": frame_share, "lr": lr, "w_plus": w_plus}
         this_drag = replace(self.config, **{k: v for k, v in settings.items() if v is not None})
         self._stop.clear()
         self.start_drag(handles, targets, mask, lr=this_drag.lr, w_plus=this_drag.w_plus)
-        return self._run(this_drag.max_steps, this_drag.frame_every, stop)
+        return self._run(this_drag.max_steps, this_drag.frame_share, stop)
 
-    def _run(self, max_steps: int, every: int, stop: threading.Event | None) -> Iterator[StepResult]:
+    def _run(self, max_steps: int, share: float, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
+        last_frame = time.perf_counter()
         for i in range(max_steps):
             if self._stop.is_set() or (stop is not None and stop.is_set()):
                 message = f"stopped on request after {i} steps"
                 break
-            last = self.step(frame=(i + 1) % every == 0)
+            render_s = _RENDER_SECONDS.get(self.G)
+            due = render_s is None or time.perf_counter() - last_frame >= render_s * (1 - share) / share
+            last = self.step(frame=due)
+            if last.frame is not None:
+                last_frame = time.perf_counter()
             if last.message:  # NaN: the drag has ended with the last good latent
                 yield last
                 return

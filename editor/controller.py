@@ -351,15 +351,16 @@ class Editor:
             yield final
 
     def _steps(self, handles: np.ndarray, targets: np.ndarray, settings: DragSettings) -> Iterator[DragUpdate]:
-        """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step."""
-        result, s = None, self.session
+        """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step. Between
+        full frames each step shows the last one (at first the image before the drag) with the tracked handles."""
+        result, shown, s = None, None, self.session
         steps = run_drag(self._generator(self.model), self.overlay, s.ws, s.config, handles, targets, mask=self.mask,
                          max_steps=settings.max_steps, lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)
         try:
             for result in follow(s, handles, targets, steps):
                 self.set_pairs(result.handles, targets)
-                yield DragUpdate(result.frame if result.frame is not None else result.preview,
-                                 status_line(result, settings.max_steps))
+                shown = result.frame if result.frame is not None else shown
+                yield DragUpdate(shown, status_line(result, settings.max_steps))
         except ValueError as err:  # A point or mask the session refuses (before any step): say which.
             yield DragUpdate(None, f"⚠️ {err}", final=True)
             return

@@ -170,16 +170,21 @@ def test_a_drag_takes_its_own_learning_rate(G):
     assert s.config.lr == LR
 
 
-def test_drag_yields_previews_every_step_and_frames_every_k(G):
+def test_drag_renders_frames_by_their_share_of_the_time_and_always_at_the_end(G):
     s = DragSession(G, seed=0, lr=LR)
-    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_every=2))
-    assert all(r.preview is not None and r.preview.shape == (64, 64, 3) and r.preview.dtype == np.uint8
-               for r in results[:-1])
-    assert [r.frame is not None for r in results] == [False, True, False, True, False, True]
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_share=1))  # every step
+    assert [r.frame is not None for r in results] == [True] * 6
     assert results[-1].frame.shape == (64, 64, 3) and "max_steps" in results[-1].message
-    assert len(s.frames) == 3 and all(r.ms > 0 for r in results)
+    assert len(s.frames) == 6 and all(r.ms > 0 for r in results)
     # The closing frame is the current latent, and its handles are tracked on it.
     np.testing.assert_array_equal(results[-1].frame, s.render())
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=5, frame_share=1e-9))  # G has rendered: only the last
+    assert [r.frame is not None for r in results] == [False] * 5 + [True]
+    assert all(r.preview is None for r in results) and len(s.frames) == 1
+    # A generator that has never rendered renders at the first step: that times it.
+    fresh = DragSession(tiny_generator(seed=5), seed=0, lr=LR)
+    results = list(fresh.drag([(26, 32)], [(38, 32)], max_steps=3, frame_share=1e-9))
+    assert [r.frame is not None for r in results] == [True, False, False, True]
 
 
 def test_stop_request_ends_a_drag(G):

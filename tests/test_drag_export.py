@@ -13,7 +13,7 @@ from draggan.session import DragSession
 @pytest.fixture(scope="module")
 def dragged():
     s = DragSession(tiny_generator(), seed=0, lr=1e-2)
-    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=4, frame_every=1))
+    results = list(s.drag([(26, 32)], [(38, 32)], max_steps=4, frame_share=1))
     return s, results
 
 

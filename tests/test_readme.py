@@ -146,8 +146,8 @@ def stated(pattern: str) -> tuple[float, ...]:
 
 def test_the_readmes_defaults_are_the_codes():
     drag, invert, app = DragConfig(), InvertConfig(), AppConfig()
-    assert stated(r"`DragConfig` \(lr ([\d.e-]+), W\+, (\d+) steps, a full frame every (\d+) steps\)") == \
-        (drag.lr, drag.max_steps, drag.frame_every) and drag.w_plus
+    assert stated(r"`DragConfig` \(lr ([\d.e-]+), W\+, (\d+) steps, full frames a fifth of the drag's time\)") == \
+        (drag.lr, drag.max_steps) and drag.w_plus and drag.frame_share == 1 / 5
     assert stated(r"InvertConfig\(\): (\d+) projection steps, no PTI, (\d+) fit iterations") == \
         (invert.steps, invert.torgb_steps) and invert.pti_steps == 0
     assert stated(r"InvertConfig\(\): (\d+) steps \+ the ToRGB fit") == (invert.steps,)
