@@ -40,7 +40,7 @@ def test_points_drag_undo_and_export():
     assert "Added a handle" in ed.add_point(40, 64) and "Added a target" in ed.add_point(70, 64)
     with pytest.raises(Refused, match="outside the 128x128 image"):
         ed.add_point(200, 10)
-    updates = list(ed.drag(settings(max_steps=4)))
+    updates = list(ed.drag(settings(max_steps=4, lr=2e-2)))  # an lr that visibly moves the trained model in 4 steps
     assert updates[-1].final and "step" in updates[-1].status and " — " in updates[-1].status
     # Until the drag's first full frame the page keeps the image from before (None); then each step shows the last
     # frame, and the closing update shows the final one.

@@ -32,6 +32,7 @@ from editor.models import DEMO_MODEL  # noqa: E402
 from ui import AppConfig, build_app  # noqa: E402
 from ui.lanes import STOPPED_WAITING, SlowLane  # noqa: E402
 from editor.files import SESSIONS_ROOT, session_dir  # noqa: E402
+import ui.sessions  # noqa: E402
 from ui.sessions import MIN_CACHE_AGE_S, SessionReaper, trim_cache  # noqa: E402
 from ui.fast_lane import TOO_MANY, UNEXPECTED, FastLane, guarded  # noqa: E402
 from ui.lanes import client_ip  # noqa: E402
@@ -127,10 +128,11 @@ def test_idle_sessions_are_freed_with_their_memory_and_files_raw_api_clients_too
     assert "press **New image**" in status  # a freed visitor starts again, with no error
 
 
-def test_the_cache_is_trimmed_to_its_cap_oldest_first_never_a_file_just_written(app):
+def test_the_cache_is_trimmed_to_its_cap_oldest_first_never_a_file_just_written(app, monkeypatch, tmp_path):
     """Issue 23.5: the schedule deletes by age only; a client writing 200 MB uploads as fast as it can would not
     wait for it."""
     demo, url = app
+    monkeypatch.setattr(ui.sessions, "SESSIONS_ROOT", tmp_path)  # no session files that other tests left, held
     trim_cache(demo, max_bytes=0, now=time.time() + MIN_CACHE_AGE_S + 1)  # what earlier tests of this module left
     uploads = []
     for index in range(3):

@@ -64,7 +64,7 @@ def test_a_drag_across_the_zero_gpu_boundary_comes_back_to_the_session(monkeypat
     monkeypatch.setattr(editor.controller, "run_drag", across_the_boundary(editor.worker.drag_copy))
     ed = editor_with_points()
     before = ed.image.copy()
-    updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
+    updates = list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3, lr=2e-2)))
     assert updates[-1].final and "step 3/3" in updates[-1].status
     assert np.abs(ed.image.astype(int) - before).mean() > 0.5, "the dragged latent came back to the session"
     record = ed.session.history[-1]
