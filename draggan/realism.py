@@ -57,10 +57,6 @@ class Judge:
             out.append(F.adaptive_avg_pool2d(self.net(x).softmax(1), POOL))
         return torch.cat(out)
 
-    def score(self, images: torch.Tensor, reference: torch.Tensor) -> Realism:
-        """Realism of `images` against `reference`, both (N, 3, H, W) in [-1, 1]."""
-        return compare(self.probabilities(images), self.probabilities(reference))
-
 
 def compare(probs: torch.Tensor, reference: torch.Tensor) -> Realism:
     """Frechet and class-share distances between two sets of pooled class probabilities."""
@@ -119,17 +115,15 @@ def untrained_generator() -> Generator:
         return Generator(config).eval().requires_grad_(False)
 
 
-def baselines(judge: Judge, reference: torch.Tensor, folder: str | Path = FACADES, n: int = 200,
+def baselines(judge: Judge, ref: torch.Tensor, size: int, folder: str | Path = FACADES, n: int = 200,
               seed: int = 0) -> dict[str, Realism]:
-    """The scale for a model's figure: real photos, pixel-shuffled photos, the untrained demo generator."""
-    size = reference.shape[-1]
-    ref = judge.probabilities(reference)
+    """The scale for a model's figure against `ref`, the reference photos' probabilities (`validation_photos`):
+    real photos at `size`, pixel-shuffled photos, the untrained generator."""
     train, _ = split_files(list_pairs(folder))
     picked = [train[i] for i in np.random.default_rng(seed).permutation(len(train))[:n]]
     real = read_photos(picked, size)
-    half = len(reference) // 4  # The validation photos are followed by their mirror images: split by photo.
-    halves = compare(judge.probabilities(torch.cat([reference[:half], reference[2 * half:3 * half]])),
-                     judge.probabilities(torch.cat([reference[half:2 * half], reference[3 * half:]])))
+    half = len(ref) // 4  # The validation photos are followed by their mirror images: split by photo.
+    halves = compare(torch.cat([ref[:half], ref[2 * half:3 * half]]), torch.cat([ref[half:2 * half], ref[3 * half:]]))
     return {"real training photos": compare(judge.probabilities(real), ref),
             "validation photos, half vs half": halves,
             "pixel-shuffled photos": compare(judge.probabilities(shuffled_pixels(real, seed)), ref),
@@ -156,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         samples = F.interpolate(generator_samples(G, args.samples, truncation_psi=args.psi),
                                 size=reference.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
         rows[name] = compare(judge.probabilities(samples), ref)
-    rows.update(baselines(judge, reference, args.data, args.samples))
+    rows.update(baselines(judge, ref, reference.shape[-1], args.data, args.samples))
     print(f"Against {len(reference)} validation photos (the {len(reference) // 2} held out, and mirrored), "
           f"judged by the '{JUDGE}' segmenter:")
     print(f"| images | Frechet (pooled class probabilities) | class-share distance |\n|---|---|---|")

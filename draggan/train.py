@@ -40,7 +40,7 @@ from segmentation.data import IMAGE_SUFFIXES, list_pairs, read_pair, split_files
 from .loading import save_generator
 from .networks import Generator, GeneratorConfig
 from .projected_discriminator import ProjectedDiscriminator
-from .realism import Judge, compare
+from .realism import Judge, compare, generator_samples
 
 
 @dataclass
@@ -305,8 +305,6 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> Run:
 
 def snapshot(run: Run, judge: Judge, reference: torch.Tensor, out: Path) -> None:
     """Realism figure, samples, curves, the EMA generator and the resume state."""
-    from .realism import generator_samples
-
     samples = generator_samples(run.G_ema, run.cfg.realism_samples, seed=run.cfg.seed)
     r = compare(judge.probabilities(samples), reference)
     run.history.append({"kimg": run.nimg / 1000, "frechet": r.frechet, "class_share": r.class_share})
