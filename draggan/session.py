@@ -450,16 +450,15 @@ class DragSession:
 
     def _run(self, max_steps: int, share: float, stop: threading.Event | None) -> Iterator[StepResult]:
         last, message = None, f"reached max_steps={max_steps} before the targets"
-        last_frame = time.perf_counter()
+        steps_s = 0.0  # the time this drag's own steps took since its last frame: not the caller's time between them
         for i in range(max_steps):
             if self._stop.is_set() or (stop is not None and stop.is_set()):
                 message = f"stopped on request after {i} steps"
                 break
             render_s = _RENDER_SECONDS.get(self.G)
-            due = render_s is None or time.perf_counter() - last_frame >= render_s * (1 - share) / share
+            due = render_s is None or steps_s >= render_s * (1 - share) / share
             last = self.step(frame=due)
-            if last.frame is not None:
-                last_frame = time.perf_counter()
+            steps_s = 0.0 if last.frame is not None else steps_s + last.ms / 1000
             if last.message:  # NaN: the drag has ended with the last good latent
                 yield last
                 return

@@ -1,5 +1,6 @@
 """DragGAN drag engine on tiny random generators: sampling, motion, tracking, masks, history, bad input."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from draggan.features import feature_block_index, sample_features, sample_upsamp
 from benchmarks.full_resolution import full_resolution_drag
 from draggan.motion import disc_offsets, motion_radius
 from conftest import tiny_generator
-from draggan.session import DragSession, stop_distance
+from draggan.session import _RENDER_SECONDS, DragSession, stop_distance
 from draggan.tracking import track_points, tracking_radius, window_pixels
 
 LR = 1e-2  # tiny random generators move slowly at the paper's 2e-3
@@ -185,6 +186,29 @@ def test_drag_renders_frames_by_their_share_of_the_time_and_always_at_the_end(G)
     fresh = DragSession(tiny_generator(seed=5), seed=0, lr=LR)
     results = list(fresh.drag([(26, 32)], [(38, 32)], max_steps=3, frame_share=1e-9))
     assert [r.frame is not None for r in results] == [True, False, False, True]
+
+
+def test_frames_are_paced_by_the_drags_own_steps_not_by_time_the_caller_spends_between_them(G):
+    """The app encodes and sends every step, and a benchmark interleaves drags: neither is the drag's time."""
+    s = DragSession(G, seed=0, lr=LR)
+    s.render()
+    step = s.step
+
+    def quick_step(frame=False):  # steps that report 1 ms each, whatever this machine's load
+        r = step(frame=frame)
+        r.ms = 1.0
+        return r
+
+    s.step = quick_step
+    _RENDER_SECONDS[G] = 0.2  # at frame_share 0.5 a frame is due after 0.2 s of steps
+    results = []
+    for r in s.drag([(26, 32)], [(50, 32)], max_steps=3, frame_share=0.5):
+        results.append(r)
+        time.sleep(0.3)  # longer than the render: wall-clock pacing would draw a frame at every step
+    assert [r.frame is not None for r in results] == [False, False, False, True]
+    _RENDER_SECONDS[G] = 0.002  # 2 ms of steps: every second step draws one
+    assert [r.frame is not None for r in s.drag([(26, 32)], [(50, 32)], max_steps=3, frame_share=0.5)] == \
+        [False, False, True, True]
 
 
 def test_stop_request_ends_a_drag(G):

@@ -70,6 +70,24 @@ def test_stopping_early_gives_the_same_features_and_a_low_res_preview(shared_dir
     assert torch.corrcoef(torch.stack([preview.flatten(), small.flatten()]))[0, 1] > 0.5
 
 
+@pytest.mark.parametrize("name", ["tiny64", "tiny256"])
+def test_a_render_without_autograd_draws_the_autograd_paths_image(shared_dir, name):
+    """Renders fold the activation gain into the kernels and run in place; with autograd on, the layers keep
+    NVlabs' order of operations. Both must draw one image, clamps included (conv_clamp lowered so that they bite)."""
+    G, expected = load_fixture(shared_dir, name)
+    ws = torch.from_numpy(expected["ws_psi0.7"])
+    for layer in G.synthesis.modules():
+        if hasattr(layer, "conv_clamp") and layer.conv_clamp is not None:
+            layer.conv_clamp = 0.5
+    with torch.no_grad():
+        rendered = G.synthesis(ws)
+    with torch.enable_grad():
+        traced = G.synthesis(ws.clone().requires_grad_())
+    assert rendered.shape == traced.shape
+    torch.testing.assert_close(rendered, traced.detach(), atol=1e-5, rtol=0)
+    assert (traced.detach().abs() >= 0.5 - 1e-6).float().mean() > 0.01  # the clamp did bite
+
+
 def test_noise_modes_and_bad_shapes(shared_dir):
     G, expected = load_fixture(shared_dir, "tiny64")
     ws = torch.from_numpy(expected["ws_psi0.7"])
