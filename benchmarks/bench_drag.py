@@ -2,10 +2,11 @@
 
 "ours" is `DragSession.drag()` as the app runs it: without a mask the high blocks run forward and backward
 only on windows around the handles (draggan/cropped.py), and full frames take their share of the drag's time
-(`DragConfig.frame_share`), the last one at the end; as in the app, the image was rendered before the drag. "ours, full map" is the same drag with windows off
-(`cropped=False`), the path a masked drag takes. "full-res" is the reference step (full synthesis, fused
-modconv, the feature map up-sampled to the image: every step is a full frame). All run the same drag (lr
-2e-3, one handle 30 px at 512 from its target, scaled with the image; the seed picks the latent) on
+(`DragConfig.frame_share`), the last one at the end; as in the app, the image was rendered before the drag.
+"ours, full map" is the same drag with windows off (`cropped=False`), the path a masked drag takes. "full-res"
+is the reference step (full synthesis, fused modconv, the feature map up-sampled to the image: every step is a
+full frame). All run the same drag (lr 2e-3, one handle `--distance` px at 512 from its target, scaled with the
+image, 60 by default so that a 20-step drag runs all its steps; the seed picks the latent) on
 randomly initialised generators with the real 512 and 1024 architectures. The drags advance in turn, one
 step each, in one process, so that all see the same load on a shared machine. Reported: the MEAN ms per
 step (our closing frame counted in: total drag time / steps), the speed-up of ours over the reference,
@@ -51,10 +52,15 @@ def build_generator(res: int, device: str) -> Generator:
     return Generator(config).to(device).eval().requires_grad_(False)
 
 
-def drag_points(res: int) -> tuple[list, list]:
-    """One handle right of the centre, its target 30 px (at 512) further right and a little up."""
+DISTANCE = 60  # px at 512: a 20-step drag at lr 2e-3 does not reach it, so every drag runs all its steps
+
+
+def drag_points(res: int, distance: float = DISTANCE) -> tuple[list, list]:
+    """One handle right of the centre, its target `distance` px (at 512, scaled with the image) further right and
+    a little up (the direction of (28, -11))."""
     s = res / 512
-    return [(round(236 * s), round(260 * s))], [(round(264 * s), round(249 * s))]
+    dx, dy = 28 / 30.08 * distance, -11 / 30.08 * distance
+    return [(round(236 * s), round(260 * s))], [(round((236 + dx) * s), round((260 + dy) * s))]
 
 
 def sync(device: str) -> None:
@@ -113,10 +119,10 @@ def timed(runs: dict, device: str) -> dict:
     return out
 
 
-def worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
+def worker(impl: str, res: int, steps: int, seed: int, device: str, distance: float) -> dict:
     """`all`: interleaved timing and trajectories; one implementation alone: that path's peak memory."""
     G = build_generator(res, device)
-    handles, targets = drag_points(res)
+    handles, targets = drag_points(res, distance)
     model_mb = peak_memory_mb(device)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -180,9 +186,10 @@ def components(res: int, steps: int, reps: int = 4) -> dict[str, float]:
     return out
 
 
-def run_worker(impl: str, res: int, steps: int, seed: int, device: str) -> dict:
+def run_worker(impl: str, res: int, steps: int, seed: int, device: str, distance: float) -> dict:
     cmd = [sys.executable, __file__, "--worker", impl, "--sizes", str(res), "--steps", str(steps),
-           "--seeds", str(seed), "--device", device]
+           "--seeds", str(seed), "--device", device, "--distance", str(distance),
+           "--threads", str(torch.get_num_threads())]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"worker {impl} {res} failed:\n{out.stderr}")
@@ -205,14 +212,15 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="steps timed per handle count with --window-share")
     parser.add_argument("--components", action="store_true", help="only CPU time per part (see `components`)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--distance", type=float, default=DISTANCE, help="handle to target, px at 512")
     parser.add_argument("--worker", choices=["all", *IMPLEMENTATIONS], help=argparse.SUPPRESS)
     args = parser.parse_args()
     devices = args.device or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.sizes[0], args.steps, args.seeds[0], devices[0])))
-        return
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.sizes[0], args.steps, args.seeds[0], devices[0], args.distance)))
+        return
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, lr {LR}")
     if args.components:
         print("| res | ours step CPU s | reference step CPU s | full render CPU s | step speed-up "
@@ -237,10 +245,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for device in devices:
         for res in args.sizes:
-            memory = {name: run_worker(name, res, args.memory_steps, args.seeds[0], device)["peak_mb"]
+            memory = {name: run_worker(name, res, args.memory_steps, args.seeds[0], device, args.distance)["peak_mb"]
                       if args.memory_steps else float("nan") for name in IMPLEMENTATIONS}
             for seed in args.seeds:
-                runs = run_worker("all", res, args.steps, seed, device)
+                runs = run_worker("all", res, args.steps, seed, device, args.distance)
                 n = min(len(runs[name]["trajectory"]) for name in IMPLEMENTATIONS)
                 diff = np.abs(np.array(runs["ours"]["trajectory"][:n]) - np.array(runs["full map"]["trajectory"][:n]))
                 ms = {name: statistics.mean(runs[name]["ms"]) for name in IMPLEMENTATIONS}

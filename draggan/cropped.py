@@ -5,8 +5,9 @@ radius r2 around each handle, motion supervision in discs of radius r1 around th
 the largest blocks (b32, b64, b128) over the whole map is most of a step's cost. A windowed step therefore runs
 
 1. the low blocks (b4 ... b16) on the whole map with autograd: cheap, and they carry the latent's gradient;
-2. the `WINDOWED_BLOCKS` high blocks, with autograd, only on windows around the handles, pasted into a map of
-   zeros, so tracking and the loss read one feature map as before (and never outside the windows).
+2. the `WINDOWED_BLOCKS` high blocks, with autograd, only on windows around the handles, pasted into their
+   bounding box (zeros between windows); tracking and the loss read that box as a feature map of its own, with
+   the handles shifted to its corner (they never read outside the windows).
 
 Each window is grown block by block by the conv footprints (3x3 conv: 1 px each side; 2x up-conv: output o
 reads input pixels ceil((o-3)/2) ... floor((o+2)/2)), plus one spare pixel, so every window pixel sees its real
@@ -126,15 +127,20 @@ def window_features(synthesis: SynthesisNetwork, ws: torch.Tensor, low: torch.Te
 
 
 def windowed_features(synthesis: SynthesisNetwork, ws: torch.Tensor, feature_index: int,
-                      windows: list[Window]) -> torch.Tensor:
-    """The feature block [1, C, h, w] with autograd inside `windows` and zeros outside: what a windowed step reads."""
+                      windows: list[Window]) -> tuple[torch.Tensor, Window]:
+    """The feature block on the windows' bounding box [1, C, h', w'] with autograd, zeros between windows, and that
+    box: what a windowed step reads. Not the whole map: zero-filling it and its gradient cost a tenth of a step."""
     low = low_synthesis(synthesis, ws, feature_index)
-    block = synthesis.blocks[feature_index]
-    feat = low.new_zeros(1, block.conv1.weight.shape[0], block.resolution, block.resolution)
+    if len(windows) == 1:
+        return window_features(synthesis, ws, low, feature_index, windows[0]), windows[0]
+    box = windows[0]
+    for window in windows[1:]:
+        box = box.union(window)
+    channels = synthesis.blocks[feature_index].conv1.weight.shape[0]
+    feat = low.new_zeros(1, channels, box.y1 - box.y0, box.x1 - box.x0)
     for window in windows:
-        feat[:, :, window.y0:window.y1, window.x0:window.x1] = window_features(synthesis, ws, low, feature_index,
-                                                                                window)
-    return feat
+        window.slice_of(feat, box)[:] = window_features(synthesis, ws, low, feature_index, window)
+    return feat, box
 
 
 def step_windows(handles: torch.Tensor, radius: int, image_size: tuple[int, int],

@@ -26,6 +26,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+# The first torch.optim.Adam imports torch._dynamo (1 s on 2 cores): paid here, at import, and not inside a
+# visitor's first drag step.
+import torch._dynamo  # noqa: F401
 import torch.nn.functional as F
 
 from . import export
@@ -334,21 +337,26 @@ class DragSession:
         if windows is None:
             img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
                                           fused_modconv=False, rgb=preview)
-            feat = feats[-1]
+            feat, box = feats[-1], Window(0, self._feature_size[0], 0, self._feature_size[1])
         else:
-            feat = windowed_features(self.G.synthesis, ws, self.feature_index, windows)
+            feat, box = windowed_features(self.G.synthesis, ws, self.feature_index, windows)
+        # Tracking and the loss read `feat` as the feature map of an image of its own: `box` in image pixels,
+        # the handles and targets shifted to its corner (a feature pixel is a whole number of image pixels).
+        scale = self.image_size[0] // self._feature_size[0]
+        shift = d.handles.new_tensor([box.x0 * scale, box.y0 * scale])
+        size = ((box.y1 - box.y0) * scale, (box.x1 - box.x0) * scale)
         if d.initial_features is None:
             d.feat0 = feat.detach() if d.fixed is not None else None
-            d.initial_features = sample_features(feat.detach(), d.handles, self.image_size)
+            d.initial_features = sample_features(feat.detach(), d.handles - shift, size)
         else:
-            d.handles = track_points(feat.detach(), d.handles, d.initial_features, self.r2, self.image_size)
+            d.handles = track_points(feat.detach(), d.handles - shift, d.initial_features, self.r2, size) + shift
         d.record.trajectory.append(d.handles.cpu().numpy())
         distances = (d.targets - d.handles).norm(dim=1)
         done = bool((distances <= d.stop_distance).all())
         shown_ws = ws.detach()
         loss_value, message = None, ""
         if not done:
-            loss_value, message = self._update(d, feat)
+            loss_value, message = self._update(d, feat, shift, size)
         result = StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()], done=done, step=d.steps,
                             distances=distances.cpu().tolist(), loss=loss_value, ms=0.0, message=message)
         if preview:
@@ -378,9 +386,11 @@ class DragSession:
             return windows
         return None
 
-    def _update(self, d: _Drag, feat: torch.Tensor) -> tuple[float | None, str]:
-        """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one."""
-        loss = motion_supervision_loss(feat, d.handles, d.targets, self.r1, self.image_size)
+    def _update(self, d: _Drag, feat: torch.Tensor, shift: torch.Tensor,
+                size: tuple[int, int]) -> tuple[float | None, str]:
+        """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one.
+        `feat` is the map of a `size` image whose corner sits at `shift` (x, y) of the real one."""
+        loss = motion_supervision_loss(feat, d.handles - shift, d.targets - shift, self.r1, size)
         if d.fixed is not None:
             loss = loss + fixed_region_loss(feat, d.feat0, d.fixed, self.config.mask_weight)
         value = float(loss.detach())

@@ -66,11 +66,15 @@ def test_windowed_loss_and_gradient_equal_the_full_pass(G256, case):
     ws = with_offset(ws0, crop_offset)
     windows = step_windows(handles, r1 + LOSS_READ_MARGIN, (res, res), (128, 128))
     assert 0 < windows_share(windows, (128, 128)) < 0.1
-    feat = windowed_features(G256.synthesis, ws, index, windows)
+    feat, box = windowed_features(G256.synthesis, ws, index, windows)
     for window in windows:  # the windows hold the full map's features
-        torch.testing.assert_close(window.slice_of(feat, Window(0, 128, 0, 128)),
+        torch.testing.assert_close(window.slice_of(feat, box),
                                    window.slice_of(feats[index], Window(0, 128, 0, 128)), rtol=1e-5, atol=1e-5)
-    crop_loss = motion_supervision_loss(feat, handles, targets, r1, (res, res))
+    # The box read as the feature map of an image of its own, its corner at `shift`.
+    scale = res // 128
+    shift = torch.tensor([box.x0 * scale, box.y0 * scale], dtype=handles.dtype)
+    size = ((box.y1 - box.y0) * scale, (box.x1 - box.x0) * scale)
+    crop_loss = motion_supervision_loss(feat, handles - shift, targets - shift, r1, size)
     crop_loss.backward()
 
     torch.testing.assert_close(crop_loss, full_loss, rtol=1e-5, atol=1e-7)
