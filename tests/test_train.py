@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from draggan import load_generator
-from draggan.projected_discriminator import diff_augment
+from draggan.projected_discriminator import diff_augment, minibatch_std
 from draggan.realism import Judge, compare, frechet_distance, read_photos, shuffled_pixels, validation_photos
 from draggan.train import TrainConfig, parse_args, resume_state, train
 
@@ -110,3 +110,13 @@ def test_realism_separates_real_photos_from_shuffled_ones(shared_dir):
     on_shuffled = compare(judge.probabilities(shuffled_pixels(real)), ref)
     assert on_real.frechet < on_shuffled.frechet / 2
     assert on_real.class_share < 0.1 < on_shuffled.class_share
+
+
+def test_the_heads_minibatch_std_tells_identical_images_from_varied_ones():
+    """Without it G drew one facade for every z: D could not see that a batch of fakes lacked variety."""
+    same = torch.randn(1, 5, 4, 4).repeat(8, 1, 1, 1)
+    varied = torch.randn(8, 5, 4, 4)
+    assert minibatch_std(same, 4).shape == (8, 6, 4, 4)
+    assert minibatch_std(same, 4)[:, -1].max() < 1e-3
+    assert minibatch_std(varied, 4)[:, -1].min() > 0.5
+    torch.testing.assert_close(minibatch_std(varied, 4)[:, :5], varied)
