@@ -98,6 +98,7 @@ class Editor:
         self.session: DragSession | None = None   # Its own latent and undo stack on the overlay over a shared G.
         self.overlay: Overlay | None = Overlay()   # The photo's tuning (empty: none); None while it waits on disk.
         self.image: np.ndarray | None = None       # The session's current image, rendered once per latent change.
+        self._closing_frame: np.ndarray | None = None  # The closing frame of the drag that is ending.
         self.model = ""                            # Model the session was built from.
         self.points: list[tuple[float, float]] = []  # Clicks: handle, target, handle, ...
         self.landmarks: np.ndarray | None = None   # (68, 2) of the current image, once detected.
@@ -336,6 +337,7 @@ class Editor:
             self.mask = self._read_mask(paint)
         self.landmarks = None  # They belong to the image before the drag.
         self._run_started()
+        self._closing_frame = None
         steps, final = self._steps(handles, targets, settings), None
         try:
             for update in steps:
@@ -346,7 +348,12 @@ class Editor:
         finally:
             steps.close()
             self._run_ended()
-            self._render()
+            # A drag that ran to its end closed on a full frame of its last latent: that is the image, and a second
+            # render (a second at 512 px on 2 cores) would only delay the last update.
+            if self._closing_frame is None:
+                self._render()
+            else:
+                self.image = self._closing_frame
         if final is not None:  # Said once the run has ended: the next edit may come the moment it is read.
             yield final
 
@@ -365,6 +372,7 @@ class Editor:
             yield DragUpdate(None, f"⚠️ {err}", final=True)
             return
         outcome = "reached the targets" if result.done else result.message or "stopped"
+        self._closing_frame = result.frame  # drag() ends every run on a frame of its last latent
         yield DragUpdate(None, f"{status_line(result, settings.max_steps)} — {outcome}.", final=True)
 
     def _run_started(self) -> None:

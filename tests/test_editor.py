@@ -47,6 +47,9 @@ def test_points_drag_undo_and_export():
     frames = [u.frame is not None for u in updates[:-1]]
     assert frames[-1] and frames == sorted(frames) and not ed.running
     assert np.abs(ed.image.astype(int) - before).mean() > 0.5
+    # The image is the drag's closing frame, the final latent in full, and it was not rendered a second time.
+    np.testing.assert_array_equal(ed.image, ed.session.render())
+    assert ed.image is ed.session.frames[-1]
     files, message = ed.export()
     assert {f.rsplit(".", 1)[-1] for f in files} == {"png", "npy", "mp4", "gif"} and "Exported" in message
     assert ed.undo() == "Undid the last drag." and ed.points == [(40.0, 64.0), (70.0, 64.0)]
