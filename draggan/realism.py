@@ -5,7 +5,10 @@ each image becomes its 13 class probabilities average-pooled to 4x4 (208 numbers
 
 - `frechet` is the Frechet distance between the Gaussians of those vectors for two image sets (FID's formula);
 - `class_share` is the total-variation distance between the two sets' mean class shares (0: same mix of wall,
-  window, door, ...; 1: disjoint).
+  window, door, ...; 1: disjoint);
+- `spread` is how varied the first set is beside the second: the square root of the ratio of their covariance
+  traces (1: as varied as the photos; near 0: one image over and over). The Frechet figure alone forgave a
+  generator that drew one facade for every z.
 
     python -m draggan.realism --model draggan/weights/facades-128.safetensors   # beside the baselines
 
@@ -40,6 +43,7 @@ UNTRAINED_SEED = 2023  # Fixed init of the untrained generator: the same "model"
 class Realism:
     frechet: float        # Frechet distance of the pooled class probabilities.
     class_share: float    # Total-variation distance of the mean class shares, in [0, 1].
+    spread: float         # sqrt(tr Cov(set) / tr Cov(reference)): 1 = as varied as the reference.
 
 
 class Judge:
@@ -59,10 +63,11 @@ class Judge:
 
 
 def compare(probs: torch.Tensor, reference: torch.Tensor) -> Realism:
-    """Frechet and class-share distances between two sets of pooled class probabilities."""
+    """Frechet and class-share distances between two sets of pooled class probabilities, and the first's spread."""
     a, b = probs.flatten(1).double().numpy(), reference.flatten(1).double().numpy()
     shares_a, shares_b = probs.mean((0, 2, 3)).double().numpy(), reference.mean((0, 2, 3)).double().numpy()
-    return Realism(frechet_distance(a, b), float(0.5 * np.abs(shares_a - shares_b).sum()))
+    spread = np.sqrt(a.var(0, ddof=1).sum() / b.var(0, ddof=1).sum())
+    return Realism(frechet_distance(a, b), float(0.5 * np.abs(shares_a - shares_b).sum()), float(spread))
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,9 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     rows.update(baselines(judge, ref, reference.shape[-1], args.data, args.samples))
     print(f"Against {len(reference)} validation photos (the {len(reference) // 2} held out, and mirrored), "
           f"judged by the '{JUDGE}' segmenter:")
-    print(f"| images | Frechet (pooled class probabilities) | class-share distance |\n|---|---|---|")
+    print(f"| images | Frechet (pooled class probabilities) | class-share distance | spread |\n|---|---|---|---|")
     for name, r in rows.items():
-        print(f"| {name} | {r.frechet:.3f} | {r.class_share:.3f} |")
+        print(f"| {name} | {r.frechet:.3f} | {r.class_share:.3f} | {r.spread:.2f} |")
 
 
 if __name__ == "__main__":

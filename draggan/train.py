@@ -307,8 +307,10 @@ def snapshot(run: Run, judge: Judge, reference: torch.Tensor, out: Path) -> None
     """Realism figure, samples, curves, the EMA generator and the resume state."""
     samples = generator_samples(run.G_ema, run.cfg.realism_samples, seed=run.cfg.seed)
     r = compare(judge.probabilities(samples), reference)
-    run.history.append({"kimg": run.nimg / 1000, "frechet": r.frechet, "class_share": r.class_share})
-    tqdm.write(f"kimg {run.nimg / 1000:g}: Frechet {r.frechet:.3f}, class-share distance {r.class_share:.3f}")
+    run.history.append({"kimg": run.nimg / 1000, "frechet": r.frechet, "class_share": r.class_share,
+                        "spread": r.spread})
+    tqdm.write(f"kimg {run.nimg / 1000:g}: Frechet {r.frechet:.3f}, class-share distance {r.class_share:.3f}, "
+               f"spread {r.spread:.2f}")
     sample_grid(run.G_ema, out / "samples.png")
     plot_history(run.history, out / "curves.png")
     (out / "history.json").write_text(json.dumps(run.history))

@@ -110,6 +110,9 @@ def test_realism_separates_real_photos_from_shuffled_ones(shared_dir):
     on_shuffled = compare(judge.probabilities(shuffled_pixels(real)), ref)
     assert on_real.frechet < on_shuffled.frechet / 2
     assert on_real.class_share < 0.1 < on_shuffled.class_share
+    # One photo over and over: spread near 0 where varied photos score near 1.
+    one = compare(judge.probabilities(real[:1].repeat(40, 1, 1, 1)), ref)
+    assert one.spread < 0.05 and 0.7 < on_real.spread < 1.4
 
 
 def test_the_heads_minibatch_std_tells_identical_images_from_varied_ones():
