@@ -48,7 +48,8 @@ RENDER_FUSED_MODCONV = True
 LOSS_READ_MARGIN = 2
 TRUNCATION_PSI = 0.7  # The seed's image: truncation ψ of its w (the paper's 0.7).
 # Seconds of each generator's last full render, shared by its sessions: it paces `drag()`'s frames.
-_RENDER_SECONDS: weakref.WeakKeyDictionary[Generator, float] = weakref.WeakKeyDictionary()
+_RENDER_SECONDS: weakref.WeakKeyDictionary[Generator, float | None] = weakref.WeakKeyDictionary()
+_WARM_ARCHITECTURES: set[str] = set()  # Generator configs rendered once in this process.
 
 
 def stop_distance(image_height: int, num_points: int) -> float:
@@ -173,7 +174,11 @@ class DragSession:
         start = time.perf_counter()
         with torch.inference_mode():
             image = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
-        _RENDER_SECONDS[self.G] = time.perf_counter() - start
+        # An architecture's first render in this process also sets up its kernels (128 px: 1 s, then 20 ms): it is
+        # not timed, so the next drag renders a frame at its first step and paces the rest by that one.
+        architecture = repr(self.G.config)
+        _RENDER_SECONDS[self.G] = time.perf_counter() - start if architecture in _WARM_ARCHITECTURES else None
+        _WARM_ARCHITECTURES.add(architecture)
         return image
 
     def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
@@ -443,9 +448,9 @@ class DragSession:
              frame_share: float | None = None, stop: threading.Event | None = None, lr: float | None = None,
              w_plus: bool | None = None) -> Iterator[StepResult]:
         """Run a drag to the end, yielding every step, with a full frame once the steps since the last one took
-        (1 - frame_share) / frame_share times as long as a render of G (the first step renders one if G has
-        not rendered yet). Steps between frames carry no picture: a viewer shows the last frame with the tracked
-        handles on it (at 512 px a step costs a tenth of a render).
+        (1 - frame_share) / frame_share times as long as a render of G (the first step renders one while G's
+        render is not timed yet). Steps between frames carry no picture: a viewer shows
+        the last frame with the tracked handles on it (at 512 px a step costs a tenth of a render).
 
         Ends when every handle is within the stop distance, after `max_steps`, on `stop()` or a set
         `stop` event, or on a NaN; the last result carries a full frame of the final latent.
