@@ -156,6 +156,7 @@ class DragSession:
         self._w = self.w0.clone()
         self.history: list[DragRecord] = []  # The undo stack, oldest first.
         self.frames: list[np.ndarray] = []
+        self._frames_from: torch.Tensor | None = None  # The latent before the drag whose frames these are.
         self._drag: _Drag | None = None
         self._stop = threading.Event()
 
@@ -207,9 +208,17 @@ class DragSession:
     def save_png(self, path: str | Path) -> Path:
         return export.save_png(self.render(), path)
 
+    def drag_frames(self) -> list[np.ndarray]:
+        """The last drag as an animation: the image before it, then the frames it recorded. A short drag records
+        few frames (they take a fifth of its time), so its animation would otherwise hold its last image alone."""
+        if not self.frames or self._frames_from is None:
+            return list(self.frames)
+        before = self._render(self._frames_from)
+        return self.frames if np.array_equal(before, self.frames[0]) else [before, *self.frames]
+
     def export_video(self, path: str | Path, fps: float = 10.0) -> Path:
-        """The frames recorded in the last drag as MP4 or GIF (by extension)."""
-        return export.export_video(self.frames, path, fps)
+        """The last drag (`drag_frames`) as MP4 or GIF (by extension)."""
+        return export.export_video(self.drag_frames(), path, fps)
 
     # ------------------------------------------------------------------ history
 
@@ -247,7 +256,7 @@ class DragSession:
         record = DragRecord(self._w.clone(), np.asarray(handles, np.float32).reshape(-1, 2),
                             np.asarray(targets, np.float32).reshape(-1, 2))
         self.history.append(record)
-        self.frames = []
+        self.frames, self._frames_from = [], record.start_ws
         return record
 
     def replay_step(self, ws: torch.Tensor, tracked: np.ndarray | None, frame: np.ndarray | None) -> None:
@@ -317,7 +326,7 @@ class DragSession:
         offset = torch.nn.Parameter(torch.zeros(1, k if w_plus else 1, self.G.w_dim, device=self.device))
         record = DragRecord(self._w.clone(), p.cpu().numpy(), t.cpu().numpy())
         self.history.append(record)
-        self.frames = []
+        self.frames, self._frames_from = [], record.start_ws
         p = p.round()
         self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam([offset], lr=lr), handles=p, targets=t,
                            fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)), record=record)

@@ -25,7 +25,7 @@ def export_drag(session: DragSession, image: np.ndarray, aligned: AlignedFace | 
     For a session inverted from a photo (`aligned`), also the full photo with the edited crop pasted back."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    frames = session.frames or [image]
+    frames = session.drag_frames() or [image]
     files = [save_png(image, folder / "drag_final.png"), session.save_latent(folder / "drag_latent.npy"),
              export_video(frames, folder / "drag.mp4"), export_video(frames, folder / "drag.gif")]
     what = "the final image"

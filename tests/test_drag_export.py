@@ -27,6 +27,18 @@ def test_mp4_and_gif_of_the_drag_load_back(dragged, tmp_path):
     assert gif.n_frames == 5 and gif.size == (64, 64)
 
 
+def test_a_drag_that_recorded_only_its_closing_frame_exports_the_image_before_it_too():
+    s = DragSession(tiny_generator(), seed=0, lr=1e-2)
+    s.render()  # the architecture's first render in a process sets up kernels and is not timed
+    before = s.render()  # timed: at a tiny share no frame is due before the closing one
+    list(s.drag([(26, 32)], [(38, 32)], max_steps=3, frame_share=1e-9))
+    assert len(s.frames) == 1
+    frames = s.drag_frames()
+    assert len(frames) == 2
+    np.testing.assert_array_equal(frames[0], before)
+    assert frames[1] is s.frames[0]
+
+
 def test_odd_sized_frames_are_padded_for_h264(tmp_path):
     frames = [np.full((33, 45, 3), i * 40, np.uint8) for i in range(3)]
     video = imageio.mimread(export_video(frames, tmp_path / "odd.mp4", fps=3))
