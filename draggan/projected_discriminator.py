@@ -33,10 +33,20 @@ PIXEL_SIZE = 128           # The raw (augmented) image, at this size, feeds a na
 MBSTD_GROUP = 4            # Images per group of the heads' minibatch standard deviation.
 
 
-def diff_augment(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """DiffAugment's colour, translation (1/8 of the side) and cutout (1/2 of the side), differentiable in `x`."""
+def diff_augment(x: torch.Tensor, generator: torch.Generator | None = None, paired: bool = False) -> torch.Tensor:
+    """DiffAugment's colour, translation (1/8 of the side) and cutout (1/2 of the side), differentiable in `x`.
+
+    `paired`: the batch's two halves share their draws, so image i and image i + n/2 differ only in content (what
+    the trainer's diversity term compares)."""
     n, _, h, w = x.shape
-    rand = lambda *shape: torch.rand(*shape, generator=generator, device=x.device)  # noqa: E731
+    if paired and n % 2:
+        raise ValueError(f"paired augmentation needs an even batch, got {n}")
+
+    def rand(*shape: int) -> torch.Tensor:
+        if not paired:
+            return torch.rand(*shape, generator=generator, device=x.device)
+        half = torch.rand(shape[0] // 2, *shape[1:], generator=generator, device=x.device)
+        return torch.cat([half, half])
     x = x + (rand(n, 1, 1, 1) - 0.5)                                                   # brightness
     mean = x.mean(1, keepdim=True)
     x = (x - mean) * (rand(n, 1, 1, 1) * 2) + mean                                     # saturation
@@ -155,9 +165,10 @@ class ProjectedDiscriminator(nn.Module):
         """What a resume state needs: the heads (the reader is the shipped file, the projection is seeded)."""
         return {k: v for k, v in self.state_dict().items() if k.startswith("heads.")}
 
-    def read(self, images: torch.Tensor, augment: bool = True) -> list[torch.Tensor]:
-        """The projected features of (augmented) images and their pixels at PIXEL_SIZE: what the heads read."""
-        images = diff_augment(images) if augment else images
+    def read(self, images: torch.Tensor, augment: bool = True, paired: bool = False) -> list[torch.Tensor]:
+        """The projected features of (augmented) images and their pixels at PIXEL_SIZE: what the heads read.
+        `paired`: as in `diff_augment`."""
+        images = diff_augment(images, paired=paired) if augment else images
         pixels = images if images.shape[-1] == PIXEL_SIZE else F.interpolate(images, size=(PIXEL_SIZE, PIXEL_SIZE),
                                                                              mode="area")
         return [*self.project(self.features(images)), pixels]

@@ -54,12 +54,13 @@ class TrainConfig:
     channel_base: int = opt(4096, "G's channels at resolution r are min(channel_base / r, channel_max)")
     channel_max: int = opt(64, "G's widest layer")
     kimg: float = opt(300.0, "train until this many thousand images have been shown to D")
-    batch: int = opt(8, "images per step (small: early on, updates count more than images on a CPU)")
+    batch: int = opt(8, "images per step, even (small: early on, updates count more than images on a CPU)")
     g_lr: float = opt(0.002, "G's Adam learning rate")
     d_lr: float = opt(0.002, "D's Adam learning rate")
     ema_kimg: float = opt(5.0, "half-life of G_ema in kimg")
     ema_rampup: float = opt(0.05, "EMA ramp-up: the half-life is at most this share of the images seen so far")
     style_mixing: float = opt(0.5, "share of batches whose w switch to a second z at a random layer")
+    diversity: float = opt(1.0, "weight of G's diversity hinge: pairs of fakes as far apart as pairs of photos")
     val_fraction: float = opt(0.1, "held-out share of the photos (the segmenters' seeded split)")
     snap_kimg: float = opt(4.0, "write the state, samples, curves and the realism figure every this many kimg")
     realism_samples: int = opt(100, "G_ema images for the realism figure at each snapshot")
@@ -157,32 +158,36 @@ class Run:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cfg.bf16)
 
     def step(self, photos: torch.Tensor) -> dict[str, float]:
-        """One G step (hinge: -D(fake)) and one D step on the same fakes, then the EMA.
+        """One G step (hinge: -D(fake), plus the diversity hinge) and one D step on the same images, then the EMA.
 
-        The reader is frozen, so the fakes' projected features serve both steps: read once with autograd for
-        G's step, then detached for D's.
+        The reader is frozen, so projected features serve both steps: the fakes' read once with autograd for G's
+        step, then detached for D's; the photos' read once without.
         """
         cfg = self.cfg
+        with torch.no_grad(), self._autocast():
+            real_feats = self.D.read(real_batch(photos, cfg.batch, self.rng), paired=True)
         self.D.heads.requires_grad_(False)  # G's step needs D's input gradient only.
         with self._autocast():
             fake = self.G.synthesis(self._ws(cfg.batch), noise_mode="random", fused_modconv=False)
-            feats = self.D.read(fake)
+            feats = self.D.read(fake, paired=True)
             g_loss = -self.D.score(feats).float().mean()
+        spread = pair_distance(feats[:-1]) / pair_distance(real_feats[:-1]).clamp_min(1e-8)
+        div_loss = F.relu(1 - spread).mean()
         self.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward()
+        (g_loss + cfg.diversity * div_loss).backward()
         self.opt_G.step()
 
         self.D.heads.requires_grad_(True)
         with self._autocast():
             d_fake = F.relu(1 + self.D.score([f.detach() for f in feats])).float().mean()
-            d_real = F.relu(1 - self.D(real_batch(photos, cfg.batch, self.rng))).float().mean()
+            d_real = F.relu(1 - self.D.score(real_feats)).float().mean()
         self.opt_D.zero_grad(set_to_none=True)
         (d_fake + d_real).backward()
         self.opt_D.step()
 
         self.nimg += cfg.batch
         self._update_ema()
-        return {"g": g_loss.item(), "d_real": d_real.item(), "d_fake": d_fake.item()}
+        return {"g": g_loss.item(), "d_real": d_real.item(), "d_fake": d_fake.item(), "pair_spread": spread.mean().item()}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -208,6 +213,15 @@ class Run:
         self.nimg, self.history = int(state["nimg"]), json.loads(state["history"])
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
+
+
+def pair_distance(feats: list[torch.Tensor]) -> torch.Tensor:
+    """Mean absolute difference between the batch's first and second halves, per feature level: (levels,).
+
+    Fakes that G draws alike sit close in the reader's features whatever their colours; a photo batch shows how far
+    apart two facades should be (Mao et al. 2019's mode seeking, normalised by the data instead of the latents).
+    """
+    return torch.stack([(a - b).float().abs().mean() for a, b in (f.chunk(2) for f in feats)])
 
 
 SHAPE_KEYS = ("resolution", "z_dim", "mapping_layers", "channel_base", "channel_max", "layout", "seed")
@@ -248,9 +262,9 @@ def plot_history(history: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     steps = [h for h in history if "g" in h]
-    for key in ("g", "d_real", "d_fake"):
-        axes[0].plot([h["kimg"] for h in steps], [h[key] for h in steps], lw=1, label=key)
-    axes[0].set_title("hinge losses")
+    for key in ("g", "d_real", "d_fake", "pair_spread"):
+        axes[0].plot([h["kimg"] for h in steps if key in h], [h[key] for h in steps if key in h], lw=1, label=key)
+    axes[0].set_title("hinge losses; fakes' pair spread")
     axes[0].legend(fontsize=7)
     snaps = [h for h in history if "frechet" in h]
     axes[1].plot([h["kimg"] for h in snaps], [h["frechet"] for h in snaps], marker=".")
@@ -293,7 +307,8 @@ def train(cfg: TrainConfig, resume: Path | None = None) -> Run:
             mean = {k: float(np.mean([l[k] for l in losses])) for k in losses[0]}
             rate = (run.nimg - n0) / (time.time() - t0)
             run.history.append({"kimg": run.nimg / 1000, **mean, "img_per_s": rate})
-            bar.set_postfix(g=f"{mean['g']:.2f}", d_real=f"{mean['d_real']:.2f}", d_fake=f"{mean['d_fake']:.2f}")
+            bar.set_postfix(g=f"{mean['g']:.2f}", d_real=f"{mean['d_real']:.2f}", d_fake=f"{mean['d_fake']:.2f}",
+                            pair_spread=f"{mean['pair_spread']:.2f}")
             losses = []
         if run.nimg >= next_snap or run.nimg >= cfg.kimg * 1000:
             next_snap += int(cfg.snap_kimg * 1000)
