@@ -2,9 +2,8 @@
 
 The official DragGAN up-samples the 128x128 block output bilinearly (align_corners=False) to the image
 size at every step and then indexes pixels. Up-sampling is linear, so that value at integer pixel x is
-the low-resolution map sampled bilinearly at x_low = (x + 0.5) * w / W - 0.5, which is what
-`grid_sample(align_corners=False)` reads at the normalised coordinate g = (2x + 1) / W - 1. We sample
-there and never build the full-resolution map: identical values at integer pixels, and at sub-pixel
+the low-resolution map sampled bilinearly at x_low = (x + 0.5) * w / W - 0.5. We sample there and never
+build the full-resolution map: identical values at integer pixels, and at sub-pixel
 positions the same bilinear blend of the four surrounding pixels that the reference computes.
 """
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 FEATURE_RESOLUTION = 128  # The paper's block (feats[5]) for the 256, 512 and 1024 models.
 MIN_IMAGE_RESOLUTION = 32
@@ -30,35 +28,45 @@ def feature_block_index(img_resolution: int) -> int:
     return int(math.log2(res)) - 2
 
 
-def pixels_to_grid(points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
-    """(x, y) pixel coordinates [..., 2] -> grid_sample coordinates of those pixel centres in [-1, 1]."""
-    height, width = image_size
-    scale = points.new_tensor([2.0 / width, 2.0 / height])
-    return (2 * points + 1) * (scale / 2) - 1
-
-
 def sample_features(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
     """Bilinear features [P, C] of `feat` [1, C, h, w] at pixel positions `points` [P, 2] of an image_size image.
 
-    Border padding: a position past the last pixel centre reads the border, as the up-sampled map does.
+    The feature-map position (x + 0.5) * w / W - 0.5 is exact for the powers of two that w / W is, so a box cut
+    out of the map (`cropped.py`) reads bit for bit what the whole map reads at the same pixels (`grid_sample`'s
+    normalised coordinates would round differently for each map size). Border padding: a position past the last
+    pixel centre reads the border, as the up-sampled map does.
     """
     if feat.ndim != 4 or feat.shape[0] != 1:
         raise ValueError(f"feat must have shape [1, C, h, w], got {list(feat.shape)}")
-    grid = pixels_to_grid(points.to(feat.dtype), image_size).reshape(1, 1, -1, 2)
-    out = F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return out[0, :, 0].t()
+    h, w = feat.shape[2:]
+    height, width = image_size
+    points = points.to(feat.dtype)
+    x = ((points[:, 0] + 0.5) * (w / width) - 0.5).clamp(0, w - 1)
+    y = ((points[:, 1] + 0.5) * (h / height) - 0.5).clamp(0, h - 1)
+    x0, y0 = x.floor(), y.floor()
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    flat = feat[0].reshape(feat.shape[1], -1).t()                              # [h * w, C]
+    return ((flat[y0 * w + x0] * (1 - fx) + flat[y0 * w + x1] * fx) * (1 - fy)
+            + (flat[y1 * w + x0] * (1 - fx) + flat[y1 * w + x1] * fx) * fy)
 
 
-def sample_upsampled(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+def sample_upsampled(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[int, int],
+                     origin: torch.Tensor | None = None) -> torch.Tensor:
     """Features [P, C] that the up-sampled map would give at sub-pixel `points` [P, 2], without building it.
 
     The reference reads the full-resolution map bilinearly between its four surrounding pixel
     centres; each of those is an exact `sample_features` read, so we blend the same four values with
-    the same weights. Positions past the border read the border pixels.
+    the same weights. Positions past the border read the border pixels. With `origin` (x, y), `points` are
+    pixels of the whole image and `feat` is the box of an image_size region whose corner sits there: the
+    sub-pixel weights come from the whole image's coordinates, so box and whole map blend alike.
     """
     height, width = image_size
     base = points.floor()
     frac = points - base
+    if origin is not None:
+        base = base - origin
     corners = base[:, None, :] + points.new_tensor([[0, 0], [1, 0], [0, 1], [1, 1]])
     corners = torch.minimum(corners.clamp(min=0), points.new_tensor([width - 1, height - 1]))
     values = sample_features(feat, corners.reshape(-1, 2), image_size).reshape(len(points), 4, -1)

@@ -32,10 +32,12 @@ def disc_offsets(radius: int) -> torch.Tensor:
 
 
 def motion_supervision_loss(feat: torch.Tensor, handles: torch.Tensor, targets: torch.Tensor, radius: int,
-                            image_size: tuple[int, int]) -> torch.Tensor:
+                            image_size: tuple[int, int], origin: torch.Tensor | None = None) -> torch.Tensor:
     """The motion term for `feat` [1, C, h, w] and pixel positions `handles`, `targets` [P, 2] (x, y).
 
-    Disc pixels outside the image are left out (the reference only indexes pixels that exist).
+    With `origin` (x, y), `feat` is the box of an image_size region whose corner sits there, and handles and
+    targets are pixels of the whole image: the shifted positions q + d are formed there, so they round as on the
+    whole map. Disc pixels outside the region are left out (the reference only indexes pixels that exist).
     Returns a 0-d tensor; zero, without a graph, when every handle is within NO_LOSS_DISTANCE.
     """
     height, width = image_size
@@ -46,9 +48,11 @@ def motion_supervision_loss(feat: torch.Tensor, handles: torch.Tensor, targets: 
         return feat.new_zeros(())
     p, d = handles[active], direction[active] / length[active, None]
     q = p[:, None, :] + disc_offsets(radius).to(p)[None]                       # [P, K, 2]
-    inside = ((q[..., 0] >= 0) & (q[..., 0] <= width - 1) & (q[..., 1] >= 0) & (q[..., 1] <= height - 1))
+    local = q if origin is None else q - origin
+    inside = ((local[..., 0] >= 0) & (local[..., 0] <= width - 1) & (local[..., 1] >= 0)
+              & (local[..., 1] <= height - 1))
     n_points, n_disc = q.shape[:2]
-    both = sample_upsampled(feat, torch.cat([q, q + d[:, None, :]]).reshape(-1, 2), image_size)
+    both = sample_upsampled(feat, torch.cat([q, q + d[:, None, :]]).reshape(-1, 2), image_size, origin)
     here, moved = both.reshape(2, n_points, n_disc, -1).unbind(0)
     per_pixel = (moved - here.detach()).abs().mean(dim=-1)                    # [P, K]
     weight = inside.to(per_pixel.dtype)

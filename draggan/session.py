@@ -404,7 +404,7 @@ class DragSession:
                 size: tuple[int, int]) -> tuple[float | None, str]:
         """Loss, backward and Adam on the drag's offset; on a non-finite loss or latent keep the last good one.
         `feat` is the map of a `size` image whose corner sits at `shift` (x, y) of the real one."""
-        loss = motion_supervision_loss(feat, d.handles - shift, d.targets - shift, self.r1, size)
+        loss = motion_supervision_loss(feat, d.handles, d.targets, self.r1, size, origin=shift)
         if d.fixed is not None:
             loss = loss + fixed_region_loss(feat, d.feat0, d.fixed, self.config.mask_weight)
         value = float(loss.detach())

@@ -42,6 +42,20 @@ def test_low_res_sampling_equals_the_upsampled_map():
     torch.testing.assert_close(sample_upsampled(feat, points, (64, 64)), expected, atol=1e-5, rtol=0)
 
 
+
+def test_a_box_of_the_map_reads_bit_for_bit_what_the_whole_map_reads():
+    """A windowed step reads a box cut out of the feature map; its reads must not round differently."""
+    torch.manual_seed(2)
+    feat = torch.randn(1, 7, 128, 128)                   # the map of a 512 px image
+    y0, y1, x0, x1 = 70, 91, 37, 60                      # a box, in feature pixels
+    origin = torch.tensor([x0 * 4.0, y0 * 4.0])
+    size = ((y1 - y0) * 4, (x1 - x0) * 4)
+    pixels = origin + torch.randint(8, 80, (40, 2)).float()
+    moved = pixels + torch.nn.functional.normalize(torch.randn(40, 2), dim=1)  # q + d: sub-pixel
+    box = feat[:, :, y0:y1, x0:x1]
+    assert torch.equal(sample_features(box, pixels - origin, size), sample_features(feat, pixels, (512, 512)))
+    assert torch.equal(sample_upsampled(box, moved, size, origin), sample_upsampled(feat, moved, (512, 512)))
+
 def test_radii_stop_distance_and_feature_block_scale_with_resolution():
     assert [motion_radius(h) for h in (64, 256, 512, 1024)] == [1, 2, 3, 6]
     assert [tracking_radius(h) for h in (64, 256, 512, 1024)] == [2, 6, 12, 24]
@@ -258,7 +272,7 @@ def test_nan_loss_stops_the_drag_and_keeps_the_last_good_latent(G, monkeypatch):
     good = s.ws
     real_loss = session_module.motion_supervision_loss
     monkeypatch.setattr(session_module, "motion_supervision_loss",
-                        lambda *args: real_loss(*args) * float("nan"))
+                        lambda *args, **kwargs: real_loss(*args, **kwargs) * float("nan"))
     r = s.step()
     assert "loss is nan" in r.message and "kept the last good latent" in r.message
     assert torch.equal(s.ws, good)

@@ -74,7 +74,7 @@ def test_windowed_loss_and_gradient_equal_the_full_pass(G256, case):
     scale = res // 128
     shift = torch.tensor([box.x0 * scale, box.y0 * scale], dtype=handles.dtype)
     size = ((box.y1 - box.y0) * scale, (box.x1 - box.x0) * scale)
-    crop_loss = motion_supervision_loss(feat, handles - shift, targets - shift, r1, size)
+    crop_loss = motion_supervision_loss(feat, handles, targets, r1, size, origin=shift)
     crop_loss.backward()
 
     torch.testing.assert_close(crop_loss, full_loss, rtol=1e-5, atol=1e-7)
