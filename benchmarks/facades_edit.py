@@ -114,14 +114,15 @@ def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tup
     return (x, y), (x + dx, y)
 
 
-def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int) -> dict | None:
+def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int,
+                lr: float | None = None) -> dict | None:
     image = to_tensor(session.render())
     picked = window_handle(classes(judge, image)[0], offset)
     if picked is None:
         return None
     handle, target = picked
     last = None
-    for last in session.drag([handle], [target], max_steps=max_steps):
+    for last in session.drag([handle], [target], max_steps=max_steps, lr=lr):
         pass
     after = classes(judge, to_tensor(session.render()))[0]
     x, y = target
@@ -145,15 +146,16 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["invert", "drag"])
     p.add_argument("--model", default=BUNDLED_MODEL, help="generator (default: %(default)s)")
-    p.add_argument("--photos", type=int, default=40, help="validation photos to use (default: all 40)")
+    p.add_argument("--photos", type=int, default=40, help="validation photos to use (default: all 40; 0: none)")
     p.add_argument("--drags", type=int, default=5, help="samples to drag a window in (default: %(default)s)")
     p.add_argument("--offset", type=int, default=12, help="drag distance in px (default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=200, help="steps per drag (default: %(default)s)")
+    p.add_argument("--lr", type=float, default=None, help="the drags' learning rate (default: the session's)")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     G = load_generator(args.model, device="cpu").eval()
     judge = Judge()
-    photos = validation_uint8(G.img_resolution, args.photos)
+    photos = validation_uint8(G.img_resolution, args.photos) if args.photos > 0 else []
     if args.what == "invert":
         print(f"{len(photos)} validation photos at {G.img_resolution} px, model {args.model}:\n"
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
@@ -161,13 +163,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     samples = [DragSession(G, seed=s) for s in range(args.drags)]
     drag_report(f"Samples (seeds 0-{args.drags - 1}, psi 0.7)",
-                [drag_window(s, judge, args.offset, args.max_steps) for s in samples])
+                [drag_window(s, judge, args.offset, args.max_steps, args.lr) for s in samples])
     inverted = []
     for photo in photos:
         result = invert(G, photo)
         inverted.append(drag_window(DragSession(result.overlay.on(G), ws=result.ws), judge, args.offset,
-                                    args.max_steps))
-    drag_report("Inverted validation photos (default recipe)", inverted)
+                                    args.max_steps, args.lr))
+    if photos:
+        drag_report("Inverted validation photos (default recipe)", inverted)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from PIL import Image
 from draggan import load_generator
 from draggan.projected_discriminator import diff_augment, minibatch_std
 from draggan.realism import Judge, compare, frechet_distance, read_photos, shuffled_pixels, validation_photos
-from draggan.train import TrainConfig, parse_args, resume_state, train
+from draggan.train import TrainConfig, pair_distance, parse_args, resume_state, train
 
 
 def _pairs(folder, n=6, size=32):
@@ -123,3 +123,15 @@ def test_the_heads_minibatch_std_tells_identical_images_from_varied_ones():
     assert minibatch_std(same, 4)[:, -1].max() < 1e-3
     assert minibatch_std(varied, 4)[:, -1].min() > 0.5
     torch.testing.assert_close(minibatch_std(varied, 4)[:, :5], varied)
+
+
+def test_paired_augmentation_changes_pairs_alike_so_the_diversity_term_sees_content_only():
+    x = torch.randn(3, 3, 16, 16)
+    batch = torch.cat([x, x])                               # each image i equals image i + 3
+    paired = diff_augment(batch, paired=True)
+    assert not torch.equal(paired, batch)
+    torch.testing.assert_close(paired[:3], paired[3:])
+    assert pair_distance([paired]).item() == 0.0
+    assert pair_distance([diff_augment(batch)]).item() > 0   # independent draws: distance from augmentation alone
+    with pytest.raises(ValueError, match="even batch"):
+        diff_augment(torch.randn(3, 3, 16, 16), paired=True)
