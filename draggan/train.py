@@ -187,7 +187,8 @@ class Run:
 
         self.nimg += cfg.batch
         self._update_ema()
-        return {"g": g_loss.item(), "d_real": d_real.item(), "d_fake": d_fake.item(), "pair_spread": spread.mean().item()}
+        return {"g": g_loss.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
+                "pair_spread": spread.mean().item()}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -218,8 +219,8 @@ class Run:
 def pair_distance(feats: list[torch.Tensor]) -> torch.Tensor:
     """Mean absolute difference between the batch's first and second halves, per feature level: (levels,).
 
-    Fakes that G draws alike sit close in the reader's features whatever their colours; a photo batch shows how far
-    apart two facades should be (Mao et al. 2019's mode seeking, normalised by the data instead of the latents).
+    Fakes that G draws alike sit close in the reader's features; a photo batch shows how far apart two facades
+    should be (Mao et al. 2019's mode seeking, normalised by the data instead of the latents).
     """
     return torch.stack([(a - b).float().abs().mean() for a, b in (f.chunk(2) for f in feats)])
 
