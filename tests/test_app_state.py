@@ -17,7 +17,7 @@ from draggan.realism import untrained_generator
 from editor.models import DEMO_MODEL, ModelCache
 from editor.tuned import TunedCopies
 from ui import AppConfig, build_app
-from ui.drag_tab import DragTab
+from ui.drag_tab import DragTab, model_lr
 from ui.editor_view import points_from_table, points_table
 from ui.images import display_scale, enlarge, mask_from_editor
 from ui.segmentation_tab import blend, legend_html
@@ -47,6 +47,14 @@ def test_settings_errors_name_the_field(field, value, words):
 def test_settings_accept_the_panel_values():
     s = DragSettings.model_validate(settings(seed=3.0, latent_space="W"))
     assert s.seed == 3 and not s.w_plus
+
+
+def test_the_learning_rate_box_follows_the_model():
+    """The bundled facades model drags too slowly at the paper's 2e-3 (docs/drag.md): its registry entry says so."""
+    from draggan.registry import BUNDLED_MODEL, REGISTRY
+    from editor.checks import DRAG
+    assert model_lr(BUNDLED_MODEL) == REGISTRY[BUNDLED_MODEL].drag_lr > DRAG.lr
+    assert model_lr("ffhq-512") == model_lr("/some/file.pkl") == model_lr(None) == DRAG.lr
 
 
 def test_points_must_lie_inside_the_image_and_pair_up():

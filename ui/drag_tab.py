@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 from pydantic import ValidationError
 
-from draggan.registry import model_label
+from draggan.registry import REGISTRY, model_label
 from draggan.session import TRUNCATION_PSI
 from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
 from editor.checks import DRAG, latent_space
@@ -47,6 +47,12 @@ def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | 
                                            context={"choices": choices})
     except ValidationError as err:
         raise Refused(explain(err, "settings")) from None
+
+
+def model_lr(model) -> float:
+    """The Learning rate box's value for a model: the registry's, where it sets one, else DragConfig's."""
+    spec = REGISTRY.get(model) if isinstance(model, str) else None
+    return spec.drag_lr if spec is not None and spec.drag_lr is not None else DRAG.lr
 
 
 def painted(editor_value):
@@ -214,7 +220,8 @@ def image_column(w: SimpleNamespace) -> None:
 
 
 def settings_panel(w: SimpleNamespace, choices: list[str], model: str, limits: StepLimits) -> None:
-    """Model, seed, ψ and the drag's settings, their initial values from `DragConfig()`."""
+    """Model, seed, ψ and the drag's settings, their initial values from `DragConfig()` (the learning rate from the
+    model's registry entry, where it has one)."""
     with gr.Accordion("Settings", open=True):
         w.model = gr.Dropdown([(model_label(c), c) for c in choices], value=model, label="Model",
                               info="What the generator draws; your files in checkpoints/ are listed too")
@@ -223,7 +230,7 @@ def settings_panel(w: SimpleNamespace, choices: list[str], model: str, limits: S
             w.space = gr.Radio(["W+", "W"], value=latent_space(DRAG.w_plus), label="Latent space",
                                info="read at Start")
         w.psi = gr.Slider(0.0, 1.5, TRUNCATION_PSI, step=0.05, label="Truncation ψ")
-        w.lr = gr.Number(DRAG.lr, label="Learning rate", step=1e-3)
+        w.lr = gr.Number(model_lr(model), label="Learning rate", step=1e-3, info="set for each model")
         w.max_steps = gr.Slider(1, limits.drag, min(DRAG.max_steps, limits.drag), step=1, label="Max steps",
                                 info=f"at most {limits.drag} on this server")
         w.new_image = gr.Button("New image")
@@ -267,6 +274,7 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     gr.on([demo.load, w.new_image.click, w.model.input, w.seed.submit, w.psi.release],
           unique_outputs(tab.new_image), [w.state, *settings], [*view_outputs, w.editor, w.model],
           api_name="new_image", preprocess=False)
+    w.model.input(model_lr, w.model, w.lr, api_visibility="private", queue=False)
     w.image.select(unique_outputs(tab.add_point), w.state, view_outputs, api_visibility="private")
     w.table.input(unique_outputs(tab.edit_points), [w.state, w.table], view_outputs, api_visibility="private")
     w.undo_point.click(unique_outputs(tab.undo_point), w.state, view_outputs, api_name="undo_point")
