@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data", default=str(FACADES), help="side-by-side facades folder (default: %(default)s)")
     p.add_argument("--samples", type=int, default=200, help="images per generator (default: %(default)s)")
     p.add_argument("--psi", type=float, default=1.0, help="truncation psi of the samples (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples' latents (default: %(default)s)")
     args = p.parse_args(argv)
     torch.manual_seed(0)
     judge = Judge()
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = {}
     for name in args.model:
         G = load_generator(name, device="cpu").eval()
-        samples = F.interpolate(generator_samples(G, args.samples, truncation_psi=args.psi),
+        samples = F.interpolate(generator_samples(G, args.samples, seed=args.seed, truncation_psi=args.psi),
                                 size=reference.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
         rows[name] = compare(judge.probabilities(samples), ref)
     rows.update(baselines(judge, ref, reference.shape[-1], args.data, args.samples))
