@@ -70,8 +70,8 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elep
     ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "Elephants"),
     ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "Cars", tensorflow=True),
     ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
-    # drag_lr: at 2e-3, 12 px drags of a window reach their targets in 2 of 5 samples within 200 steps; at 5e-3 in
-    # 10 of 10 and in 8 of 8 inverted photos (`python benchmarks/facades_edit.py drag --lr 5e-3`, docs/drag.md).
+    # drag_lr: 12 px drags of a window within 200 steps reach their targets in 0 of 5 samples and 2 of 8 inverted
+    # photos at 2e-3, in 3 of 5 and 5 of 8 at 5e-3 (`python benchmarks/facades_edit.py drag --lr ...`, docs/drag.md).
     ModelSpec("facades-128", "facades-128.safetensors", 128, "Facades, trained here", repo_id="", min_bytes=1_000_000,
               bundled=True, drag_lr=5e-3),
 ]}
