@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from draggan import DragSession, load_generator  # noqa: E402
 from draggan.inversion import InvertConfig, invert  # noqa: E402
 from draggan.realism import FACADES, Judge, read_photos, untrained_generator  # noqa: E402
-from draggan.registry import BUNDLED_MODEL, REGISTRY  # noqa: E402
+from draggan.registry import BUNDLED_MODEL, drag_lr  # noqa: E402
 from draggan.session import stop_distance  # noqa: E402
 from segmentation import CLASS_NAMES  # noqa: E402
 from segmentation.data import list_pairs, split_files  # noqa: E402
@@ -152,8 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-steps", type=int, default=200, help="steps per drag (default: %(default)s)")
     p.add_argument("--lr", type=float, default=None, help="the drags' learning rate (default: the app's for --model)")
     args = p.parse_args(argv)
-    if args.lr is None and args.model in REGISTRY:
-        args.lr = REGISTRY[args.model].drag_lr  # None: the session's default
+    if args.lr is None:
+        args.lr = drag_lr(args.model)  # None: the session's default
     torch.set_num_threads(2)
     G = load_generator(args.model, device="cpu").eval()
     judge = Judge()

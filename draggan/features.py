@@ -28,6 +28,13 @@ def feature_block_index(img_resolution: int) -> int:
     return int(math.log2(res)) - 2
 
 
+def _bilinear(v00: torch.Tensor, v10: torch.Tensor, v01: torch.Tensor, v11: torch.Tensor, fx: torch.Tensor,
+              fy: torch.Tensor) -> torch.Tensor:
+    """Blend of four corner values (vXY: X along x, Y along y) at fractions fx, fy [P, 1]: one formula for both reads,
+    so a whole-map read and a box read blend in the same order."""
+    return (v00 * (1 - fx) + v10 * fx) * (1 - fy) + (v01 * (1 - fx) + v11 * fx) * fy
+
+
 def sample_features(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
     """Bilinear features [P, C] of `feat` [1, C, h, w] at pixel positions `points` [P, 2] of an image_size image.
 
@@ -48,8 +55,7 @@ def sample_features(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[
     x0, y0 = x0.long(), y0.long()
     x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
     flat = feat[0].reshape(feat.shape[1], -1).t()                              # [h * w, C]
-    return ((flat[y0 * w + x0] * (1 - fx) + flat[y0 * w + x1] * fx) * (1 - fy)
-            + (flat[y1 * w + x0] * (1 - fx) + flat[y1 * w + x1] * fx) * fy)
+    return _bilinear(flat[y0 * w + x0], flat[y0 * w + x1], flat[y1 * w + x0], flat[y1 * w + x1], fx, fy)
 
 
 def sample_upsampled(feat: torch.Tensor, points: torch.Tensor, image_size: tuple[int, int],
@@ -70,6 +76,4 @@ def sample_upsampled(feat: torch.Tensor, points: torch.Tensor, image_size: tuple
     corners = base[:, None, :] + points.new_tensor([[0, 0], [1, 0], [0, 1], [1, 1]])
     corners = torch.minimum(corners.clamp(min=0), points.new_tensor([width - 1, height - 1]))
     values = sample_features(feat, corners.reshape(-1, 2), image_size).reshape(len(points), 4, -1)
-    fx, fy = frac[:, 0:1], frac[:, 1:2]
-    return ((values[:, 0] * (1 - fx) + values[:, 1] * fx) * (1 - fy)
-            + (values[:, 2] * (1 - fx) + values[:, 3] * fx) * fy)
+    return _bilinear(*values.unbind(1), frac[:, 0:1], frac[:, 1:2])

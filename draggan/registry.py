@@ -170,6 +170,12 @@ def draws_faces(choice: str) -> bool:
     return spec.faces if spec else True
 
 
+def drag_lr(choice) -> float | None:
+    """A registry model's own drag learning rate (`ModelSpec.drag_lr`); None for other models and local files."""
+    spec = REGISTRY.get(choice) if isinstance(choice, str) else None
+    return spec.drag_lr if spec is not None else None
+
+
 def model_label(choice: str) -> str:
     """What the drag tab's dropdown shows for a choice: "Faces (512 px)", or a local file's name."""
     spec = REGISTRY.get(choice)

@@ -42,7 +42,6 @@ def test_low_res_sampling_equals_the_upsampled_map():
     torch.testing.assert_close(sample_upsampled(feat, points, (64, 64)), expected, atol=1e-5, rtol=0)
 
 
-
 def test_a_box_of_the_map_reads_bit_for_bit_what_the_whole_map_reads():
     """A windowed step reads a box cut out of the feature map; its reads must not round differently."""
     torch.manual_seed(2)
@@ -55,6 +54,7 @@ def test_a_box_of_the_map_reads_bit_for_bit_what_the_whole_map_reads():
     box = feat[:, :, y0:y1, x0:x1]
     assert torch.equal(sample_features(box, pixels - origin, size), sample_features(feat, pixels, (512, 512)))
     assert torch.equal(sample_upsampled(box, moved, size, origin), sample_upsampled(feat, moved, (512, 512)))
+
 
 def test_radii_stop_distance_and_feature_block_scale_with_resolution():
     assert [motion_radius(h) for h in (64, 256, 512, 1024)] == [1, 2, 3, 6]

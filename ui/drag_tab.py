@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 from pydantic import ValidationError
 
-from draggan.registry import REGISTRY, model_label
+from draggan.registry import drag_lr, model_label
 from draggan.session import TRUNCATION_PSI
 from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
 from editor.checks import DRAG, latent_space
@@ -51,8 +51,8 @@ def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | 
 
 def model_lr(model) -> float:
     """The Learning rate box's value for a model: the registry's, where it sets one, else DragConfig's."""
-    spec = REGISTRY.get(model) if isinstance(model, str) else None
-    return spec.drag_lr if spec is not None and spec.drag_lr is not None else DRAG.lr
+    lr = drag_lr(model)
+    return DRAG.lr if lr is None else lr
 
 
 def painted(editor_value):
