@@ -9,8 +9,8 @@ unit-normalised channels, squared difference, mean over layers), the layout kept
 segmenter's class maps of the inverted image and of the photo) and seconds per photo. The untrained demo
 generator under the default recipe is the floor.
 
-`drag` picks, in each image, a pixel the segmenter calls window (the one nearest the centre of the largest
-window region), drags it `--offset` px sideways (towards the image centre), and reports whether the handle
+`drag` picks, in each image, the middle of a window the segmenter sees (the window pixel farthest from any other
+class, nearest the centre among equals: where a user would grab it), drags it `--offset` px sideways (towards the image centre), and reports whether the handle
 reached its target (the session's own stop distance) and whether the segmenter reads a window at the target
 afterwards (the majority of a 3x3 patch).
 """
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -98,17 +99,18 @@ def invert_table(G, demo, judge: Judge, photos: list[np.ndarray]) -> list[tuple[
 
 
 def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
-    """(handle, target) as (x, y): a window pixel near the image centre, moved `offset` px towards the centre's
-    side; None if the segmenter sees no window whose target stays inside the image."""
+    """(handle, target) as (x, y): the middle of a window, where a user would grab it (the window pixel farthest
+    from any other class; of equals, the nearest to the image centre), moved `offset` px sideways towards the
+    centre; None if the segmenter sees no window whose target stays inside the image."""
     h, w = labels.shape
-    ys, xs = np.nonzero(labels == WINDOW)
-    if len(xs) == 0:
-        return None
+    depth = ndimage.distance_transform_cdt(labels == WINDOW, metric="chessboard")
+    ys, xs = np.nonzero(depth)
     keep = (xs - offset >= 0) & (xs + offset < w)
     if not keep.any():
         return None
     ys, xs = ys[keep], xs[keep]
-    i = int(np.argmin((ys - h / 2) ** 2 + (xs - w / 2) ** 2))
+    central = (ys - h / 2) ** 2 + (xs - w / 2) ** 2
+    i = np.lexsort((central, -depth[ys, xs]))[0]
     x, y = int(xs[i]), int(ys[i])
     dx = offset if x < w / 2 else -offset
     return (x, y), (x + dx, y)

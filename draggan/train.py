@@ -8,7 +8,7 @@ G is this project's `Generator` (so the app, the drag and the inversion read it 
 for two cores. D is a projected discriminator on the frozen encoder of our shipped segmenter, behind DiffAugment
 (`projected_discriminator.py`): it knows facades before it sees the first fake, which is what makes a few hundred
 photos and a few hundred kimg enough. Hinge loss, Adam (0, 0.99), an EMA of G with NVlabs' ramp-up, style mixing,
-bf16 autocast. The photos are the left halves of pix2pix side-by-side pairs (`--layout pairs`, the facades set) or
+bf16 autocast, and NVlabs' path length regularizer, lazy: the smooth W that a drag and an inversion walk in. The photos are the left halves of pix2pix side-by-side pairs (`--layout pairs`, the facades set) or
 whole images (`--layout photos`, any folder: centre-cropped to squares), mirrored at random; the validation split
 is the segmenters' own (seeded 10 %), held out from training.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,6 +62,8 @@ class TrainConfig:
     ema_rampup: float = opt(0.05, "EMA ramp-up: the half-life is at most this share of the images seen so far")
     style_mixing: float = opt(0.5, "share of batches whose w switch to a second z at a random layer")
     diversity: float = opt(1.0, "weight of G's diversity hinge: pairs of fakes as far apart as pairs of photos")
+    pl_weight: float = opt(2.0, "weight of the path length regularizer (NVlabs' value; 0: off)")
+    pl_interval: int = opt(4, "run the path length regularizer every this many steps, on half the batch")
     val_fraction: float = opt(0.1, "held-out share of the photos (the segmenters' seeded split)")
     snap_kimg: float = opt(4.0, "write the state, samples, curves and the realism figure every this many kimg")
     realism_samples: int = opt(100, "G_ema images for the realism figure at each snapshot")
@@ -128,6 +131,9 @@ def real_batch(photos: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor
 
 # ----------------------------------------------------------------------------- the run
 
+PL_DECAY = 0.01  # NVlabs' pl_decay: the running mean's step towards each batch's mean path length.
+
+
 class Run:
     """G, G_ema, D and their optimisers, with one training step and a resume state."""
 
@@ -139,6 +145,7 @@ class Run:
         self.D = ProjectedDiscriminator(seed=cfg.seed).train()
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(0.0, 0.99), eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.heads.parameters(), lr=cfg.d_lr, betas=(0.0, 0.99), eps=1e-8)
+        self.pl_mean = torch.zeros([])  # Running mean of the path lengths (NVlabs' pl_mean).
         self.nimg = 0
         self.history: list[dict] = []
         self.rng = torch.Generator().manual_seed(cfg.seed)
@@ -172,9 +179,11 @@ class Run:
             feats = self.D.read(fake, paired=True)
             g_loss = -self.D.score(feats).float().mean()
         spread = pair_distance(feats[:-1]) / pair_distance(real_feats[:-1]).clamp_min(1e-8)
-        div_loss = F.relu(1 - spread).mean()
+        g_total = g_loss + cfg.diversity * F.relu(1 - spread).mean()
+        if cfg.pl_weight > 0 and (self.nimg // cfg.batch) % cfg.pl_interval == 0:
+            g_total = g_total + self._path_length_penalty() * cfg.pl_weight * cfg.pl_interval
         self.opt_G.zero_grad(set_to_none=True)
-        (g_loss + cfg.diversity * div_loss).backward()
+        g_total.backward()
         self.opt_G.step()
 
         self.D.heads.requires_grad_(True)
@@ -188,7 +197,23 @@ class Run:
         self.nimg += cfg.batch
         self._update_ema()
         return {"g": g_loss.item(), "d_real": d_real.item(), "d_fake": d_fake.item(),
-                "pair_spread": spread.mean().item()}
+                "pair_spread": spread.mean().item(), "pl_mean": self.pl_mean.item()}
+
+    def _path_length_penalty(self) -> torch.Tensor:
+        """(|J_w^T y| - its running mean)^2 for images y of random noise (Karras et al. 2020, sec. 3.2): a step in W
+        moves the image alike wherever w is, which is what a drag's and an inversion's steps in W rely on. The mean
+        starts at the first lengths measured, not at NVlabs' 0, so a run resumed with it switched on is not pulled
+        towards a constant G."""
+        ws = self._ws(max(1, self.cfg.batch // 2))
+        with self._autocast():
+            img = self.G.synthesis(ws, noise_mode="random", fused_modconv=False).float()
+        y = torch.randn(img.shape, generator=self.rng) / math.sqrt(img.shape[2] * img.shape[3])
+        grad, = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(2).mean(1).sqrt()
+        with torch.no_grad():
+            start = lengths.mean() if self.pl_mean == 0 else self.pl_mean
+            self.pl_mean = start.lerp(lengths.mean(), PL_DECAY)
+        return (lengths - self.pl_mean).square().mean()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -201,7 +226,7 @@ class Run:
 
     def state(self) -> dict:
         return {"config": asdict(self.cfg), "nimg": self.nimg, "history": json.dumps(self.history),
-                "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D_heads": self.D.trainable_state(),
+                "pl_mean": self.pl_mean, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D_heads": self.D.trainable_state(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "rng": self.rng.get_state(),
                 "torch_rng": torch.get_rng_state()}  # Noise and augmentation draw from torch's global stream.
 
@@ -212,6 +237,7 @@ class Run:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.nimg, self.history = int(state["nimg"]), json.loads(state["history"])
+        self.pl_mean = state.get("pl_mean", torch.zeros([]))  # states from before the regularizer lack it
         self.rng.set_state(state["rng"])
         torch.set_rng_state(state["torch_rng"])
 
@@ -263,9 +289,9 @@ def plot_history(history: list[dict], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
     steps = [h for h in history if "g" in h]
-    for key in ("g", "d_real", "d_fake", "pair_spread"):
+    for key in ("g", "d_real", "d_fake", "pair_spread", "pl_mean"):
         axes[0].plot([h["kimg"] for h in steps if key in h], [h[key] for h in steps if key in h], lw=1, label=key)
-    axes[0].set_title("hinge losses; fakes' pair spread")
+    axes[0].set_title("hinge losses; fakes' pair spread; mean path length")
     axes[0].legend(fontsize=7)
     snaps = [h for h in history if "frechet" in h]
     axes[1].plot([h["kimg"] for h in snaps], [h["frechet"] for h in snaps], marker=".")

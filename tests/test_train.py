@@ -28,7 +28,7 @@ def _pairs(folder, n=6, size=32):
 
 def _config(tmp_path, out="run", **changes):
     settings = dict(resolution=16, z_dim=16, channel_base=256, channel_max=16, batch=2, kimg=0.008,
-                    snap_kimg=0.004, realism_samples=4, threads=1)
+                    snap_kimg=0.004, realism_samples=4, threads=1, pl_interval=2)  # the regularizer on each half
     return TrainConfig(data=str(tmp_path / "pairs"), out=str(tmp_path / out), **{**settings, **changes})
 
 
@@ -44,6 +44,7 @@ def test_a_few_steps_give_finite_losses_and_a_checkpoint_load_generator_reads_bi
     snaps = [h for h in run.history if "frechet" in h]
     assert run.nimg == 8 and len(snaps) == 2
     assert all(math.isfinite(v) for h in run.history for k, v in h.items())
+    assert run.pl_mean > 0  # the path length regularizer ran
     out = pairs / "run"
     G = load_generator(out / "G_ema.safetensors", device="cpu")
     expected = run.G_ema.state_dict()
