@@ -1,16 +1,17 @@
 """The first inversion and drag measurements on a trained generator: the facades model (docs/drag.md).
 
-    python benchmarks/facades_edit.py invert            # the validation photos, four recipes, table
+    python benchmarks/facades_edit.py invert            # the validation photos, each recipe, a table
     python benchmarks/facades_edit.py drag              # drag a window in 5 samples and in inverted photos
 
 `invert` inverts each held-out photo (the split the segmenters validate on) at the model's resolution with
-each recipe and reports PSNR, a perceptual distance (LPIPS-style, on the `ce` segmenter's encoder features:
-unit-normalised channels, squared difference, mean over layers), the layout kept (mIoU between the `ce`
-segmenter's class maps of the inverted image and of the photo) and seconds per photo. The untrained demo
-generator under the default recipe is the floor.
+each recipe, the model's own among them (its registry entry's `invert`), and reports PSNR, a perceptual distance
+(LPIPS-style, on the `ce` segmenter's encoder features: unit-normalised channels, squared difference, mean over
+layers), the layout kept (mIoU between the `ce` segmenter's class maps of the inverted image and of the photo) and
+seconds per photo. The untrained demo generator under the default recipe is the floor.
 
 `drag` picks, in each image, the middle of a window the segmenter sees (the window pixel farthest from any other
-class, nearest the centre among equals: where a user would grab it), drags it `--offset` px sideways (towards the image centre), and reports whether the handle
+class, nearest the centre among equals: where a user would grab it), drags it `--offset` px sideways (towards the
+image centre) with the model's own drag settings (its registry entry's `drag`), and reports whether the handle
 reached its target (the session's own stop distance) and whether the segmenter reads a window at the target
 afterwards (the majority of a 3x3 patch).
 """
@@ -33,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from draggan import DragSession, load_generator  # noqa: E402
 from draggan.inversion import InvertConfig, invert  # noqa: E402
 from draggan.realism import FACADES, Judge, read_photos, untrained_generator  # noqa: E402
-from draggan.registry import BUNDLED_MODEL, drag_lr  # noqa: E402
+from draggan.registry import BUNDLED_MODEL, drag_config, invert_config  # noqa: E402
 from draggan.session import stop_distance  # noqa: E402
 from segmentation import CLASS_NAMES  # noqa: E402
 from segmentation.data import list_pairs, split_files  # noqa: E402
@@ -77,9 +78,17 @@ def validation_uint8(size: int, count: int) -> list[np.ndarray]:
     return [p.add(1).mul(127.5).round().clamp(0, 255).byte().permute(1, 2, 0).numpy() for p in photos]
 
 
-def invert_table(G, demo, judge: Judge, photos: list[np.ndarray]) -> list[tuple[str, dict]]:
+def recipe_name(config: InvertConfig) -> str:
+    """"100 steps + 60 PTI steps (lr 0.003) + ToRGB fit" for a table row."""
+    pti = f" + {config.pti_steps} PTI steps (lr {config.pti_lr:g})" if config.pti_steps else ""
+    return f"{config.steps} steps{pti}" + (" + ToRGB fit" if config.torgb_steps else "")
+
+
+def invert_table(G, demo, judge: Judge, photos: list[np.ndarray], own: InvertConfig) -> list[tuple[str, dict]]:
+    """One row per recipe: RECIPES, the model's own (`own`, when it has one), the untrained demo's floor."""
     rows = []
-    for name, (generator, config) in {**{k: (G, c) for k, c in RECIPES.items()},
+    mine = {f"**the model's own: {recipe_name(own)}**": (G, own)} if own != InvertConfig() else {}
+    for name, (generator, config) in {**{k: (G, c) for k, c in RECIPES.items()}, **mine,
                                       "untrained demo, default": (demo, InvertConfig())}.items():
         psnrs, lpips, mious, seconds = [], [], [], []
         for photo in photos:
@@ -116,15 +125,14 @@ def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tup
     return (x, y), (x + dx, y)
 
 
-def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int,
-                lr: float | None = None) -> dict | None:
+def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int) -> dict | None:
     image = to_tensor(session.render())
     picked = window_handle(classes(judge, image)[0], offset)
     if picked is None:
         return None
     handle, target = picked
     last = None
-    for last in session.drag([handle], [target], max_steps=max_steps, lr=lr):
+    for last in session.drag([handle], [target], max_steps=max_steps):
         pass
     after = classes(judge, to_tensor(session.render()))[0]
     x, y = target
@@ -152,10 +160,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--drags", type=int, default=5, help="samples to drag a window in (default: %(default)s)")
     p.add_argument("--offset", type=int, default=12, help="drag distance in px (default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=200, help="steps per drag (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=None, help="the drags' learning rate (default: the app's for --model)")
+    p.add_argument("--lr", type=float, default=None, help="the drags' learning rate (default: the model's own)")
+    p.add_argument("--layers", type=int, default=None, help="leading W+ layers a drag moves (default: the model's own)")
+    p.add_argument("--seed", type=int, default=0, help="first sample's seed (default: %(default)s)")
     args = p.parse_args(argv)
-    if args.lr is None:
-        args.lr = drag_lr(args.model)  # None: the session's default
+    drag = drag_config(args.model)
+    drag = replace(drag, lr=args.lr or drag.lr, num_optimized_ws=args.layers or drag.num_optimized_ws)
     torch.set_num_threads(2)
     G = load_generator(args.model, device="cpu").eval()
     judge = Judge()
@@ -163,18 +173,19 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "invert":
         print(f"{len(photos)} validation photos at {G.img_resolution} px, model {args.model}:\n"
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
-        invert_table(G, untrained_generator(), judge, photos)
+        invert_table(G, untrained_generator(), judge, photos, invert_config(args.model))
         return
-    samples = [DragSession(G, seed=s) for s in range(args.drags)]
-    drag_report(f"Samples (seeds 0-{args.drags - 1}, psi 0.7)",
-                [drag_window(s, judge, args.offset, args.max_steps, args.lr) for s in samples])
+    print(f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free")
+    seeds = range(args.seed, args.seed + args.drags)
+    drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)",
+                [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds])
     inverted = []
     for photo in photos:
-        result = invert(G, photo)
-        inverted.append(drag_window(DragSession(result.overlay.on(G), ws=result.ws), judge, args.offset,
-                                    args.max_steps, args.lr))
+        result = invert(G, photo, invert_config(args.model))
+        inverted.append(drag_window(DragSession(result.overlay.on(G), ws=result.ws, config=drag), judge,
+                                    args.offset, args.max_steps))
     if photos:
-        drag_report("Inverted validation photos (default recipe)", inverted)
+        drag_report("Inverted validation photos (the model's own recipe)", inverted)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,14 @@ is a partial download or an LFS pointer (the Hub client itself checks what it do
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import huggingface_hub
 
 from .errors import CheckpointFormatError, CheckpointNotFoundError, ModelNotAvailableError
+from .inversion import InvertConfig
+from .session import DragConfig
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pt", ".pth", ".safetensors")
 DEFAULT_REPO = "DragGan/DragGan-Models"
@@ -47,7 +49,8 @@ class ModelSpec:
     min_bytes: int = 120_000_000  # Floor: fp32 G_ema alone is 120.8 MB (256 px), 123.9 MB (512), 132.7 MB (1024).
     faces: bool = False        # Draws human faces: landmark detection and the expression presets apply.
     bundled: bool = False      # Ships in BUNDLED_DIR: never downloaded.
-    drag_lr: float | None = None  # The drag's learning rate for this model, where DragConfig's 2e-3 is too slow.
+    drag: DragConfig = field(default_factory=DragConfig)        # This model's drag settings, where the defaults
+    invert: InvertConfig = field(default_factory=InvertConfig)  # and its inversion's do not suit it (evidence beside).
 
     @property
     def env_var(self) -> str:
@@ -70,10 +73,14 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elep
     ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "Elephants"),
     ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "Cars", tensorflow=True),
     ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
-    # drag_lr: 12 px drags of a window within 200 steps reach their targets in 0 of 5 samples and 2 of 8 inverted
-    # photos at 2e-3, in 3 of 5 and 5 of 8 at 5e-3 (`python benchmarks/facades_edit.py drag --lr ...`, docs/drag.md).
+    # A 12 px drag of a window in 10 samples within 200 steps (`python benchmarks/facades_edit.py drag`, docs/drag.md):
+    # at DragConfig's lr 2e-3 its handles crawl; at 5e-3 with 6 layers free they reach 8 of 10 targets, with 8 layers
+    # (down to the 32 px block) 10 of 10, carrying the window along in 5 of 10 instead of 4.
+    # Inverting the 40 held-out photos (`python benchmarks/facades_edit.py invert`): 20 projection steps and the
+    # ToRGB fit keep 16.8 dB; 100 steps and 100 PTI steps at 3e-3 keep 21 dB and twice the layout, in 9 s.
     ModelSpec("facades-128", "facades-128.safetensors", 128, "Facades, trained here", repo_id="", min_bytes=1_000_000,
-              bundled=True, drag_lr=5e-3),
+              bundled=True, drag=DragConfig(lr=5e-3, num_optimized_ws=8),
+              invert=InvertConfig(steps=100, pti_steps=100, pti_lr=3e-3)),
 ]}
 BUNDLED_MODEL = "facades-128"  # The drag tab's model when no other can be loaded (no download, no network).
 MAX_LABEL = 60            # Characters of a dropdown label.
@@ -170,10 +177,16 @@ def draws_faces(choice: str) -> bool:
     return spec.faces if spec else True
 
 
-def drag_lr(choice) -> float | None:
-    """A registry model's own drag learning rate (`ModelSpec.drag_lr`); None for other models and local files."""
+def drag_config(choice) -> DragConfig:
+    """A model's drag settings: its registry entry's (`ModelSpec.drag`), else `DragConfig()` (local files too)."""
     spec = REGISTRY.get(choice) if isinstance(choice, str) else None
-    return spec.drag_lr if spec is not None else None
+    return spec.drag if spec is not None else DragConfig()
+
+
+def invert_config(choice) -> InvertConfig:
+    """A model's inversion settings: its registry entry's (`ModelSpec.invert`), else `InvertConfig()`."""
+    spec = REGISTRY.get(choice) if isinstance(choice, str) else None
+    return spec.invert if spec is not None else InvertConfig()
 
 
 def model_label(choice: str) -> str:

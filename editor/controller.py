@@ -28,7 +28,7 @@ import landmarks
 from draggan.errors import CheckpointError
 from draggan.inversion import InversionProgress
 from draggan.overlay import Overlay
-from draggan.registry import draws_faces, model_label
+from draggan.registry import drag_config, draws_faces, invert_config, model_label
 from draggan.session import DragSession, StepResult
 from presets import PRESETS
 
@@ -194,8 +194,8 @@ class Editor:
         """The image of (model, seed, ψ); forgets points, mask and history."""
         self.ready(needs_image=False)
         generator = self._generator(settings.model)
-        self._start(DragSession(generator, seed=settings.seed, truncation_psi=settings.truncation_psi),
-                    settings.model, None)
+        self._start(DragSession(generator, seed=settings.seed, truncation_psi=settings.truncation_psi,
+                                config=drag_config(settings.model)), settings.model, None)
         return (f"New image: seed {settings.seed}, ψ {settings.truncation_psi:g}, {settings.latent_space}. "
                 "Click the image to add a handle (red), click again for its target (blue).")
 
@@ -457,11 +457,13 @@ class Editor:
         started = time.perf_counter()
         try:
             result = follow_inversion(run_inversion(generator, photo.aligned.image, stop=self._stop,
-                                                    steps=settings.steps, pti_steps=settings.pti_steps), progress)
+                                                    config=invert_config(photo.model), steps=settings.steps,
+                                                    pti_steps=settings.pti_steps), progress)
         finally:
             self._run_ended()
         seconds = time.perf_counter() - started
-        self._start(DragSession(result.overlay.on(generator), ws=result.ws), photo.model, photo.aligned, result.overlay)
+        self._start(DragSession(result.overlay.on(generator), ws=result.ws, config=drag_config(photo.model)),
+                    photo.model, photo.aligned, result.overlay)
         self.landmarks = photo.aligned.landmarks.copy()
         if not result.overlay.only_torgb:  # PTI's overlay is a copy of the network: counted by the cap
             self.shared.tuned.admit(self)

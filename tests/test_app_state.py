@@ -49,12 +49,21 @@ def test_settings_accept_the_panel_values():
     assert s.seed == 3 and not s.w_plus
 
 
-def test_the_learning_rate_box_follows_the_model():
-    """The bundled facades model drags too slowly at the paper's 2e-3 (docs/drag.md): its registry entry says so."""
+def test_the_settings_follow_the_model():
+    """The bundled facades model drags too slowly at the paper's 2e-3 and inverts poorly with 20 steps and the fit
+    alone (docs/drag.md): its registry entry says so, and the app's boxes and sessions read that entry."""
     from draggan.registry import BUNDLED_MODEL, REGISTRY
-    from editor.checks import DRAG
-    assert model_lr(BUNDLED_MODEL) == REGISTRY[BUNDLED_MODEL].drag_lr > DRAG.lr
+    from editor.checks import DRAG, INVERT
+    from ui.lanes import StepLimits
+    from ui.photo_panel import step_counts
+    facades = REGISTRY[BUNDLED_MODEL]
+    assert model_lr(BUNDLED_MODEL) == facades.drag.lr > DRAG.lr
     assert model_lr("ffhq-512") == model_lr("/some/file.pkl") == model_lr(None) == DRAG.lr
+    limits = StepLimits(drag=200, invert=500, pti=500)
+    assert step_counts(BUNDLED_MODEL, limits) == (facades.invert.steps, facades.invert.pti_steps) != \
+        (INVERT.steps, INVERT.pti_steps)
+    assert step_counts("ffhq-512", limits) == step_counts("/some/file.pkl", limits) == (INVERT.steps, INVERT.pti_steps)
+    assert step_counts(BUNDLED_MODEL, StepLimits(drag=200, invert=50, pti=10)) == (50, 10)  # the server's caps hold
 
 
 def test_points_must_lie_inside_the_image_and_pair_up():

@@ -34,6 +34,13 @@ def test_defaults_come_from_the_engine_configs():
     assert (i.steps, i.pti_steps) == (InvertConfig().steps, InvertConfig().pti_steps)
 
 
+def test_a_session_drags_with_its_models_own_settings():
+    """The facades model frees 8 W+ layers where DragConfig() frees 6 (docs/drag.md): its images' sessions do too."""
+    from draggan.registry import REGISTRY
+    ed = editor_with_image()
+    assert ed.session.config == REGISTRY[DEMO_MODEL].drag != DragConfig()
+
+
 def test_points_drag_undo_and_export():
     ed = editor_with_image()
     before = ed.image.copy()

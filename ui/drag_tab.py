@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import gradio as gr
 from pydantic import ValidationError
 
-from draggan.registry import drag_lr, model_label
+from draggan.registry import drag_config, model_label
 from draggan.session import TRUNCATION_PSI
 from editor import DragSettings, DragUpdate, Editor, Refused, Shared, explain
 from editor.checks import DRAG, latent_space
@@ -50,9 +50,8 @@ def parse_settings(model, seed, psi, lr, max_steps, space, choices: list[str] | 
 
 
 def model_lr(model) -> float:
-    """The Learning rate box's value for a model: the registry's, where it sets one, else DragConfig's."""
-    lr = drag_lr(model)
-    return DRAG.lr if lr is None else lr
+    """The Learning rate box's value for a model: its registry entry's drag settings, else DragConfig()'s."""
+    return drag_config(model).lr
 
 
 def painted(editor_value):
@@ -312,7 +311,7 @@ def build(demo: gr.Blocks, models: ModelCache, choices: list[str], model: str, n
             with gr.Column(scale=2):
                 image_column(w)
             with gr.Column(scale=1):
-                w.photo = photo_panel.layout(limits)
+                w.photo = photo_panel.layout(limits, model)
                 settings_panel(w, choices, model, limits)
                 presets_panel(w)
                 mask_panel(w)

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 import landmarks
 from draggan.inversion import InversionProgress
+from draggan.registry import invert_config
 from editor import Editor, InvertSettings, Refused, Shared, explain
 from editor.checks import INVERT
 from editor.controller import NO_PHOTO
@@ -125,7 +126,13 @@ class PhotoPanel:
 
 # ----------------------------------------------------------------------------- layout and events
 
-def layout(limits: StepLimits) -> SimpleNamespace:
+def step_counts(model, limits: StepLimits) -> tuple[int, int]:
+    """The step boxes' values for a model: its inversion settings (`invert_config`), within this server's limits."""
+    config = invert_config(model)
+    return min(config.steps, limits.invert), min(config.pti_steps, limits.pti)
+
+
+def layout(limits: StepLimits, model: str) -> SimpleNamespace:
     """Upload beside the faces found; the aligned crop beside the face number and step counts; Invert."""
     p = SimpleNamespace()
     with gr.Accordion("Your own photo", open=True):
@@ -140,10 +147,11 @@ def layout(limits: StepLimits) -> SimpleNamespace:
             with gr.Column(min_width=120):
                 p.face_number = gr.Number(1, label="Face (1 = largest)", precision=0, minimum=1,
                                           elem_id="face-number")
-                p.invert_steps = gr.Number(min(INVERT.steps, limits.invert), label="Projection steps",
+                steps, pti_steps = step_counts(model, limits)
+                p.invert_steps = gr.Number(steps, label="Projection steps",
                                            precision=0, minimum=1, maximum=limits.invert,
                                            info=f"at most {limits.invert} here", elem_id="invert-steps")
-                p.pti_steps = gr.Number(min(INVERT.pti_steps, limits.pti), label="PTI steps", precision=0,
+                p.pti_steps = gr.Number(pti_steps, label="PTI steps", precision=0,
                                         minimum=0, maximum=limits.pti, info=f"at most {limits.pti} here",
                                         elem_id="pti-steps")
         p.invert = gr.Button("Invert (W+ projection, then ToRGB fit)", variant="primary", elem_id="invert")
@@ -164,6 +172,8 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
     p.face_number.input(unique_outputs(PhotoPanel.choose_face), [state, p.face_number], found,
                         api_name="choose_face", preprocess=False)
     p.faces.select(unique_outputs(PhotoPanel.pick_face), state, found, api_visibility="private")
+    model.input(lambda choice: step_counts(choice, limits), model, [p.invert_steps, p.pti_steps],
+                api_visibility="private", queue=False)
     p.invert.click(unique_outputs(panel.invert), [state, p.invert_steps, p.pti_steps], drag_outputs,
                    api_name="invert", concurrency_limit=None, preprocess=False)
 
