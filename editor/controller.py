@@ -45,7 +45,7 @@ NO_POINTS = ("**Start needs points.** Click the image once for a handle (red), t
              "(blue), or press a preset.")
 NO_FACE = ("**No face found** in this image, so there are no landmarks for the presets. "
            "Try another seed or model, or place the points by clicking the image.")
-NO_PHOTO = "Upload a photo with a face first (under **Your own photo**)."
+NO_PHOTO = "Upload a photo first (under **Your own photo**)."
 BUSY = "A drag is running: press **Stop** first."
 
 MaskReader = Callable[[tuple[int, int]], "np.ndarray | None"]  # Image size (w, h) -> painted (H, W) bool mask.
@@ -464,7 +464,7 @@ class Editor:
         seconds = time.perf_counter() - started
         self._start(DragSession(result.overlay.on(generator), ws=result.ws, config=drag_config(photo.model)),
                     photo.model, photo.aligned, result.overlay)
-        self.landmarks = photo.aligned.landmarks.copy()
+        self.landmarks = photo.aligned.landmarks.copy() if len(photo.aligned.landmarks) else None
         if not result.overlay.only_torgb:  # PTI's overlay is a copy of the network: counted by the cap
             self.shared.tuned.admit(self)
         return inversion_summary(photo, result, bool(result.overlay.tensors), seconds,

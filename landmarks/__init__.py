@@ -6,7 +6,7 @@
     aligned = align_face(rgb_uint8, faces[0], 1024)  # FFHQ crop; aligned.paste(edited) puts an edit back
 """
 
-from .align import AlignedFace, align_face, align_photo
+from .align import AlignedFace, align_face, align_photo, centre_square
 from .detect import BACKENDS, DetectionResult, detect_faces, detect_landmarks, face_number, resolve_backend, select_face
 from .dlib_backend import DlibBackend
 from .draw import draw_arrows, draw_faces, draw_points
@@ -27,6 +27,7 @@ __all__ = [
     "NoFaceFound",
     "align_face",
     "align_photo",
+    "centre_square",
     "crop_resize",
     "detect_faces",
     "detect_landmarks",

@@ -35,7 +35,7 @@ class AlignedFace:
     photo: np.ndarray  # The photo as given (grayscale, RGB or RGBA uint8), kept for paste-back.
     # (4, 2) float64: the photo points on the crop's outer corners (top-left, bottom-left, bottom-right, top-right).
     quad: np.ndarray
-    landmarks: np.ndarray  # (68, 2) float32 photo landmarks mapped into the crop.
+    landmarks: np.ndarray  # (68, 2) float32 photo landmarks mapped into the crop; (0, 2) for a `centre_square`.
 
     @property
     def size(self) -> int:
@@ -116,16 +116,33 @@ def align_face(photo: np.ndarray, lm68: np.ndarray, size: int = 1024) -> Aligned
 
     `photo` is grayscale, RGB or RGBA uint8, as for detection.
     """
-    rgb = rgb_uint8(photo, "photo")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
+    rgb, size = rgb_uint8(photo, "photo"), _checked_size(size)
     quad = ffhq_quad(lm68)
     if _window(quad, rgb.shape[1], rgb.shape[0]) is None:
         raise ValueError(f"the face's square {quad.min(0).round(1).tolist()}–{quad.max(0).round(1).tolist()} lies "
                          f"outside the {rgb.shape[1]}x{rgb.shape[0]} photo; are the landmarks from this photo?")
-    image, shown = _render(rgb, quad, int(size))
-    landmarks = _apply(_invert(_square_to_quad(shown, int(size))), as_points(lm68))
+    image, shown = _render(rgb, quad, size)
+    landmarks = _apply(_invert(_square_to_quad(shown, size)), as_points(lm68))
     return AlignedFace(image=image, photo=np.asarray(photo), quad=shown, landmarks=landmarks)
+
+
+def centre_square(photo: np.ndarray, size: int) -> AlignedFace:
+    """The photo's largest centred square at size × size, for a model that draws no faces (a facade, a cat): the
+    same point maps and paste-back as a face's crop, and no landmarks."""
+    rgb, size = rgb_uint8(photo, "photo"), _checked_size(size)
+    height, width = rgb.shape[:2]
+    side = min(height, width)
+    left, top = (width - side) // 2, (height - side) // 2
+    corners = [[left, top], [left, top + side], [left + side, top + side], [left + side, top]]
+    quad = np.array(corners, np.float64) - 0.5  # pixel edges on the corners, as ffhq_quad's
+    return AlignedFace(image=_resize(rgb[top:top + side, left:left + side], size), photo=np.asarray(photo),
+                       quad=quad, landmarks=np.zeros((0, 2), np.float32))
+
+
+def _checked_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive integer number of pixels, got {size!r}")
+    return int(size)
 
 
 def align_photo(photo: np.ndarray, size: int = 1024, number: int = 1, backend: str = "auto") -> AlignedFace:

@@ -1,6 +1,7 @@
 """Shared test setup: offline, fixed threads, where the read-only shared data lives, and two helpers
-(`free_port`, `tiny_generator`) that several test files use."""
+(`free_port`, `tiny_generator`, `local_model`) that several test files use."""
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def local_model(checkpoints: Path) -> str:
+    """A copy of the bundled facades generator in an app's checkpoints folder, as the model menu offers it: a file of
+    one's own, which may draw faces (the face detector decides), where the bundled entry says it draws none."""
+    from draggan.registry import BUNDLED_DIR, BUNDLED_MODEL, REGISTRY
+    path = checkpoints / "my-portraits.safetensors"
+    shutil.copy(BUNDLED_DIR / REGISTRY[BUNDLED_MODEL].filename, path)
+    return str(path)
 
 
 def tiny_generator(res: int = 64, seed: int = 0, dim: int = 32, channel_base: int = 1024, channel_max: int = 32,

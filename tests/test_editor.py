@@ -122,3 +122,27 @@ def test_a_drags_last_update_comes_once_the_run_has_ended():
     ed.add_point(40, 64), ed.add_point(70, 64)
     seen = [(update.final, ed.running) for update in ed.drag(settings(max_steps=3))]
     assert seen[-1] == (True, False) and all(running for final, running in seen[:-1])
+
+
+def test_a_facade_photo_on_the_facades_model_is_edited_as_its_centre_square(shared_dir, tmp_path):
+    """No face, on a model that draws none: the centre square is inverted, and the export pastes the edit back into
+    that square alone."""
+    from PIL import Image
+    from segmentation.data import list_pairs, read_pair
+    facade = read_pair(list_pairs(shared_dir / "datasets/facades/train")[0])[0]           # 256 x 256
+    photo = np.concatenate([facade, np.full((256, 64, 3), 90, np.uint8)], axis=1)          # 320 x 256: square at 32
+    Image.fromarray(photo).save(tmp_path / "facade.png")
+    ed = Editor(SHARED)
+    status = ed.upload(str(tmp_path / "facade.png"), "facade.png", DEMO_MODEL)
+    assert "**facade.png**: 320×256, no face: its centre square, scaled to 128×128" in status
+    square = np.asarray(Image.fromarray(photo[:, 32:288]).resize((128, 128), Image.BILINEAR)).astype(int)
+    assert np.abs(ed.photo.aligned.image.astype(int) - square).mean() < 4
+    with pytest.raises(Refused, match="facade.png has no face to choose"):
+        ed.choose_face(1)
+    status = ed.invert(InvertSettings(steps=4, pti_steps=2))
+    assert "Inverted the centre square of facade.png in" in status and "does not draw faces" not in status
+    assert ed.landmarks is None and ed.image.shape == (128, 128, 3)
+    files, _ = ed.export()
+    edited = np.asarray(Image.open(next(f for f in files if f.endswith("photo_edited.png"))).convert("RGB"))
+    changed = np.nonzero((edited != photo).any(axis=(0, 2)))[0]
+    assert edited.shape == photo.shape and changed.min() >= 32 and changed.max() <= 287 and len(changed) > 200

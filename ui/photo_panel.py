@@ -50,8 +50,8 @@ def crop_view(crop: np.ndarray) -> np.ndarray:
 
 
 def found_view(ed: Editor, message: str) -> tuple:
-    """(photo with numbered faces, status, aligned crop, face number)."""
-    return faces_view(ed.photo), message, crop_view(ed.photo.aligned.image), ed.photo.number
+    """(photo with numbered faces, status, aligned crop, face number: kept as it was for a centre square)."""
+    return faces_view(ed.photo), message, crop_view(ed.photo.aligned.image), ed.photo.number or gr.skip()
 
 
 @dataclass
