@@ -73,11 +73,10 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elep
     ModelSpec("elephants-512", "stylegan2_elephants_512_pytorch.pkl", 512, "Elephants"),
     ModelSpec("car-512", "stylegan2-car-config-f.pkl", 512, "Cars", tensorflow=True),
     ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
-    # A 12 px drag of a window in 10 samples within 200 steps (`python benchmarks/facades_edit.py drag`, docs/drag.md):
-    # at DragConfig's lr 2e-3 its handles crawl; at 5e-3 with 6 layers free they reach 8 of 10 targets, with 8 layers
-    # (down to the 32 px block) 10 of 10, carrying the window along in 5 of 10 instead of 4.
-    # Inverting the 40 held-out photos (`python benchmarks/facades_edit.py invert`): 20 projection steps and the
-    # ToRGB fit keep 16.8 dB; 100 steps and 100 PTI steps at 3e-3 keep 21 dB and twice the layout, in 9 s.
+    # Its own settings, from `python benchmarks/facades_edit.py drag|invert` (docs/drag.md): at DragConfig's lr 2e-3
+    # its handles crawl; at 5e-3, 8 free layers (down to the 32 px block) reach 10 of 10 targets where 6 reach 8 (56
+    # kimg, seeds 0-9). 20 projection steps and the ToRGB fit keep 17.3 dB of the 40 held-out photos; 100 steps and
+    # 60 PTI steps at 3e-3 keep 20.8 dB and 1.9x the untrained generator's layout, in 6.8 s (102 kimg).
     ModelSpec("facades-128", "facades-128.safetensors", 128, "Facades, trained here", repo_id="", min_bytes=1_000_000,
               bundled=True, drag=DragConfig(lr=5e-3, num_optimized_ws=8),
               invert=InvertConfig(steps=100, pti_steps=60, pti_lr=3e-3)),

@@ -100,7 +100,8 @@ def photo_editor() -> Editor:
     ed = editor_with_points()
     photo = np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)
     face = type("Face", (), {"image": photo, "landmarks": np.zeros((68, 2))})()
-    ed.photo = type("Photo", (), {"model": DEMO_MODEL, "aligned": face, "number": 1, "name": "noise.png"})()
+    ed.photo = type("Photo", (), {"model": DEMO_MODEL, "aligned": face, "faces": (face,), "number": 1,
+                                  "name": "noise.png"})()
     return ed
 
 
@@ -153,10 +154,11 @@ def test_a_fitted_photo_crosses_as_its_overlay_drags_as_in_process_and_is_not_co
     ed = photo_editor()
     ed.invert(InvertSettings(steps=2, pti_steps=0))
     assert ed.overlay.only_torgb and ed.overlay.tensors and ed.shared.tuned.holders() == [], "36 KB: not capped"
-    here = DragSession(ed.session.G, ws=ed.session.ws)
-    list(here.drag([(40, 64)], [(70, 64)], max_steps=3))
+    settings = DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)
+    here = DragSession(ed.session.G, ws=ed.session.ws, config=ed.session.config)  # the model's own settings
+    list(here.drag([(40, 64)], [(70, 64)], max_steps=3, lr=settings.lr))
     ed.points = [(40, 64), (70, 64)]
-    list(ed.drag(DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)))
+    list(ed.drag(settings))
     mine, theirs = ed.session.history[-1].trajectory, here.history[-1].trajectory
     assert len(mine) == 3 and all(np.array_equal(a, b) for a, b in zip(mine, theirs))
     assert np.array_equal(ed.image, here.render()), "the worker dragged the overlay on the shared generator"
