@@ -8,8 +8,8 @@ G is this project's `Generator` (so the app, the drag and the inversion read it 
 for two cores. D is a projected discriminator on the frozen encoder of our shipped segmenter, behind DiffAugment
 (`projected_discriminator.py`): it knows facades before it sees the first fake, which is what makes a few hundred
 photos and a few hundred kimg enough. Hinge loss, Adam (0, 0.99), an EMA of G with NVlabs' ramp-up, style mixing,
-bf16 autocast, and NVlabs' path length regularizer, lazy: the smooth W that a drag and an inversion walk in. The photos are the left halves of pix2pix side-by-side pairs (`--layout pairs`, the facades set) or
-whole images (`--layout photos`, any folder: centre-cropped to squares), mirrored at random; the validation split
+bf16 autocast, and NVlabs' path length regularizer, lazy: the smooth W that a drag and an inversion walk in. The
+photos are the left halves of pix2pix side-by-side pairs (`--layout pairs`, the facades set) or whole images (`--layout photos`, any folder: centre-cropped to squares), mirrored at random; the validation split
 is the segmenters' own (seeded 10 %), held out from training.
 
 Every `--snap-kimg` the run writes to OUT:
@@ -226,7 +226,8 @@ class Run:
 
     def state(self) -> dict:
         return {"config": asdict(self.cfg), "nimg": self.nimg, "history": json.dumps(self.history),
-                "pl_mean": self.pl_mean, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D_heads": self.D.trainable_state(),
+                "pl_mean": self.pl_mean, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
+                "D_heads": self.D.trainable_state(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "rng": self.rng.get_state(),
                 "torch_rng": torch.get_rng_state()}  # Noise and augmentation draw from torch's global stream.
 

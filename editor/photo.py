@@ -66,8 +66,8 @@ class PhotoEdit:
         """"me.jpg: 910×1137, 2 faces; face 1 chosen (1 = the largest), aligned to 512×512."""
         count = len(self.faces)
         if not count:
-            return (f"**{self.name}**: {self.photo.shape[1]}×{self.photo.shape[0]}, no face: its centre square, scaled "
-                    f"to {self.aligned.size}×{self.aligned.size}. Press **Invert** to edit it.")
+            return (f"**{self.name}**: {self.photo.shape[1]}×{self.photo.shape[0]}, no face: its centre square, "
+                    f"scaled to {self.aligned.size}×{self.aligned.size}. Press **Invert** to edit it.")
         faces = f"{count} faces; face {self.number} chosen (1 = the largest)" if count > 1 else "1 face"
         size = self.aligned.image.shape[0]
         return (f"**{self.name}**: {self.photo.shape[1]}×{self.photo.shape[0]}, {faces}, aligned to {size}×{size}. "

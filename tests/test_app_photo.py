@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,15 +36,15 @@ FACES = "fixtures/faces"
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    return tmp_path_factory.mktemp("checkpoints")
+def portraits(tmp_path_factory) -> str:
+    """A model the app offers that may draw faces (a file of one's own in its checkpoints folder)."""
+    return local_model(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory, checkpoints):
-    local_model(checkpoints)  # offered before the app lists its models
+def url(tmp_path_factory, portraits):
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("DRAGGAN_CHECKPOINTS", str(checkpoints))
+        env.setenv("DRAGGAN_CHECKPOINTS", str(Path(portraits).parent))
         env.setattr(torch.hub, "get_dir", lambda: str(tmp_path_factory.mktemp("hub")))  # no LPIPS backbone
         demo = build_app(AppConfig(device="cpu", demo=True))
         port = free_port()
@@ -67,12 +68,12 @@ def upload(c: Client, path, face=1, model=DEMO_MODEL):
 
 # ----------------------------------------------------------------------------- over the HTTP API
 
-def test_a_photo_without_a_face_gets_a_message_and_nothing_changes(url, checkpoints, tmp_path):
+def test_a_photo_without_a_face_gets_a_message_and_nothing_changes(url, portraits, tmp_path):
     """On a model that may draw faces (a file of one's own); the facades model takes the centre square instead."""
     c = client(url)
     grey = tmp_path / "grey wall.png"
     Image.fromarray(np.full((300, 400, 3), 128, np.uint8)).save(grey)
-    faces, status, crop, number = upload(c, grey, model=local_model(checkpoints))
+    faces, status, crop, number = upload(c, grey, model=portraits)
     assert "No face found** in grey wall.png" in status
     assert faces == crop == number == {"__type__": "update"}  # gr.skip(): the panel keeps what it showed
     _, status, *_ = c.predict(4, 2, api_name="/invert")

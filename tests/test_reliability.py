@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -191,19 +192,17 @@ def wait_until(condition, seconds: float = 10) -> None:
 
 
 @pytest.fixture(scope="module")
-def public_checkpoints(tmp_path_factory):
-    """The public app's checkpoints folder: a model that may draw faces, for the no-face message."""
-    folder = tmp_path_factory.mktemp("checkpoints")
-    local_model(folder)
-    return folder
+def portraits(tmp_path_factory) -> str:
+    """A model the public app offers that may draw faces (in its checkpoints folder), for the no-face message."""
+    return local_model(tmp_path_factory.mktemp("checkpoints"))
 
 
 @pytest.fixture(scope="module")
-def public(public_checkpoints):
+def public(portraits):
     """The app as on a public Space: SPACE_ID set, so a client is the address the proxy appends to
     x-forwarded-for (here, without one, the socket's); one slow job per IP, one drag at a time, two more may wait."""
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("DRAGGAN_CHECKPOINTS", str(public_checkpoints))
+        env.setenv("DRAGGAN_CHECKPOINTS", str(Path(portraits).parent))
         env.setenv("SPACE_ID", "tests/gan-editor")
         demo = build_app(AppConfig(device="cpu", demo=True, max_drags=1, max_waiting=2, jobs_per_ip=True))
         port = free_port()
@@ -266,12 +265,11 @@ def test_bad_arguments_get_a_sentence_not_a_dump(public, api, data, sentence):
     assert sentence in answer and "validation error" not in answer and "Could not preprocess" not in answer
 
 
-def test_no_face_states_the_minimum_in_the_pixels_of_the_photo_as_sent(public, public_checkpoints, tmp_path):
+def test_no_face_states_the_minimum_in_the_pixels_of_the_photo_as_sent(public, portraits, tmp_path):
     """A 7300 px photo is read at 4096 px and detected at 2560 px: dlib's 80 px are 228 px of the photo sent."""
     wall = tmp_path / "wall.jpg"
     Image.new("RGB", (7300, 5475), (128, 128, 128)).save(wall)
-    model = local_model(public_checkpoints)  # a file the app offers, which may draw faces
-    status = Client(public, verbose=False).predict(handle_file(str(wall)), model, 1, api_name="/upload_photo")[1]
+    status = Client(public, verbose=False).predict(handle_file(str(wall)), portraits, 1, api_name="/upload_photo")[1]
     assert "at least about 228 px wide" in status
 
 
