@@ -12,8 +12,8 @@ seconds per photo. The untrained demo generator under the default recipe is the 
 `drag` picks, in each image, the middle of a window the segmenter sees (the window pixel farthest from any other
 class, nearest the centre among equals: where a user would grab it), drags it `--offset` px sideways (towards the
 image centre) with the model's own drag settings (its registry entry's `drag`), and reports whether the handle
-reached its target (the session's own stop distance) and whether the segmenter reads a window at the target
-afterwards (the majority of a 3x3 patch).
+reached its target (the session's own stop distance), whether the segmenter reads a window at the target
+afterwards (the majority of a 3x3 patch), and how local the edit was (the share of pixels whose class it kept).
 """
 from __future__ import annotations
 
@@ -126,20 +126,22 @@ def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tup
 
 
 def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int) -> dict | None:
-    image = to_tensor(session.render())
-    picked = window_handle(classes(judge, image)[0], offset)
+    before = classes(judge, to_tensor(session.render()))[0]
+    picked = window_handle(before, offset)
     if picked is None:
         return None
     handle, target = picked
-    last = None
+    last, start = None, time.perf_counter()
     for last in session.drag([handle], [target], max_steps=max_steps):
         pass
+    seconds = time.perf_counter() - start
     after = classes(judge, to_tensor(session.render()))[0]
     x, y = target
     patch = after[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
     return {"handle": handle, "target": target, "distance": last.distances[0], "steps": last.step,
             "reached": last.distances[0] <= stop_distance(session.image_size[0], 1),
-            "window": bool((patch == WINDOW).mean() > 0.5)}
+            "window": bool((patch == WINDOW).mean() > 0.5), "kept": float((after == before).mean()),
+            "s": seconds}
 
 
 def drag_report(label: str, results: list[dict | None]) -> None:
@@ -149,7 +151,9 @@ def drag_report(label: str, results: list[dict | None]) -> None:
         print(f"  {r['handle']} -> {r['target']}: {r['steps']} steps, {r['distance']:.1f} px left, "
               f"reached {r['reached']}, window at the target {r['window']}")
     print(f"  reached {sum(r['reached'] for r in done)}/{len(done)}; "
-          f"window at the target {sum(r['window'] for r in done)}/{len(done)}")
+          f"window at the target {sum(r['window'] for r in done)}/{len(done)}; "
+          f"pixels of an unchanged class {np.mean([r['kept'] for r in done]):.0%}; "
+          f"{np.mean([r['s'] for r in done]):.1f} s per drag")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,10 +166,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-steps", type=int, default=200, help="steps per drag (default: %(default)s)")
     p.add_argument("--lr", type=float, default=None, help="the drags' learning rate (default: the model's own)")
     p.add_argument("--layers", type=int, default=None, help="leading W+ layers a drag moves (default: the model's own)")
+    p.add_argument("--feature-res", type=int, default=None,
+                   help="block whose output the drags also move (default: the model's own; 0: none, W+ alone)")
     p.add_argument("--seed", type=int, default=0, help="first sample's seed (default: %(default)s)")
     args = p.parse_args(argv)
     drag = drag_config(args.model)
-    drag = replace(drag, lr=args.lr or drag.lr, num_optimized_ws=args.layers or drag.num_optimized_ws)
+    drag = replace(drag, lr=args.lr or drag.lr, num_optimized_ws=args.layers or drag.num_optimized_ws,
+                   feature_res=drag.feature_res if args.feature_res is None else args.feature_res or None)
     torch.set_num_threads(2)
     G = load_generator(args.model, device="cpu").eval()
     judge = Judge()
@@ -175,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
         invert_table(G, untrained_generator(), judge, photos, invert_config(args.model))
         return
-    print(f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free")
+    moved = f", the {drag.feature_res} px block's output at lr {drag.feature_lr:g}" if drag.feature_res else ""
+    print(f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free{moved}")
     seeds = range(args.seed, args.seed + args.drags)
     drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)",
                 [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds])

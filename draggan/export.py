@@ -65,27 +65,46 @@ def export_video(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) 
     return path
 
 
-def save_latent(ws: torch.Tensor | np.ndarray, path: str | Path) -> Path:
-    """Save a W+ latent [1, num_ws, w_dim] as float32 .npy (np.save, no pickle)."""
-    ws = ws.detach().cpu().numpy() if isinstance(ws, torch.Tensor) else np.asarray(ws)
+def _array(x: torch.Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def save_latent(ws: torch.Tensor | np.ndarray, path: str | Path,
+                features: torch.Tensor | np.ndarray | None = None) -> Path:
+    """Save a W+ latent [1, num_ws, w_dim] as float32 .npy (np.save, no pickle); with a drag's feature offset
+    (`DragConfig.feature_res`), both as .npz (`ws`, `features`): the suffix is changed to match. Returns the path."""
+    ws = _array(ws)
     if ws.ndim != 3 or ws.shape[0] != 1:
         raise ValueError(f"latent must have shape [1, num_ws, w_dim], got {list(ws.shape)}")
     path = Path(path)
-    np.save(path, ws.astype(np.float32), allow_pickle=False)
+    if features is None:
+        path = path.with_suffix(".npy")
+        np.save(path, ws.astype(np.float32), allow_pickle=False)
+    else:
+        path = path.with_suffix(".npz")
+        np.savez(path, ws=ws.astype(np.float32), features=_array(features).astype(np.float32))
     return path
 
 
-def load_latent(path: str | Path, num_ws: int, w_dim: int) -> np.ndarray:
-    """Load a .npy latent saved by `save_latent`, checking it fits a generator with num_ws x w_dim."""
+def load_latent(path: str | Path, num_ws: int, w_dim: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load what `save_latent` wrote: (ws, features or None), checking ws fits a generator with num_ws x w_dim
+    (the session checks the features' shape)."""
     path = Path(path)
+    features = None
     try:
-        ws = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable .npy latent: {exc}") from exc
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                ws, features = data["ws"], data["features"] if "features" in data.files else None
+        else:
+            ws = data
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{path} is not a readable .npy or .npz latent: {exc}") from exc
     if ws.ndim == 2:
         ws = ws[None]
     if ws.shape != (1, num_ws, w_dim):
         raise ValueError(f"latent in {path} has shape {list(ws.shape)}, expected [1, {num_ws}, {w_dim}]")
-    if not np.issubdtype(ws.dtype, np.floating) or not np.isfinite(ws).all():
-        raise ValueError(f"latent in {path} must hold finite floats, got dtype {ws.dtype}")
-    return ws.astype(np.float32)
+    for name, x in (("latent", ws), ("feature offset", features)):
+        if x is not None and (not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all()):
+            raise ValueError(f"{name} in {path} must hold finite floats, got dtype {x.dtype}")
+    return ws.astype(np.float32), None if features is None else features.astype(np.float32)

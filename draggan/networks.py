@@ -341,7 +341,8 @@ class SynthesisNetwork(nn.Module):
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", return_features: bool = False,
-                last_block: int | None = None, fused_modconv: bool = True, rgb: bool = True):
+                last_block: int | None = None, fused_modconv: bool = True, rgb: bool = True,
+                feature_offset: tuple[int, torch.Tensor] | None = None):
         """Render `ws` [N, num_ws, w_dim].
 
         `return_features` also returns every block's output `x` (`feats[i]` is block b{4*2**i}).
@@ -349,6 +350,8 @@ class SynthesisNetwork(nn.Module):
         resolution, a cheap preview, and the higher-resolution blocks are never run.
         `fused_modconv=False` is the cheaper path for gradients with respect to `ws` (see
         `modulated_conv2d`); `rgb=False` skips every ToRGB and returns None as the image.
+        `feature_offset=(i, offset)` adds `offset` to block i's output `x` before the next block reads it (a drag's
+        local edit, `DragConfig.feature_res`).
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
@@ -367,6 +370,8 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, ws.narrow(1, w_idx, block.num_conv + block.num_torgb), noise_mode,
                            fused_modconv, rgb)
             w_idx += block.num_conv
+            if feature_offset is not None and len(feats) == feature_offset[0]:
+                x = x + feature_offset[1]
             feats.append(x)
         return (img, feats) if return_features else img
 

@@ -2,9 +2,10 @@
 
 A step is one forward pass of the synthesis up to the feature block (b128 for real models), point
 tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
-first W+ layers. Without a mask the high blocks (b32, b64, b128) run, forward and backward, only on small
-windows around the handles that tracking and the loss read (`cropped.py`); with a mask, whose term reads
-the whole map, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks so
+first W+ layers (and, where the model's `DragConfig.feature_res` asks, of an offset added to one coarse block's
+output: see `DragConfig`). Without a mask or feature offset the high blocks (b32, b64, b128) run, forward and
+backward, only on small windows around the handles that tracking and the loss read (`cropped.py`); with a mask,
+whose term reads the whole map, or an offset, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks so
 that frames take `frame_share` of its time, and at the end; a step can add a preview (the skip RGB).
 
 A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
@@ -74,6 +75,11 @@ class DragConfig:
                                      # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
     mask_weight: float = MASK_WEIGHT  # lambda of the fixed-region term.
+    # A drag also moves the output of the block at this resolution (an additive offset on its features; None: W+ only,
+    # the paper). A W+ latent modulates whole channels, so a small generator can only move one object by redrawing
+    # the whole image; an offset on a coarse map moves what lies under the handle alone (docs/drag.md).
+    feature_res: int | None = None
+    feature_lr: float = 1e-2         # Adam learning rate of that offset.
     max_frames: int = 600            # Frames kept for export per drag; later ones are not recorded.
 
     def __post_init__(self):
@@ -83,6 +89,10 @@ class DragConfig:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
         if not (np.isfinite(self.frame_share) and 0 < self.frame_share <= 1):
             raise ValueError(f"frame_share must be a number in (0, 1], got {self.frame_share:g}")
+        if self.feature_res is not None and (self.feature_res < 8 or self.feature_res & (self.feature_res - 1)):
+            raise ValueError(f"feature_res must be None or a power of two >= 8, got {self.feature_res}")
+        if not (np.isfinite(self.feature_lr) and self.feature_lr > 0):
+            raise ValueError(f"feature_lr must be a finite number > 0, got {self.feature_lr:g}")
 
 
 @dataclass
@@ -106,6 +116,7 @@ class DragRecord:
     handles: np.ndarray                 # [P, 2] as passed to the drag (it snaps them to whole pixels).
     targets: np.ndarray                 # [P, 2].
     trajectory: list[np.ndarray] = field(default_factory=list)  # [P, 2] after each step.
+    start_features: torch.Tensor | None = None  # The feature offset before the drag (`DragConfig.feature_res`).
     # A loaded latent is undoable too; its record has no handles (P = 0).
 
 
@@ -119,6 +130,8 @@ class _Drag:
     fixed: torch.Tensor | None
     stop_distance: float
     record: DragRecord
+    feature_delta: torch.nn.Parameter | None = None  # The change of the feature offset, when the drag moves one.
+    feature_gate: torch.Tensor | None = None  # With a mask: 1 on the offset's cells that hold flexible pixels, else 0.
     feat0: torch.Tensor | None = None
     initial_features: torch.Tensor | None = None
     steps: int = 0
@@ -126,6 +139,12 @@ class _Drag:
     def ws(self, num_optimized: int) -> torch.Tensor:
         start = self.record.start_ws
         return torch.cat([start[:, :num_optimized] + self.offset, start[:, num_optimized:]], dim=1)
+
+    def features(self) -> torch.Tensor | None:
+        start = self.record.start_features
+        if start is None:
+            return None
+        return start + (self.feature_delta if self.feature_gate is None else self.feature_delta * self.feature_gate)
 
 
 class DragSession:
@@ -136,9 +155,11 @@ class DragSession:
     """
 
     def __init__(self, G: Generator, seed: int = 0, truncation_psi: float = TRUNCATION_PSI,
-                 ws: torch.Tensor | np.ndarray | None = None, config: DragConfig | None = None, **overrides):
+                 ws: torch.Tensor | np.ndarray | None = None, config: DragConfig | None = None,
+                 features: torch.Tensor | np.ndarray | None = None, **overrides):
         """`ws` [1, num_ws, w_dim] (e.g. `invert(...).ws`) is the start latent w0; seed and ψ are then unused.
-        `config` defaults to `DragConfig()`; keyword `overrides` replace its fields (`DragSession(G, lr=1e-2)`)."""
+        `config` defaults to `DragConfig()`; keyword `overrides` replace its fields (`DragSession(G, lr=1e-2)`).
+        `features` is the start feature offset where `config.feature_res` asks for one (default: zeros)."""
         self.G = G.eval().requires_grad_(False)
         self.device = next(G.parameters()).device
         self.config = replace(config or DragConfig(), **overrides)
@@ -146,6 +167,9 @@ class DragSession:
         self.image_size = (res, res)
         self.feature_index = feature_block_index(res)
         self.r1, self.r2 = motion_radius(res), tracking_radius(res)
+        self.offset_block = self._offset_block(self.config.feature_res)
+        self.f0 = self._checked_features(features)
+        self._f = None if self.f0 is None else self.f0.clone()
         if ws is not None:
             self.w0 = self._checked_latent(ws)
         else:
@@ -156,7 +180,7 @@ class DragSession:
         self._w = self.w0.clone()
         self.history: list[DragRecord] = []  # The undo stack, oldest first.
         self.frames: list[np.ndarray] = []
-        self._frames_from: torch.Tensor | None = None  # The latent before the drag whose frames these are.
+        self._frames_from: DragRecord | None = None  # The drag whose frames these are.
         self._drag: _Drag | None = None
         self._stop = threading.Event()
 
@@ -167,14 +191,24 @@ class DragSession:
         """The current W+ latent [1, num_ws, w_dim] (a copy)."""
         return self._w.clone()
 
+    @property
+    def features(self) -> torch.Tensor | None:
+        """The current feature offset [1, C, r, r] (a copy), None where the config moves no block's output."""
+        return None if self._f is None else self._f.clone()
+
     def render(self) -> np.ndarray:
         """The full-resolution image of the current latent, H x W x 3 uint8."""
-        return self._render(self._w)
+        return self._render(self._w, self._f)
 
-    def _render(self, ws: torch.Tensor) -> np.ndarray:
+    def _offset(self, features: torch.Tensor | None) -> tuple[int, torch.Tensor] | None:
+        """`features` as the synthesis network's `feature_offset`."""
+        return None if features is None else (self.offset_block, features)
+
+    def _render(self, ws: torch.Tensor, features: torch.Tensor | None) -> np.ndarray:
         start = time.perf_counter()
         with torch.inference_mode():
-            image = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV))
+            image = export.to_uint8(self.G.synthesis(ws, fused_modconv=RENDER_FUSED_MODCONV,
+                                                     feature_offset=self._offset(features)))
         # An architecture's first render in this process also sets up its kernels (128 px: 1 s, then 20 ms): it is
         # not timed, so the next drag renders a frame at its first step and paces the rest by that one.
         architecture = repr(self.G.config)
@@ -182,12 +216,14 @@ class DragSession:
         _WARM_ARCHITECTURES.add(architecture)
         return image
 
-    def set_latent(self, ws: torch.Tensor | np.ndarray) -> None:
-        """Replace the current latent (undoable), e.g. with one saved earlier."""
-        ws = self._checked_latent(ws)
+    def set_latent(self, ws: torch.Tensor | np.ndarray, features: torch.Tensor | np.ndarray | None = None) -> None:
+        """Replace the current latent and feature offset (undoable; a missing offset is zeros), e.g. with ones saved
+        earlier."""
+        ws, features = self._checked_latent(ws), self._checked_features(features)
         self._end_drag()
-        self.history.append(DragRecord(self._w.clone(), np.zeros((0, 2)), np.zeros((0, 2))))
-        self._w = ws
+        self.history.append(DragRecord(self._w.clone(), np.zeros((0, 2)), np.zeros((0, 2)),
+                                       start_features=self.features))
+        self._w, self._f = ws, features
 
     def _checked_latent(self, ws: torch.Tensor | np.ndarray) -> torch.Tensor:
         """A [1, num_ws, w_dim] finite latent as an fp32 copy on the session's device."""
@@ -199,11 +235,41 @@ class DragSession:
             raise ValueError("latent holds NaN or infinite values")
         return ws.detach().to(self.device, torch.float32).clone()
 
+    def _offset_block(self, resolution: int | None) -> int | None:
+        """Index of the block whose output `config.feature_res` moves: one below the feature block."""
+        if resolution is None:
+            return None
+        index = int(np.log2(resolution)) - 2
+        if index >= self.feature_index:
+            feature_res = self.G.synthesis.blocks[self.feature_index].resolution
+            raise ValueError(f"feature_res must be below the feature block's {feature_res} px, got {resolution}")
+        return index
+
+    def _checked_features(self, features: torch.Tensor | np.ndarray | None) -> torch.Tensor | None:
+        """The feature offset as an fp32 copy on the session's device (zeros for None), None where the config
+        moves no block's output."""
+        if self.offset_block is None:
+            if features is not None:
+                raise ValueError("a feature offset needs a config with feature_res")
+            return None
+        block = self.G.synthesis.blocks[self.offset_block]
+        expected = (1, block.conv1.weight.shape[0], block.resolution, block.resolution)
+        if features is None:
+            return torch.zeros(expected, device=self.device)
+        features = torch.as_tensor(np.asarray(features, dtype=np.float32)
+                                   if not isinstance(features, torch.Tensor) else features)
+        if tuple(features.shape) != expected:
+            raise ValueError(f"feature offset must have shape {list(expected)}, got {list(features.shape)}")
+        if not bool(torch.isfinite(features).all()):
+            raise ValueError("feature offset holds NaN or infinite values")
+        return features.detach().to(self.device, torch.float32).clone()
+
     def save_latent(self, path: str | Path) -> Path:
-        return export.save_latent(self._w, path)
+        """The latent as .npy, or with the feature offset as .npz (the suffix is changed to match)."""
+        return export.save_latent(self._w, path, self._f)
 
     def load_latent(self, path: str | Path) -> None:
-        self.set_latent(export.load_latent(path, self.G.num_ws, self.G.w_dim))
+        self.set_latent(*export.load_latent(path, self.G.num_ws, self.G.w_dim))
 
     def save_png(self, path: str | Path) -> Path:
         return export.save_png(self.render(), path)
@@ -213,7 +279,7 @@ class DragSession:
         few frames (they take a fifth of its time), so its animation would otherwise hold its last image alone."""
         if not self.frames or self._frames_from is None:
             return list(self.frames)
-        before = self._render(self._frames_from)
+        before = self._render(self._frames_from.start_ws, self._frames_from.start_features)
         return self.frames if np.array_equal(before, self.frames[0]) else [before, *self.frames]
 
     def export_video(self, path: str | Path, fps: float = 10.0) -> Path:
@@ -229,12 +295,14 @@ class DragSession:
             return None
         record = self.history.pop()
         self._w = record.start_ws.clone()
+        self._f = None if record.start_features is None else record.start_features.clone()
         return record
 
     def reset(self) -> None:
         """Back to the start latent w0 (the seed's, or the `ws` given), with an empty history."""
         self._end_drag()
         self._w = self.w0.clone()
+        self._f = None if self.f0 is None else self.f0.clone()
         self.history.clear()
         self.frames.clear()
 
@@ -254,15 +322,17 @@ class DragSession:
         """The undo record of a drag that ran elsewhere, from the current latent; its frames replace the last drag's."""
         self._end_drag()
         record = DragRecord(self._w.clone(), np.asarray(handles, np.float32).reshape(-1, 2),
-                            np.asarray(targets, np.float32).reshape(-1, 2))
+                            np.asarray(targets, np.float32).reshape(-1, 2), start_features=self.features)
         self.history.append(record)
-        self.frames, self._frames_from = [], record.start_ws
+        self.frames, self._frames_from = [], record
         return record
 
-    def replay_step(self, ws: torch.Tensor, tracked: np.ndarray | None, frame: np.ndarray | None) -> None:
-        """One step of that drag: the latent it reached, the handles it tracked (None: no step, the closing
-        render) and its full frame, if it rendered one."""
+    def replay_step(self, ws: torch.Tensor, tracked: np.ndarray | None, frame: np.ndarray | None,
+                    features: torch.Tensor | None = None) -> None:
+        """One step of that drag: the latent (and feature offset) it reached, the handles it tracked (None: no
+        step, the closing render) and its full frame, if it rendered one."""
         self._w = ws.to(self.device)
+        self._f = None if features is None else features.to(self.device)
         if tracked is not None:
             self.history[-1].trajectory.append(tracked)
         if frame is not None:
@@ -322,14 +392,25 @@ class DragSession:
             if self.config.cropped:
                 raise ValueError("config.cropped=True needs a drag without a mask: the mask term reads the whole map")
             fixed = fixed_weight(torch.from_numpy(binary).to(self.device), self._feature_size)
+        if self.config.cropped and self._f is not None:
+            raise ValueError("config.cropped=True needs a config without feature_res: windowed blocks carry no offset")
         k = self.config.num_optimized_ws
         offset = torch.nn.Parameter(torch.zeros(1, k if w_plus else 1, self.G.w_dim, device=self.device))
-        record = DragRecord(self._w.clone(), p.cpu().numpy(), t.cpu().numpy())
+        groups = [{"params": [offset], "lr": lr}]
+        delta = gate = None
+        if self._f is not None:
+            delta = torch.nn.Parameter(torch.zeros_like(self._f))
+            groups.append({"params": [delta], "lr": self.config.feature_lr})
+            if binary is not None:  # Adam gives the faintest gradient a full step: the fixed cells get none
+                flexible = torch.from_numpy(binary).to(self.device, torch.float32)[None, None]
+                gate = F.adaptive_max_pool2d(flexible, self._f.shape[2:])
+        record = DragRecord(self._w.clone(), p.cpu().numpy(), t.cpu().numpy(), start_features=self.features)
         self.history.append(record)
-        self.frames, self._frames_from = [], record.start_ws
+        self.frames, self._frames_from = [], record
         p = p.round()
-        self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam([offset], lr=lr), handles=p, targets=t,
-                           fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)), record=record)
+        self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam(groups), handles=p, targets=t, fixed=fixed,
+                           stop_distance=stop_distance(self.image_size[0], len(p)), record=record,
+                           feature_delta=delta, feature_gate=gate)
 
     def step(self, preview: bool = False, frame: bool = False) -> StepResult:
         """One DragGAN step of the running drag (begun by `start_drag`).
@@ -345,12 +426,12 @@ class DragSession:
         if self._drag is None:
             raise ValueError("no drag is running: call start_drag(handles, targets) first")
         d, k = self._drag, self.config.num_optimized_ws
-        ws = d.ws(k)
+        ws, features = d.ws(k), d.features()
         windows = self._windows(d)
         img = None
         if windows is None:
             img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
-                                          fused_modconv=False, rgb=preview)
+                                          fused_modconv=False, rgb=preview, feature_offset=self._offset(features))
             feat, box = feats[-1], Window(0, self._feature_size[0], 0, self._feature_size[1])
         else:
             feat, box = windowed_features(self.G.synthesis, ws, self.feature_index, windows)
@@ -367,7 +448,7 @@ class DragSession:
         d.record.trajectory.append(d.handles.cpu().numpy())
         distances = (d.targets - d.handles).norm(dim=1)
         done = bool((distances <= d.stop_distance).all())
-        shown_ws = ws.detach()
+        shown_ws, shown_features = ws.detach(), None if features is None else features.detach()
         loss_value, message = None, ""
         if not done:
             loss_value, message = self._update(d, feat, shift, size)
@@ -376,11 +457,12 @@ class DragSession:
         if preview:
             with torch.no_grad():
                 if img is None:
-                    img = self.G.synthesis(shown_ws, last_block=self.feature_index, fused_modconv=RENDER_FUSED_MODCONV)
+                    img = self.G.synthesis(shown_ws, last_block=self.feature_index, fused_modconv=RENDER_FUSED_MODCONV,
+                                           feature_offset=self._offset(shown_features))
                 up = F.interpolate(img.detach(), size=self.image_size, mode="bilinear", align_corners=False)
             result.preview = export.to_uint8(up)
         if frame:
-            result.frame = self._record_frame(shown_ws)
+            result.frame = self._record_frame(shown_ws, shown_features)
         result.ms = (time.perf_counter() - t_start) * 1000
         return result
 
@@ -391,9 +473,9 @@ class DragSession:
 
     def _windows(self, d: _Drag) -> list[Window] | None:
         """The feature-map windows this step reads, or None for the whole map: as `config.cropped` says, else
-        (None) windows without a mask (whose term reads the whole map) while they cover at most
-        MAX_WINDOW_SHARE of the map."""
-        if d.fixed is not None or self.config.cropped is False:
+        (None) windows without a mask (whose term reads the whole map) or feature offset (which the windowed blocks
+        would have to carry) while they cover at most MAX_WINDOW_SHARE of the map."""
+        if d.fixed is not None or d.feature_delta is not None or self.config.cropped is False:
             return None
         windows = step_windows(d.handles, self.r2 + self.r1 + LOSS_READ_MARGIN, self.image_size, self._feature_size)
         if self.config.cropped or windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE:
@@ -413,21 +495,25 @@ class DragSession:
             return value, f"stopped at step {d.steps + 1}: the loss is {value}; kept the last good latent"
         if not loss.requires_grad:
             return value, ""
-        good = d.offset.detach().clone()
+        params = [p for group in d.optimizer.param_groups for p in group["params"]]
+        good = [p.detach().clone() for p in params]
         d.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         d.optimizer.step()
-        if not bool(torch.isfinite(d.offset).all()):
+        if not all(bool(torch.isfinite(p).all()) for p in params):
             with torch.no_grad():
-                d.offset.copy_(good)
+                for p, kept in zip(params, good):
+                    p.copy_(kept)
             self._end_drag()
             return value, f"stopped at step {d.steps + 1}: the latent became non-finite; kept the last good latent"
         d.steps += 1
         self._w = d.ws(self.config.num_optimized_ws).detach()
+        features = d.features()
+        self._f = None if features is None else features.detach()
         return value, ""
 
-    def _record_frame(self, ws: torch.Tensor) -> np.ndarray:
-        return self._keep_frame(self._render(ws))
+    def _record_frame(self, ws: torch.Tensor, features: torch.Tensor | None) -> np.ndarray:
+        return self._keep_frame(self._render(ws, features))
 
     def _keep_frame(self, frame: np.ndarray) -> np.ndarray:
         """Record a shown frame for export, up to `max_frames` per drag."""
@@ -442,7 +528,8 @@ class DragSession:
             raise ValueError("no drag is running")
         t_start = time.perf_counter()
         with torch.inference_mode():
-            img, feats = self.G.synthesis(self._w, return_features=True, fused_modconv=RENDER_FUSED_MODCONV)
+            img, feats = self.G.synthesis(self._w, return_features=True, fused_modconv=RENDER_FUSED_MODCONV,
+                                          feature_offset=self._offset(self._f))
             if d.initial_features is not None:
                 d.handles = track_points(feats[self.feature_index], d.handles, d.initial_features, self.r2,
                                          self.image_size).clone()
@@ -488,7 +575,7 @@ class DragSession:
                 return
             if last.done:  # no update ran, so the current latent is the one shown
                 if last.frame is None:
-                    last.frame = self._record_frame(self._w)
+                    last.frame = self._record_frame(self._w, self._f)
                 yield last
                 return
             yield last

@@ -361,8 +361,9 @@ class Editor:
         """The drag runs on a fresh session (on ZeroGPU in a GPU worker) that this one follows step by step. Between
         full frames each step shows the last one (at first the image before the drag) with the tracked handles."""
         result, shown, s = None, None, self.session
-        steps = run_drag(self._generator(self.model), self.overlay, s.ws, s.config, handles, targets, mask=self.mask,
-                         max_steps=settings.max_steps, lr=settings.lr, w_plus=settings.w_plus, stop=self._stop)
+        steps = run_drag(self._generator(self.model), self.overlay, s.ws, s.features, s.config, handles, targets,
+                         mask=self.mask, max_steps=settings.max_steps, lr=settings.lr, w_plus=settings.w_plus,
+                         stop=self._stop)
         try:
             for result in follow(s, handles, targets, steps):
                 self.set_pairs(result.handles, targets)

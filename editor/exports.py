@@ -19,8 +19,8 @@ from landmarks import AlignedFace
 
 def export_drag(session: DragSession, image: np.ndarray, aligned: AlignedFace | None,
                 folder: Path) -> tuple[list[str], str]:
-    """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy, in `folder` (what an
-    earlier export left there goes first); (files, message).
+    """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy (.npz with a feature
+    offset), in `folder` (what an earlier export left there goes first); (files, message).
 
     For a session inverted from a photo (`aligned`), also the full photo with the edited crop pasted back."""
     shutil.rmtree(folder, ignore_errors=True)

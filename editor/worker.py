@@ -25,7 +25,8 @@ from draggan.networks import Generator
 from draggan.overlay import Overlay
 from draggan.session import DragConfig, DragSession, StepResult
 
-DragStep = tuple[StepResult, torch.Tensor, "np.ndarray | None"]  # result, latent after it, handles it tracked
+# result, latent and feature offset after it, handles it tracked
+DragStep = tuple[StepResult, torch.Tensor, "torch.Tensor | None", "np.ndarray | None"]
 
 
 class StopFlag:
@@ -73,16 +74,18 @@ def progress_stream(fn: Callable, *args, stop: StopFlag, **kwargs) -> Iterator:
     yield outcome["result"]
 
 
-def drag_copy(G: Generator, overlay: Overlay, ws: torch.Tensor, config: DragConfig, handles: Sequence,
-              targets: Sequence, **settings) -> Iterator[DragStep]:
-    """`DragSession.drag(handles, targets, **settings)` on a fresh session of (the overlay on G, ws, config), as
-    values that pickle: each result, the latent after it (on the CPU) and the handles its step tracked (None for
-    the closing render, which tracks again but is no step)."""
-    session = DragSession(overlay.on(G), ws=ws, config=config)
+def drag_copy(G: Generator, overlay: Overlay, ws: torch.Tensor, features: torch.Tensor | None, config: DragConfig,
+              handles: Sequence, targets: Sequence, **settings) -> Iterator[DragStep]:
+    """`DragSession.drag(handles, targets, **settings)` on a fresh session of (the overlay on G, ws, features,
+    config), as values that pickle: each result, the latent and feature offset after it (on the CPU) and the
+    handles its step tracked (None for the closing render, which tracks again but is no step)."""
+    session = DragSession(overlay.on(G), ws=ws, features=features, config=config)
     tracked = 0
     for result in session.drag(handles, targets, **settings):
         trajectory = session.history[-1].trajectory
-        yield result, session.ws.cpu(), trajectory[-1] if len(trajectory) > tracked else None
+        features = session.features
+        yield (result, session.ws.cpu(), None if features is None else features.cpu(),
+               trajectory[-1] if len(trajectory) > tracked else None)
         tracked = len(trajectory)
 
 
@@ -92,13 +95,14 @@ run_drag = gpu(drag_copy, duration=lambda *args, max_steps, **settings: min(300.
 def follow(session: DragSession, handles: Sequence, targets: Sequence,
            steps: Iterator[DragStep]) -> Iterator[StepResult]:
     """Replay a `drag_copy` of `session` on it, step by step: the drag's undo record (once its first step arrives,
-    so that a drag refused in the worker leaves none), then each step's latent, tracked handles and frame."""
+    so that a drag refused in the worker leaves none), then each step's latent, feature offset, tracked handles and
+    frame."""
     started = False
-    for result, ws, tracked in steps:
+    for result, ws, features, tracked in steps:
         if not started:
             session.start_replay(handles, targets)
             started = True
-        session.replay_step(ws, tracked, result.frame)
+        session.replay_step(ws, tracked, result.frame, features)
         yield result
 
 

@@ -250,9 +250,11 @@ def test_undo_reset_and_export(url):
     list(c.submit(*start_args(seed=1, max_steps=6, lr=DRAG_LR), api_name="/start"))
     files, status = c.predict(api_name="/export")
     by_ext = {os.path.splitext(f)[1]: f for f in files}
-    assert set(by_ext) == {".png", ".npy", ".mp4", ".gif"}, files
-    latent = np.load(by_ext[".npy"])
+    assert set(by_ext) == {".png", ".npz", ".mp4", ".gif"}, files  # the bundled model's drags move a block's output
+    with np.load(by_ext[".npz"]) as saved:
+        latent, features = saved["ws"], saved["features"]
     assert latent.shape[0] == 1 and latent.shape[2] == load_generator(DEMO).w_dim and np.isfinite(latent).all()
+    assert features.shape[:2] == (1, 64) and np.abs(features).sum() > 0, "the drag's feature offset is saved"
     with Image.open(by_ext[".gif"]) as gif:
         assert gif.n_frames >= 2
     assert os.path.getsize(by_ext[".mp4"]) > 1000 and "Exported" in status

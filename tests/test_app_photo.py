@@ -120,7 +120,7 @@ def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
     assert "step" in status and " — " in status
     files, status = c.predict(api_name="/export")
     by_name = {os.path.basename(f): f for f in files}
-    assert {"photo_edited.png", "drag_final.png", "drag_latent.npy", "drag.mp4", "drag.gif"} <= set(by_name)
+    assert {"photo_edited.png", "drag_final.png", "drag_latent.npz", "drag.mp4", "drag.gif"} <= set(by_name)
     assert "the edited photo (910×1137" in status
     original = read_rgb(path)
     edited = read(by_name["photo_edited.png"])
@@ -132,8 +132,8 @@ def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
     np.testing.assert_array_equal(edited[outside], original[outside])  # far pixels: bit-identical
     inside = ~outside
     assert np.abs(edited[inside].astype(int) - original[inside]).mean() > 2  # the face square: the edit
-    latent = np.load(by_name["drag_latent.npy"])
-    assert latent.shape[0] == 1 and np.isfinite(latent).all()
+    with np.load(by_name["drag_latent.npz"]) as saved:
+        assert saved["ws"].shape[0] == 1 and np.isfinite(saved["ws"]).all() and np.isfinite(saved["features"]).all()
 
 
 def test_stop_ends_an_inversion_and_keeps_what_it_has(url, shared_dir):

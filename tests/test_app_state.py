@@ -1,6 +1,7 @@
 """The app's boundary checks and per-session helpers, without a server."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,15 +50,18 @@ def test_settings_accept_the_panel_values():
     assert s.seed == 3 and not s.w_plus
 
 
-def test_the_settings_follow_the_model():
-    """The bundled facades model drags too slowly at the paper's 2e-3 and inverts poorly with 20 steps and the fit
+def test_the_settings_follow_the_model(monkeypatch):
+    """The bundled facades model moves a block's output in its drags and inverts poorly with 20 steps and the fit
     alone (docs/drag.md): its registry entry says so, and the app's boxes and sessions read that entry."""
     from draggan.registry import BUNDLED_MODEL, REGISTRY
     from editor.checks import DRAG, INVERT
     from ui.lanes import StepLimits
     from ui.photo_panel import step_counts
     facades = REGISTRY[BUNDLED_MODEL]
-    assert model_lr(BUNDLED_MODEL) == facades.drag.lr > DRAG.lr
+    assert facades.drag.feature_res and not DRAG.feature_res
+    assert model_lr(BUNDLED_MODEL) == facades.drag.lr
+    monkeypatch.setitem(REGISTRY, BUNDLED_MODEL, replace(facades, drag=replace(facades.drag, lr=5e-3)))
+    assert model_lr(BUNDLED_MODEL) == 5e-3, "the Learning rate box reads the entry"
     assert model_lr("ffhq-512") == model_lr("/some/file.pkl") == model_lr(None) == DRAG.lr
     limits = StepLimits(drag=200, invert=500, pti=500)
     assert step_counts(BUNDLED_MODEL, limits) == (facades.invert.steps, facades.invert.pti_steps) != \

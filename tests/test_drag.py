@@ -164,6 +164,58 @@ def test_undo_restores_the_exact_latent_and_reset_returns_to_w0(G):
     assert torch.equal(s.ws, s.w0) and s.history == []
 
 
+def test_a_feature_offset_drag_moves_the_handle_and_changes_the_map_only_near_it(G):
+    s = DragSession(G, seed=0, lr=LR, feature_res=16, feature_lr=3e-2)
+    assert s.features.shape == (1, 32, 16, 16) and not s.features.any()
+    results = list(s.drag([(20, 32)], [(32, 32)], max_steps=30))
+    assert results[-1].done and results[-1].step < 30, [r.distances for r in results]
+    moved = s.features.abs().sum(dim=1)[0] > 0  # 16 x 16 cells, 4 image px each
+    ys, xs = np.nonzero(moved.numpy())
+    assert moved.any() and moved.float().mean() < 0.5, "only the cells the handle's features see"
+    assert xs.min() * 4 >= 20 - 24 and xs.max() * 4 <= 32 + 24 and np.abs(ys * 4 - 32).max() <= 24, (xs, ys)
+
+
+def test_with_a_mask_only_the_flexible_cells_of_the_feature_offset_move(G):
+    mask = np.zeros((64, 64), bool)
+    mask[16:48, 8:40] = True
+    s = DragSession(G, seed=0, lr=LR, feature_res=16, feature_lr=3e-2)
+    list(s.drag([(20, 32)], [(32, 32)], mask=mask, max_steps=5))
+    moved = s.features.abs().sum(dim=1)[0] > 0
+    flexible = F.adaptive_max_pool2d(torch.from_numpy(mask).float()[None, None], (16, 16))[0, 0] > 0
+    assert moved.any() and not moved[~flexible].any()  # the mask term's faint gradients move no fixed cell
+
+
+def test_feature_offset_undo_reset_and_latent_file_round_trip(G, tmp_path):
+    s = DragSession(G, seed=0, lr=LR, feature_res=16)
+    before = s.render()
+    list(s.drag([(20, 32)], [(32, 32)], max_steps=4))
+    after, features = s.render(), s.features
+    assert features.any() and not np.array_equal(after, before)
+    path = s.save_latent(tmp_path / "latent.npy")
+    assert path.suffix == ".npz", "the offset travels with the latent"
+    fresh = DragSession(G, seed=3, lr=LR, feature_res=16)
+    fresh.load_latent(path)
+    assert torch.equal(fresh.features, features) and np.array_equal(fresh.render(), after)
+    with pytest.raises(ValueError, match="a feature offset needs a config with feature_res"):
+        DragSession(G, seed=3).load_latent(path)
+    assert s.undo() is not None and not s.features.any() and np.array_equal(s.render(), before)
+    list(s.drag([(20, 32)], [(32, 32)], max_steps=2))
+    s.reset()
+    assert not s.features.any() and np.array_equal(s.render(), before)
+
+
+def test_feature_offset_settings_are_checked(G):
+    for bad in (12, 4):
+        with pytest.raises(ValueError, match="feature_res must be None or a power of two >= 8"):
+            DragSession(G, seed=0, feature_res=bad)
+    with pytest.raises(ValueError, match="feature_res must be below the feature block's 32 px, got 32"):
+        DragSession(G, seed=0, feature_res=32)
+    with pytest.raises(ValueError, match=r"feature offset must have shape \[1, 32, 8, 8\]"):
+        DragSession(G, seed=0, feature_res=8, features=torch.zeros(1, 32, 16, 16))
+    with pytest.raises(ValueError, match="needs a config without feature_res"):
+        DragSession(G, seed=0, feature_res=16, cropped=True).start_drag([(20, 32)], [(32, 32)])
+
+
 def test_w_plus_moves_only_the_first_six_layers_and_w_mode_moves_them_together(G):
     for w_plus in (True, False):
         s = DragSession(G, seed=0, lr=LR, w_plus=not w_plus)

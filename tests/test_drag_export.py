@@ -74,5 +74,5 @@ def test_latent_round_trips_and_wrong_shapes_are_named(dragged, tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         fresh.set_latent(torch.full((1, 10, 32), float("nan")))
     (tmp_path / "junk.npy").write_bytes(b"not a numpy file")
-    with pytest.raises(ValueError, match="not a readable .npy latent"):
+    with pytest.raises(ValueError, match="not a readable .npy or .npz latent"):
         load_latent(tmp_path / "junk.npy", 10, 32)

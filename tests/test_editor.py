@@ -58,7 +58,7 @@ def test_points_drag_undo_and_export():
     np.testing.assert_array_equal(ed.image, ed.session.render())
     assert ed.image is ed.session.frames[-1]
     files, message = ed.export()
-    assert {f.rsplit(".", 1)[-1] for f in files} == {"png", "npy", "mp4", "gif"} and "Exported" in message
+    assert {f.rsplit(".", 1)[-1] for f in files} == {"png", "npz", "mp4", "gif"} and "Exported" in message
     assert ed.undo() == "Undid the last drag." and ed.points == [(40.0, 64.0), (70.0, 64.0)]
     np.testing.assert_array_equal(ed.image, before)
     assert ed.undo() == "Nothing to undo."

@@ -17,6 +17,8 @@ import torch
 import draggan
 import editor.controller
 import editor.worker
+from draggan.overlay import Overlay
+from draggan.registry import drag_config
 from draggan.session import DragSession
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
@@ -72,6 +74,19 @@ def test_a_drag_across_the_zero_gpu_boundary_comes_back_to_the_session(monkeypat
     assert ed.session.frames, "the drag's frames came back for the export"
     ed.undo()
     assert np.array_equal(ed.image, before), "undo returns to the latent from before the drag"
+
+
+def test_a_feature_offset_drag_comes_back_across_the_boundary():
+    G = ModelCache(torch.device("cpu")).get(DEMO_MODEL)
+    assert drag_config(DEMO_MODEL).feature_res, "the bundled model's drags move a block's output"
+    here, there = (DragSession(G, seed=0, config=drag_config(DEMO_MODEL)) for _ in range(2))
+    handles, targets = [(40, 64)], [(60, 64)]
+    steps = across_the_boundary(editor.worker.drag_copy)(G, Overlay(), here.ws, here.features, here.config,
+                                                          handles, targets, max_steps=3)
+    list(editor.worker.follow(here, handles, targets, steps))
+    list(there.drag(handles, targets, max_steps=3))
+    assert here.features.any() and torch.equal(here.features, there.features) and torch.equal(here.ws, there.ws)
+    assert here.undo() is not None and not here.features.any()
 
 
 def test_a_drag_refused_in_the_worker_leaves_no_undo_record(monkeypatch):

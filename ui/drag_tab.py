@@ -192,8 +192,8 @@ class DragTab:
 
     @answers(outputs=2)
     def export(self, ed: Editor, request: gr.Request = None):
-        """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy (in the visitor's
-        session folder, deleted with the session)."""
+        """The current image as PNG, the recorded drag as MP4 and GIF, and the latent as .npy or .npz (in the
+        visitor's session folder, deleted with the session)."""
         return ed.export(getattr(request, "session_hash", None))
 
 
