@@ -33,6 +33,7 @@ try {
   await page.locator('#start').click();
   await status.filter({ hasText: / — / }).waitFor({ timeout: 180_000 });
   await page.mouse.move(0, 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.waitForTimeout(500);
   await page.screenshot({ path: dragShot });
   console.log(`drag tab: ${(await status.innerText()).trim()} -> ${dragShot}`);
