@@ -406,7 +406,7 @@ class Editor:
         return "Undid the last drag."
 
     def export(self, visitor: str | None = None) -> tuple[list[str], str]:
-        """The current image as PNG, the recorded drag as MP4 and GIF, the latent as .npy, and for a photo the
+        """The current image as PNG, the recorded drag as MP4 and GIF, the latent as .npy or .npz, and for a photo the
         full photo with the edit pasted back, in the session folder of `visitor`: (file paths, message)."""
         if self.session is None:
             raise Refused(self.dropped or NO_IMAGE)

@@ -20,7 +20,6 @@ import landmarks
 from draggan.inversion import InversionProgress
 from draggan.registry import invert_config
 from editor import Editor, InvertSettings, Refused, Shared, explain
-from editor.checks import INVERT
 from editor.controller import NO_PHOTO
 from editor.photo import PhotoEdit, progress_line
 from ui.editor_view import answers, mask_background, points_view
@@ -118,7 +117,8 @@ class PhotoPanel:
             progress((p.step, p.total), desc=progress_line(p))
 
         ed.ready(needs_image=False)
-        steps = settings.steps + settings.pti_steps + INVERT.torgb_steps  # what the progress bar counts
+        model = ed.photo.model if ed.photo is not None else None
+        steps = settings.steps + settings.pti_steps + invert_config(model).torgb_steps  # what the progress bar counts
         with self.lane.admitted(self.lane.client(request), "invert", steps, session_of(request)):
             message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
