@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from draggan import DragSession, load_generator  # noqa: E402
+from draggan.export import save_png  # noqa: E402
 from draggan.inversion import InvertConfig, invert  # noqa: E402
 from draggan.realism import FACADES, Judge, read_photos, untrained_generator  # noqa: E402
 from draggan.registry import BUNDLED_MODEL, drag_config, invert_config  # noqa: E402
@@ -126,7 +127,8 @@ def window_handle(labels: np.ndarray, offset: int) -> tuple[tuple[int, int], tup
 
 
 def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int) -> dict | None:
-    before = classes(judge, to_tensor(session.render()))[0]
+    image = session.render()
+    before = classes(judge, to_tensor(image))[0]
     picked = window_handle(before, offset)
     if picked is None:
         return None
@@ -135,13 +137,39 @@ def drag_window(session: DragSession, judge: Judge, offset: int, max_steps: int)
     for last in session.drag([handle], [target], max_steps=max_steps):
         pass
     seconds = time.perf_counter() - start
-    after = classes(judge, to_tensor(session.render()))[0]
+    dragged = session.render()
+    after = classes(judge, to_tensor(dragged))[0]
     x, y = target
     patch = after[max(0, y - 1):y + 2, max(0, x - 1):x + 2]
     return {"handle": handle, "target": target, "distance": last.distances[0], "steps": last.step,
             "reached": last.distances[0] <= stop_distance(session.image_size[0], 1),
             "window": bool((patch == WINDOW).mean() > 0.5), "kept": float((after == before).mean()),
-            "s": seconds}
+            "s": seconds, "images": (image, dragged)}
+
+
+def drag_figure(results: list[dict | None], path: Path, scale: int = 4, columns: int = 2) -> None:
+    """Before | after of each drag, cut around its path and enlarged: the handle red, the target blue (the app's
+    colours), a green frame where the segmenter read a window at the target."""
+    tiles = []
+    for r in (r for r in results if r is not None):
+        (hx, hy), (tx, ty) = r["handle"], r["target"]
+        h, w = r["images"][0].shape[:2]
+        y0, x0 = min(max(hy - 16, 0), h - 32), min(max((hx + tx) // 2 - 24, 0), w - 48)
+        pair = []
+        for image, (px, py), colour in zip(r["images"], ((hx, hy), (tx, ty)), ((255, 0, 0), (0, 0, 255))):
+            crop = image.copy()
+            crop[py, px] = colour
+            pair.append(crop[y0:y0 + 32, x0:x0 + 48].repeat(scale, 0).repeat(scale, 1))
+        tile = np.concatenate([pair[0], np.full((32 * scale, 2, 3), 255, np.uint8), pair[1]], 1)
+        framed = np.empty((tile.shape[0] + 6, tile.shape[1] + 6, 3), np.uint8)
+        framed[:] = (0, 200, 0) if r["window"] else (40, 40, 40)
+        framed[3:-3, 3:-3] = tile
+        tiles.append(framed)
+    if not tiles:
+        return
+    tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % columns)
+    rows = [np.concatenate(tiles[i:i + columns], 1) for i in range(0, len(tiles), columns)]
+    save_png(np.concatenate(rows, 0), path)
 
 
 def drag_report(label: str, results: list[dict | None]) -> None:
@@ -169,6 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--feature-res", type=int, default=None,
                    help="block whose output the drags also move (default: the model's own; 0: none, W+ alone)")
     p.add_argument("--seed", type=int, default=0, help="first sample's seed (default: %(default)s)")
+    p.add_argument("--figure", type=Path, default=None, help="save the samples' drags, before | after, as this PNG")
     args = p.parse_args(argv)
     drag = drag_config(args.model)
     drag = replace(drag, lr=args.lr or drag.lr, num_optimized_ws=args.layers or drag.num_optimized_ws,
@@ -185,8 +214,10 @@ def main(argv: list[str] | None = None) -> None:
     moved = f", the {drag.feature_res} px block's output at lr {drag.feature_lr:g}" if drag.feature_res else ""
     print(f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free{moved}")
     seeds = range(args.seed, args.seed + args.drags)
-    drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)",
-                [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds])
+    samples = [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds]
+    drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)", samples)
+    if args.figure:
+        drag_figure(samples, args.figure)
     inverted = []
     for photo in photos:
         result = invert(G, photo, invert_config(args.model))
