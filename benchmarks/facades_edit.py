@@ -46,6 +46,7 @@ RECIPES = {"projection, 20 steps": InvertConfig(torgb_steps=0),
            "projection, 100 steps": InvertConfig(steps=100, torgb_steps=0),
            "default: 20 steps + ToRGB fit": InvertConfig(),
            "default + 30 PTI steps": InvertConfig(pti_steps=30)}
+OFFSET_STEPS = 100  # The inversion's feature-offset stage, measured beside the model's own recipe.
 
 
 def classes(judge: Judge, images: torch.Tensor) -> np.ndarray:
@@ -82,19 +83,25 @@ def validation_uint8(size: int, count: int) -> list[np.ndarray]:
 def recipe_name(config: InvertConfig) -> str:
     """"100 steps + 60 PTI steps (lr 0.003) + ToRGB fit" for a table row."""
     pti = f" + {config.pti_steps} PTI steps (lr {config.pti_lr:g})" if config.pti_steps else ""
-    return f"{config.steps} steps{pti}" + (" + ToRGB fit" if config.torgb_steps else "")
+    offset = f" + {config.feature_steps} feature-offset steps (lr {config.feature_lr:g})" if config.feature_steps else ""
+    return f"{config.steps} steps{pti}" + (" + ToRGB fit" if config.torgb_steps else "") + offset
 
 
-def invert_table(G, demo, judge: Judge, photos: list[np.ndarray], own: InvertConfig) -> list[tuple[str, dict]]:
-    """One row per recipe: RECIPES, the model's own (`own`, when it has one), the untrained demo's floor."""
+def invert_table(G, demo, judge: Judge, photos: list[np.ndarray], own: InvertConfig,
+                 feature_res: int | None) -> list[tuple[str, dict]]:
+    """One row per recipe: RECIPES, the model's own (`own`, when it has one; and with OFFSET_STEPS fitting the offset
+    its drags move at `feature_res`, when they move one), the untrained demo's floor."""
     rows = []
     mine = {f"**the model's own: {recipe_name(own)}**": (G, own)} if own != InvertConfig() else {}
+    if feature_res and not own.feature_steps:
+        offset = replace(own, feature_steps=OFFSET_STEPS)
+        mine[f"the model's own + the feature offset: {recipe_name(offset)}"] = (G, offset)
     for name, (generator, config) in {**{k: (G, c) for k, c in RECIPES.items()}, **mine,
                                       "untrained demo, default": (demo, InvertConfig())}.items():
         psnrs, lpips, mious, seconds = [], [], [], []
         for photo in photos:
             t = time.perf_counter()
-            result = invert(generator, photo, config)
+            result = invert(generator, photo, config, feature_res=feature_res if generator is G else None)
             seconds.append(time.perf_counter() - t)
             a, b = to_tensor(result.image), to_tensor(result.target)
             psnrs.append(result.psnr)
@@ -209,20 +216,21 @@ def main(argv: list[str] | None = None) -> None:
     if args.what == "invert":
         print(f"{len(photos)} validation photos at {G.img_resolution} px, model {args.model}:\n"
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
-        invert_table(G, untrained_generator(), judge, photos, invert_config(args.model))
+        invert_table(G, untrained_generator(), judge, photos, invert_config(args.model), drag.feature_res)
         return
     moved = f", the {drag.feature_res} px block's output at lr {drag.feature_lr:g}" if drag.feature_res else ""
     print(f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free{moved}")
     seeds = range(args.seed, args.seed + args.drags)
     samples = [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds]
-    drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)", samples)
+    if samples:
+        drag_report(f"Samples (seeds {seeds[0]}-{seeds[-1]}, psi 0.7)", samples)
     if args.figure:
         drag_figure(samples, args.figure)
     inverted = []
     for photo in photos:
-        result = invert(G, photo, invert_config(args.model))
-        inverted.append(drag_window(DragSession(result.overlay.on(G), ws=result.ws, config=drag), judge,
-                                    args.offset, args.max_steps))
+        result = invert(G, photo, invert_config(args.model), feature_res=drag.feature_res)
+        session = DragSession(result.overlay.on(G), ws=result.ws, features=result.features, config=drag)
+        inverted.append(drag_window(session, judge, args.offset, args.max_steps))
     if photos:
         drag_report("Inverted validation photos (the model's own recipe)", inverted)
 

@@ -64,11 +64,16 @@ class InvertConfig:
     bf16: bool = False                   # PTI's forward pass under bf16 autocast.
     loss: str = "auto"                   # "auto", "lpips" or "pixel" (see image_distance.py).
     seed: int = 0                        # Seed of the w-noise.
+    # Last, steps fitting (L2) an offset on the output of the block the drags move (`invert(..., feature_res=)`,
+    # the model's `DragConfig.feature_res`): spatial detail a small generator's W+ and weights cannot hold.
+    feature_steps: int = 0
+    feature_lr: float = 3e-2             # Adam's learning rate for that offset.
 
     def __post_init__(self):
-        if self.steps < 1 or self.pti_steps < 0 or self.torgb_steps < 0:
-            raise ValueError(f"steps must be >= 1, pti_steps and torgb_steps >= 0, got steps={self.steps}, "
-                             f"pti_steps={self.pti_steps}, torgb_steps={self.torgb_steps}")
+        if self.steps < 1 or self.pti_steps < 0 or self.torgb_steps < 0 or self.feature_steps < 0:
+            raise ValueError(f"steps must be >= 1, pti_steps, torgb_steps and feature_steps >= 0, got steps="
+                             f"{self.steps}, pti_steps={self.pti_steps}, torgb_steps={self.torgb_steps}, "
+                             f"feature_steps={self.feature_steps}")
         if not 0 <= self.full_share <= 1:
             raise ValueError(f"full_share must be in [0, 1], got {self.full_share}")
 
@@ -87,7 +92,8 @@ class InversionProgress:
 
 @dataclass
 class Inversion:
-    """The result: edit `ws` with the overlay on G (e.g. `DragSession(result.overlay.on(G), ws=result.ws)`)."""
+    """The result: edit `ws` with the overlay on G (e.g. `DragSession(result.overlay.on(G), ws=result.ws)`, and
+    `features=result.features` where the drags move a block's output)."""
     ws: torch.Tensor                 # W+ latent [1, num_ws, w_dim].
     overlay: Overlay                 # What PTI and the fit changed in G (empty: neither ran, or both failed).
     image: np.ndarray                # overlay.on(G)'s image of ws, H x W x 3 uint8.
@@ -99,6 +105,7 @@ class Inversion:
     resolutions: list[int] = field(default_factory=list)     # Per step.
     stages: list[str] = field(default_factory=list)          # Per step: "projection", "pti" or "fit".
     message: str = ""                # Why it ended early (stop request, non-finite loss), else "".
+    features: torch.Tensor | None = None  # The fitted feature offset (`DragSession(..., features=)`), if one ran.
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -164,7 +171,7 @@ class _Kind:
 # A step's cost in forward passes of its resolution: the backward pass costs about two forwards with the
 # weight gradients (PTI) and a little less without (projection). Measured on 2 CPU cores, random 256 and 512 px
 # generators: projection 2.7-3.0, PTI 3.8-4.0 forward renders. A ToRGB fit iteration is timed itself.
-FORWARDS_PER_STEP = {"projection": 3.0, "pti": 4.0, "render": 1.0}
+FORWARDS_PER_STEP = {"projection": 3.0, "pti": 4.0, "features": 3.0, "render": 1.0}
 BF16_PTI = 0.6  # A PTI step under bf16 autocast, as a share of the fp32 one (same machine, 512 px).
 
 
@@ -312,11 +319,34 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distan
     return Overlay.of(tuned, [f"synthesis.{name}" for name, _ in tuned.synthesis.named_parameters()])
 
 
-def _plan(G: Generator, schedule: list[int], config: InvertConfig) -> list[_Kind]:
+def _fit_features(generator: Generator, ws: torch.Tensor, target: torch.Tensor, block: int, run: _Run,
+                  config: InvertConfig) -> torch.Tensor | None:
+    """Stage 4: an offset on block `block`'s output fitted to the target by L2 (what a stop leaves is kept), or
+    None when the loss became non-finite."""
+    with torch.no_grad():
+        _, feats = generator.synthesis(ws, return_features=True, last_block=block, rgb=False)
+    offset = torch.zeros_like(feats[-1], requires_grad=True)
+    optimizer = torch.optim.Adam([offset], lr=config.feature_lr)
+    for _ in range(config.feature_steps):
+        if run.stopped():
+            break
+        img = generator.synthesis(ws, fused_modconv=False, feature_offset=(block, offset))
+        loss = F.mse_loss(img, target)
+        if not bool(torch.isfinite(loss)):
+            run.fail("the feature offset's loss became non-finite; kept the image without it")
+            return None
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        run.done(psnr(img, target))
+    return offset.detach()
+
+
+def _plan(G: Generator, schedule: list[int], config: InvertConfig, feature_steps: int) -> list[_Kind]:
     """Every step and render of an inversion, in order, for the ETA."""
     res = G.img_resolution
     plan = [_Kind("projection", r) for r in schedule] + [_Kind("render", res)]
-    for stage, steps in (("pti", config.pti_steps), ("fit", config.torgb_steps)):
+    for stage, steps in (("pti", config.pti_steps), ("fit", config.torgb_steps), ("features", feature_steps)):
         plan += [_Kind(stage, res)] * steps + [_Kind("render", res)] * bool(steps)
     return plan
 
@@ -347,14 +377,15 @@ def _fit_torgb(generator: Generator, inputs: list[torch.Tensor], target: torch.T
 
 def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None = None, *,
            progress: Callable[[InversionProgress], None] | None = None, stop: threading.Event | None = None,
-           **overrides) -> Inversion:
+           feature_res: int | None = None, **overrides) -> Inversion:
     """Find a W+ latent and an overlay on G (PTI and/or the ToRGB fit) that reproduce `target_uint8`.
 
     `target_uint8` is a square H x W x 3 uint8 image of any size (an aligned face crop), resized to G's
     resolution. `config` defaults to `InvertConfig()`, the app's default; keyword `overrides` replace its
     fields (`invert(G, image, steps=50)`). `progress(InversionProgress)` is called after every step;
     setting `stop` ends the run after the current step and returns what it has (no later stage once stopped;
-    a fit or PTI stopped midway is kept).
+    a fit or PTI stopped midway is kept). `feature_res` is the block whose output the model's drags move
+    (`DragConfig.feature_res`): with `config.feature_steps`, a last stage fits an offset there (`result.features`).
     G itself is never modified.
     """
     config = replace(config or InvertConfig(), **overrides)
@@ -365,7 +396,8 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
     targets = {r: F.interpolate(full, size=(r, r), mode="area") for r in set(schedule)}
     distance = image_distance(full.device, config.loss)
     w_stats = w_statistics(G)  # before the clock starts: the first step's time is then a step's
-    plan = _plan(G, schedule, config)
+    feature_steps = config.feature_steps if feature_res else 0
+    plan = _plan(G, schedule, config, feature_steps)
     forward = forward_seconds(G, w_stats[0].repeat(1, G.num_ws, 1), {kind.resolution for kind in plan},
                               config.torgb_steps > 0)
     run = _Run(plan, _prices(plan, forward, config.bf16), progress, stop)
@@ -384,6 +416,14 @@ def invert(G: Generator, target_uint8: np.ndarray, config: InvertConfig | None =
             overlay = overlay | fitted
             img, _ = _render(overlay.on(G), ws, False)
             run.rendered()
+    features = None
+    if feature_steps and not run.message:
+        tuned, block = overlay.on(G), _block_index(G, feature_res)
+        features = _fit_features(tuned, ws, full, block, run, config)
+        if features is not None:
+            with torch.no_grad():
+                img = tuned.synthesis(ws, feature_offset=(block, features))
+            run.rendered()
     return Inversion(ws=ws, overlay=overlay, image=to_uint8(img), target=target, loss=distance.name,
                      psnr=psnr(img, full), projection_psnr=projection_psnr, psnr_history=run.psnr_history,
-                     resolutions=run.resolutions, stages=run.stages, message=run.message)
+                     resolutions=run.resolutions, stages=run.stages, message=run.message, features=features)

@@ -459,12 +459,13 @@ class Editor:
         try:
             result = follow_inversion(run_inversion(generator, photo.aligned.image, stop=self._stop,
                                                     config=invert_config(photo.model), steps=settings.steps,
-                                                    pti_steps=settings.pti_steps), progress)
+                                                    pti_steps=settings.pti_steps,
+                                                    feature_res=drag_config(photo.model).feature_res), progress)
         finally:
             self._run_ended()
         seconds = time.perf_counter() - started
-        self._start(DragSession(result.overlay.on(generator), ws=result.ws, config=drag_config(photo.model)),
-                    photo.model, photo.aligned, result.overlay)
+        self._start(DragSession(result.overlay.on(generator), ws=result.ws, features=result.features,
+                                config=drag_config(photo.model)), photo.model, photo.aligned, result.overlay)
         self.landmarks = photo.aligned.landmarks.copy() if len(photo.aligned.landmarks) else None
         if not result.overlay.only_torgb:  # PTI's overlay is a copy of the network: counted by the cap
             self.shared.tuned.admit(self)

@@ -85,9 +85,11 @@ def progress_line(p: InversionProgress) -> str:
 
 def inversion_summary(photo: PhotoEdit, result: Inversion, tuned: bool, seconds: float, faceless: bool) -> str:
     """"Inverted face 1 of me.jpg in 60 steps (25 s): loss …; PSNR 24.1 dB (projection 19.0 dB, then the ToRGB fit)."""
-    ran = [name for stage, name in (("pti", "PTI"), ("fit", "the ToRGB fit")) if stage in result.stages]
-    stages = (f"projection {result.projection_psnr:.1f} dB, then {' and '.join(ran)}" if tuned and ran
-              else "projection only, no tuning")
+    ran = [name for stage, name in (("pti", "PTI"), ("fit", "the ToRGB fit"), ("features", "the feature offset"))
+           if stage in result.stages]
+    listed = ", ".join(ran[:-1]) + " and " + ran[-1] if len(ran) > 1 else "".join(ran)
+    stages = (f"projection {result.projection_psnr:.1f} dB, then {listed}" if (tuned or result.features is not None)
+              and ran else "projection only, no tuning")
     what = f"face {photo.number}" if photo.faces else "the centre square"
     text = (f"Inverted {what} of {photo.name} in {len(result.psnr_history)} steps ({seconds:.0f} s): "
             f"loss {result.loss}; PSNR **{result.psnr:.1f} dB** ({stages}).")

@@ -205,3 +205,19 @@ def test_a_drag_session_starts_from_the_inverted_latent_and_resets_to_it(small):
     assert torch.equal(session.ws, result.ws) and session.history == []
     with pytest.raises(ValueError, match=rf"latent must have shape \[1, {small.num_ws}, 32\]"):
         DragSession(small, ws=result.ws[:, :4])
+
+
+def test_a_feature_offset_stage_adds_detail_and_a_drag_session_starts_from_it(small, shared_dir):
+    photo = aligned_face(shared_dir, "obama.jpg")
+    seen = []
+    result = invert(small, photo, steps=10, torgb_steps=10, feature_steps=30, feature_res=16, progress=seen.append)
+    without = invert(small, photo, steps=10, torgb_steps=10, feature_steps=30)  # no feature_res: no such stage
+    assert without.features is None and "features" not in without.stages
+    assert result.stages == ["projection"] * 10 + ["fit"] * 10 + ["features"] * 30 and seen[-1].total == 50
+    assert result.psnr >= without.psnr + 2, f"{without.psnr:.1f} -> {result.psnr:.1f} dB"
+    assert result.features.shape == (1, 32, 16, 16)
+    session = DragSession(result.overlay.on(small), ws=result.ws, features=result.features, feature_res=16)
+    np.testing.assert_array_equal(session.render(), result.image)  # the session shows what the inversion made
+    list(session.drag([(20, 30)], [(30, 30)], max_steps=2))
+    session.reset()
+    assert torch.equal(session.features, result.features)

@@ -117,8 +117,8 @@ class PhotoPanel:
             progress((p.step, p.total), desc=progress_line(p))
 
         ed.ready(needs_image=False)
-        model = ed.photo.model if ed.photo is not None else None
-        steps = settings.steps + settings.pti_steps + invert_config(model).torgb_steps  # what the progress bar counts
+        config = invert_config(ed.photo.model if ed.photo is not None else None)
+        steps = settings.steps + settings.pti_steps + config.torgb_steps + config.feature_steps  # the progress bar's
         with self.lane.admitted(self.lane.client(request), "invert", steps, session_of(request)):
             message = ed.invert(settings, report, getattr(request, "session_hash", None))
         return *points_view(ed, message), mask_background(ed)
