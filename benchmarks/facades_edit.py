@@ -83,7 +83,8 @@ def validation_uint8(size: int, count: int) -> list[np.ndarray]:
 def recipe_name(config: InvertConfig) -> str:
     """"100 steps + 60 PTI steps (lr 0.003) + ToRGB fit" for a table row."""
     pti = f" + {config.pti_steps} PTI steps (lr {config.pti_lr:g})" if config.pti_steps else ""
-    offset = f" + {config.feature_steps} feature-offset steps (lr {config.feature_lr:g})" if config.feature_steps else ""
+    offset = (f" + {config.feature_steps} feature-offset steps (lr {config.feature_lr:g})" if config.feature_steps
+              else "")
     return f"{config.steps} steps{pti}" + (" + ToRGB fit" if config.torgb_steps else "") + offset
 
 

@@ -5,8 +5,9 @@ tracking on those features, the motion-supervision loss, one backward pass and a
 first W+ layers (and, where the model's `DragConfig.feature_res` asks, of an offset added to one coarse block's
 output: see `DragConfig`). Without a mask or feature offset the high blocks (b32, b64, b128) run, forward and
 backward, only on small windows around the handles that tracking and the loss read (`cropped.py`); with a mask,
-whose term reads the whole map, or an offset, on the whole map. The full image is rendered only when a frame is asked for: `drag()` asks so
-that frames take `frame_share` of its time, and at the end; a step can add a preview (the skip RGB).
+whose term reads the whole map, or an offset, on the whole map. The full image is rendered only when a frame is
+asked for: `drag()` asks so that frames take `frame_share` of its time, and at the end; a step can add a preview
+(the skip RGB).
 
 A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
 each `step()` continues it (`drag()` does both and runs to the end). The session remembers what the
