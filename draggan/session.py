@@ -237,7 +237,8 @@ class DragSession:
         return ws.detach().to(self.device, torch.float32).clone()
 
     def _offset_block(self, resolution: int | None) -> int | None:
-        """Index of the block whose output `config.feature_res` moves: one below the feature block."""
+        """Index of the block whose output `config.feature_res` moves; it must lie below the feature block, whose map
+        the loss reads."""
         if resolution is None:
             return None
         index = int(np.log2(resolution)) - 2
