@@ -301,22 +301,37 @@ def _pivotal_tuning(G: Generator, ws: torch.Tensor, target: torch.Tensor, distan
     params = list(tuned.synthesis.parameters())
     for p in params:
         p.requires_grad_(True)
-    optimizer = torch.optim.Adam(params, lr=config.pti_lr)
-    for _ in range(config.pti_steps):
-        if run.stopped():
-            break
+
+    def loss_of_step() -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(ws.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             img = tuned.synthesis(ws, fused_modconv=False).float()
-        loss = F.mse_loss(img, target) + distance(img, target)  # PTI: L2 + the perceptual (here: stage-1) term
+        return F.mse_loss(img, target) + distance(img, target), img  # PTI: L2 + the perceptual (stage-1) term
+
+    if not _adam_steps(params, config.pti_lr, config.pti_steps, loss_of_step, target, run,
+                       "the PTI loss became non-finite; kept the projection without tuning"):
+        return None
+    for p in params:
+        p.grad = None  # free the gradients: the copy's tensors live on in a session
+    return Overlay.of(tuned, [f"synthesis.{name}" for name, _ in tuned.synthesis.named_parameters()])
+
+
+def _adam_steps(params: list[torch.Tensor], lr: float, steps: int, loss_of_step: Callable, target: torch.Tensor,
+                run: _Run, failure: str) -> bool:
+    """Up to `steps` Adam steps on `params` of `loss_of_step() -> (loss, image)`, each reported with the image's PSNR
+    (a stop ends them early); False, after `run.fail(failure)`, when the loss became non-finite."""
+    optimizer = torch.optim.Adam(params, lr=lr)
+    for _ in range(steps):
+        if run.stopped():
+            break
+        loss, img = loss_of_step()
         if not bool(torch.isfinite(loss)):
-            run.fail("the PTI loss became non-finite; kept the projection without tuning")
-            return None
+            run.fail(failure)
+            return False
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         run.done(psnr(img, target))
-    optimizer.zero_grad(set_to_none=True)  # free the gradients: the copy's tensors live on in a session
-    return Overlay.of(tuned, [f"synthesis.{name}" for name, _ in tuned.synthesis.named_parameters()])
+    return True
 
 
 def _fit_features(generator: Generator, ws: torch.Tensor, target: torch.Tensor, block: int, run: _Run,
@@ -326,19 +341,14 @@ def _fit_features(generator: Generator, ws: torch.Tensor, target: torch.Tensor, 
     with torch.no_grad():
         _, feats = generator.synthesis(ws, return_features=True, last_block=block, rgb=False)
     offset = torch.zeros_like(feats[-1], requires_grad=True)
-    optimizer = torch.optim.Adam([offset], lr=config.feature_lr)
-    for _ in range(config.feature_steps):
-        if run.stopped():
-            break
+
+    def loss_of_step() -> tuple[torch.Tensor, torch.Tensor]:
         img = generator.synthesis(ws, fused_modconv=False, feature_offset=(block, offset))
-        loss = F.mse_loss(img, target)
-        if not bool(torch.isfinite(loss)):
-            run.fail("the feature offset's loss became non-finite; kept the image without it")
-            return None
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        run.done(psnr(img, target))
+        return F.mse_loss(img, target), img
+
+    if not _adam_steps([offset], config.feature_lr, config.feature_steps, loss_of_step, target, run,
+                       "the feature offset's loss became non-finite; kept the image without it"):
+        return None
     return offset.detach()
 
 
