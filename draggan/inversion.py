@@ -338,9 +338,7 @@ def _fit_features(generator: Generator, ws: torch.Tensor, target: torch.Tensor, 
                   config: InvertConfig) -> torch.Tensor | None:
     """Stage 4: an offset on block `block`'s output fitted to the target by L2 (what a stop leaves is kept), or
     None when the loss became non-finite."""
-    with torch.no_grad():
-        _, feats = generator.synthesis(ws, return_features=True, last_block=block, rgb=False)
-    offset = torch.zeros_like(feats[-1], requires_grad=True)
+    offset = torch.zeros(generator.synthesis.offset_shape(block), device=ws.device, requires_grad=True)
 
     def loss_of_step() -> tuple[torch.Tensor, torch.Tensor]:
         img = generator.synthesis(ws, fused_modconv=False, feature_offset=(block, offset))

@@ -340,6 +340,11 @@ class SynthesisNetwork(nn.Module):
     def blocks(self) -> list[SynthesisBlock]:
         return [getattr(self, f"b{res}") for res in self.block_resolutions]
 
+    def offset_shape(self, index: int) -> tuple[int, int, int, int]:
+        """Shape [1, C, r, r] of one image's `feature_offset` on block `index`'s output."""
+        block = self.blocks[index]
+        return 1, block.conv1.weight.shape[0], block.resolution, block.resolution
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", return_features: bool = False,
                 last_block: int | None = None, fused_modconv: bool = True, rgb: bool = True,
                 feature_offset: tuple[int, torch.Tensor] | None = None):

@@ -228,13 +228,16 @@ class DragSession:
 
     def _checked_latent(self, ws: torch.Tensor | np.ndarray) -> torch.Tensor:
         """A [1, num_ws, w_dim] finite latent as an fp32 copy on the session's device."""
-        ws = torch.as_tensor(np.asarray(ws, dtype=np.float32) if not isinstance(ws, torch.Tensor) else ws)
-        expected = (1, self.G.num_ws, self.G.w_dim)
-        if tuple(ws.shape) != expected:
-            raise ValueError(f"latent must have shape {list(expected)}, got {list(ws.shape)}")
-        if not bool(torch.isfinite(ws).all()):
-            raise ValueError("latent holds NaN or infinite values")
-        return ws.detach().to(self.device, torch.float32).clone()
+        return self._checked(ws, (1, self.G.num_ws, self.G.w_dim), "latent")
+
+    def _checked(self, x: torch.Tensor | np.ndarray, expected: tuple[int, ...], name: str) -> torch.Tensor:
+        """`x` of shape `expected`, all finite, as an fp32 copy on the session's device; else a ValueError naming it."""
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32) if not isinstance(x, torch.Tensor) else x)
+        if tuple(x.shape) != expected:
+            raise ValueError(f"{name} must have shape {list(expected)}, got {list(x.shape)}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{name} holds NaN or infinite values")
+        return x.detach().to(self.device, torch.float32).clone()
 
     def _offset_block(self, resolution: int | None) -> int | None:
         """Index of the block whose output `config.feature_res` moves; it must lie below the feature block, whose map
@@ -254,17 +257,10 @@ class DragSession:
             if features is not None:
                 raise ValueError("a feature offset needs a config with feature_res")
             return None
-        block = self.G.synthesis.blocks[self.offset_block]
-        expected = (1, block.conv1.weight.shape[0], block.resolution, block.resolution)
+        expected = self.G.synthesis.offset_shape(self.offset_block)
         if features is None:
             return torch.zeros(expected, device=self.device)
-        features = torch.as_tensor(np.asarray(features, dtype=np.float32)
-                                   if not isinstance(features, torch.Tensor) else features)
-        if tuple(features.shape) != expected:
-            raise ValueError(f"feature offset must have shape {list(expected)}, got {list(features.shape)}")
-        if not bool(torch.isfinite(features).all()):
-            raise ValueError("feature offset holds NaN or infinite values")
-        return features.detach().to(self.device, torch.float32).clone()
+        return self._checked(features, expected, "feature offset")
 
     def save_latent(self, path: str | Path) -> Path:
         """The latent as .npy, or with the feature offset as .npz (the suffix is changed to match)."""
