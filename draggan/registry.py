@@ -75,11 +75,11 @@ REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in [  # lions to elep
     ModelSpec("cat-256", "stylegan2-cat-config-f.pkl", 256, "Cats", tensorflow=True),
     # Its own settings, from `python benchmarks/facades_edit.py drag|invert` (docs/drag.md, 102 kimg): W+ alone moves
     # a window only by redrawing the facade (the window at the target in 16 of 40 drags, 54 % of the pixels keep their
-    # class); a drag that also moves the 16 px block's output (feature_res) carries it in 64 of 80 and keeps 81 %.
+    # class); sliding the 32 px block's output instead (feature_res, warp.py) carries it in 147 of 160 and keeps 91 %.
     # 20 projection steps and the ToRGB fit keep 17.3 dB of the 40 held-out photos; 100 steps and 60 PTI steps at
     # 3e-3 keep 20.8 dB and 1.9x the untrained generator's layout, in 6.8 s.
     ModelSpec("facades-128", "facades-128.safetensors", 128, "Facades, trained here", repo_id="", min_bytes=1_000_000,
-              bundled=True, drag=DragConfig(num_optimized_ws=8, feature_res=16),
+              bundled=True, drag=DragConfig(feature_res=32),
               invert=InvertConfig(steps=100, pti_steps=60, pti_lr=3e-3)),
 ]}
 BUNDLED_MODEL = "facades-128"  # The drag tab's model when no other can be loaded (no download, no network).

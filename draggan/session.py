@@ -2,12 +2,12 @@
 
 A step is one forward pass of the synthesis up to the feature block (b128 for real models), point
 tracking on those features, the motion-supervision loss, one backward pass and an Adam update of the
-first W+ layers (and, where the model's `DragConfig.feature_res` asks, of an offset added to one coarse block's
-output: see `DragConfig`). Without a mask or feature offset the high blocks (b32, b64, b128) run, forward and
-backward, only on small windows around the handles that tracking and the loss read (`cropped.py`); with a mask,
-whose term reads the whole map, or an offset, on the whole map. The full image is rendered only when a frame is
-asked for: `drag()` asks so that frames take `frame_share` of its time, and at the end; a step can add a preview
-(the skip RGB).
+first W+ layers. Where the model's `DragConfig.feature_res` asks, a step instead slides that coarse block's output
+along the handles' paths (`warp.py`; no backward pass) and the latent stays. Without a mask or feature offset the
+high blocks (b32, b64, b128) run, forward and backward, only on small windows around the handles that tracking
+and the loss read (`cropped.py`); with a mask, whose term reads the whole map, or an offset, on the whole map.
+The full image is rendered only when a frame is asked for: `drag()` asks so that frames take `frame_share` of its
+time, and at the end; a step can add a preview (the skip RGB).
 
 A drag is a run of steps toward fixed targets: `start_drag(handles, targets, mask)` begins one and
 each `step()` continues it (`drag()` does both and runs to the end). The session remembers what the
@@ -39,6 +39,7 @@ from .features import feature_block_index, sample_features
 from .motion import MASK_WEIGHT, fixed_region_loss, fixed_weight, motion_radius, motion_supervision_loss
 from .networks import Generator
 from .tracking import tracking_radius, track_points
+from .warp import warp_offset, warp_step
 
 STOP_DISTANCE_512 = {True: 1.0, False: 2.0}  # d at 512 px: 1 px for up to 5 points, 2 px for more.
 MAX_POINTS_FOR_FINE_STOP = 5
@@ -48,6 +49,8 @@ RENDER_FUSED_MODCONV = True
 # Image pixels around a handle that a windowed step reads: tracking moves it up to r2 on each axis, then the
 # loss reads its disc (r1), one unit step further (1) and the bilinear corner beyond (1).
 LOSS_READ_MARGIN = 2
+STALL_STEPS = 20  # A slide ends when its handles have come no closer for this many steps ...
+SLIDE_LIMIT = 1.5  # ... or have slid this many times the drag's length.
 TRUNCATION_PSI = 0.7  # The seed's image: truncation ψ of its w (the paper's 0.7).
 # Seconds of each generator's last full render, shared by its sessions: it paces `drag()`'s frames.
 _RENDER_SECONDS: weakref.WeakKeyDictionary[Generator, float | None] = weakref.WeakKeyDictionary()
@@ -76,11 +79,12 @@ class DragConfig:
                                      # (a drag with a mask refuses), False = never (the full-map backward).
     num_optimized_ws: int = 6        # How many leading W+ layers move; the rest stay at their start.
     mask_weight: float = MASK_WEIGHT  # lambda of the fixed-region term.
-    # A drag also moves the output of the block at this resolution (an additive offset on its features; None: W+ only,
-    # the paper). A W+ latent modulates whole channels, so a small generator can only move one object by redrawing
-    # the whole image; an offset on a coarse map moves what lies under the handle alone (docs/drag.md).
+    # A drag slides the output of the block at this resolution along the handles' paths instead of optimising the
+    # latent (None: the paper). A W+ latent modulates whole channels, so a small generator can only move one object
+    # by redrawing the whole image; sliding a coarse map's features moves what lies under the handle alone
+    # (warp.py, docs/drag.md). lr, w_plus and num_optimized_ws then go unused.
     feature_res: int | None = None
-    feature_lr: float = 1e-2         # Adam learning rate of that offset.
+    warp_radius: float = 1 / 16      # The slid region: within this share of the image height of a handle's path.
     max_frames: int = 600            # Frames kept for export per drag; later ones are not recorded.
 
     def __post_init__(self):
@@ -92,8 +96,8 @@ class DragConfig:
             raise ValueError(f"frame_share must be a number in (0, 1], got {self.frame_share:g}")
         if self.feature_res is not None and (self.feature_res < 8 or self.feature_res & (self.feature_res - 1)):
             raise ValueError(f"feature_res must be None or a power of two >= 8, got {self.feature_res}")
-        if not (np.isfinite(self.feature_lr) and self.feature_lr > 0):
-            raise ValueError(f"feature_lr must be a finite number > 0, got {self.feature_lr:g}")
+        if not (np.isfinite(self.warp_radius) and 0 < self.warp_radius <= 1):
+            raise ValueError(f"warp_radius must be a share of the image height in (0, 1], got {self.warp_radius:g}")
 
 
 @dataclass
@@ -122,17 +126,31 @@ class DragRecord:
 
 
 @dataclass
+class _Slide:
+    """A drag that slides a block's output (`DragConfig.feature_res`): its raw output under the drag's latent, the
+    handles' start pixels, how far each has slid, and the mask's flexible share of each cell."""
+    raw: torch.Tensor
+    starts: torch.Tensor
+    shifts: torch.Tensor
+    flexible: torch.Tensor | None
+    features: torch.Tensor  # The current offset: warp_offset of the above.
+    closest: float = float("inf")  # The least total distance of the handles to their targets so far ...
+    stale: int = 0                 # ... and the steps since it last shrank.
+    spent: bool = False  # The handles stopped getting closer, or slid as far as a slide may: the drag ends.
+
+
+@dataclass
 class _Drag:
-    """The running drag: the start latent, the optimised offset and what the paper freezes at the start."""
+    """The running drag: the start latent, the optimised offset (or the slide) and what the paper freezes at the
+    start."""
     offset: torch.nn.Parameter
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | None  # None for a slide.
     handles: torch.Tensor
     targets: torch.Tensor
     fixed: torch.Tensor | None
     stop_distance: float
     record: DragRecord
-    feature_delta: torch.nn.Parameter | None = None  # The change of the feature offset, when the drag moves one.
-    feature_gate: torch.Tensor | None = None  # With a mask: 1 on the offset's cells that hold flexible pixels, else 0.
+    slide: _Slide | None = None
     feat0: torch.Tensor | None = None
     initial_features: torch.Tensor | None = None
     steps: int = 0
@@ -142,10 +160,7 @@ class _Drag:
         return torch.cat([start[:, :num_optimized] + self.offset, start[:, num_optimized:]], dim=1)
 
     def features(self) -> torch.Tensor | None:
-        start = self.record.start_features
-        if start is None:
-            return None
-        return start + (self.feature_delta if self.feature_gate is None else self.feature_delta * self.feature_gate)
+        return None if self.slide is None else self.slide.features
 
 
 class DragSession:
@@ -386,7 +401,7 @@ class DragSession:
         w_plus = self.config.w_plus if w_plus is None else bool(w_plus)
         binary = self._mask(mask)
         fixed = None
-        if binary is not None:
+        if binary is not None and self._f is None:
             if self.config.cropped:
                 raise ValueError("config.cropped=True needs a drag without a mask: the mask term reads the whole map")
             fixed = fixed_weight(torch.from_numpy(binary).to(self.device), self._feature_size)
@@ -394,28 +409,33 @@ class DragSession:
             raise ValueError("config.cropped=True needs a config without feature_res: windowed blocks carry no offset")
         k = self.config.num_optimized_ws
         offset = torch.nn.Parameter(torch.zeros(1, k if w_plus else 1, self.G.w_dim, device=self.device))
-        groups = [{"params": [offset], "lr": lr}]
-        delta = gate = None
-        if self._f is not None:
-            delta = torch.nn.Parameter(torch.zeros_like(self._f))
-            groups.append({"params": [delta], "lr": self.config.feature_lr})
-            if binary is not None:  # Adam gives the faintest gradient a full step: the fixed cells get none
-                flexible = torch.from_numpy(binary).to(self.device, torch.float32)[None, None]
-                gate = F.adaptive_max_pool2d(flexible, self._f.shape[2:])
         record = DragRecord(self._w.clone(), p.cpu().numpy(), t.cpu().numpy(), start_features=self.features)
         self.history.append(record)
         self.frames, self._frames_from = [], record
         p = p.round()
-        self._drag = _Drag(offset=offset, optimizer=torch.optim.Adam(groups), handles=p, targets=t, fixed=fixed,
-                           stop_distance=stop_distance(self.image_size[0], len(p)), record=record,
-                           feature_delta=delta, feature_gate=gate)
+        slide = None if self._f is None else self._start_slide(p, binary)
+        self._drag = _Drag(offset=offset, optimizer=None if slide else torch.optim.Adam([offset], lr=lr), handles=p,
+                           targets=t, fixed=fixed, stop_distance=stop_distance(self.image_size[0], len(p)),
+                           record=record, slide=slide)
+
+    def _start_slide(self, handles: torch.Tensor, flexible: np.ndarray | None) -> _Slide:
+        """The slide of the offset block's output from the current latent and offset, not moved yet."""
+        with torch.no_grad():
+            _, feats = self.G.synthesis(self._w, return_features=True, last_block=self.offset_block, rgb=False)
+        raw = feats[-1]
+        share = None
+        if flexible is not None:
+            mask = torch.from_numpy(flexible).to(self.device, torch.float32)[None, None]
+            share = F.adaptive_avg_pool2d(mask, raw.shape[2:])[0, 0]
+        return _Slide(raw=raw, starts=handles.clone(), shifts=torch.zeros_like(handles), flexible=share,
+                      features=self._f.clone())
 
     def step(self, preview: bool = False, frame: bool = False) -> StepResult:
         """One DragGAN step of the running drag (begun by `start_drag`).
 
         Order within a step (one forward pass): features of the current latent -> track the handles
         (the first step of a drag records F0 and f_i instead) -> stop if all are close enough -> loss,
-        backward, Adam. Without a mask the pass runs the high blocks only on windows around the handles
+        backward, Adam (or, for a slide, the block's output slid a step further). Without a mask the pass runs the high blocks only on windows around the handles
         (`cropped.py`). `result.handles`, the preview (the feature block's skip RGB up-scaled: free on the
         whole map, one no-grad pass up to the feature block after a windowed step) and the frame all show
         the latent the features came from.
@@ -428,8 +448,9 @@ class DragSession:
         windows = self._windows(d)
         img = None
         if windows is None:
-            img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
-                                          fused_modconv=False, rgb=preview, feature_offset=self._offset(features))
+            with torch.set_grad_enabled(d.optimizer is not None):
+                img, feats = self.G.synthesis(ws, return_features=True, last_block=self.feature_index,
+                                              fused_modconv=False, rgb=preview, feature_offset=self._offset(features))
             feat, box = feats[-1], Window(0, self._feature_size[0], 0, self._feature_size[1])
         else:
             feat, box = windowed_features(self.G.synthesis, ws, self.feature_index, windows)
@@ -448,7 +469,9 @@ class DragSession:
         done = bool((distances <= d.stop_distance).all())
         shown_ws, shown_features = ws.detach(), None if features is None else features.detach()
         loss_value, message = None, ""
-        if not done:
+        if not done and d.slide is not None:
+            self._slide(d)
+        elif not done:
             loss_value, message = self._update(d, feat, shift, size)
         result = StepResult(handles=[tuple(map(float, h)) for h in d.handles.cpu()], done=done, step=d.steps,
                             distances=distances.cpu().tolist(), loss=loss_value, ms=0.0, message=message)
@@ -473,12 +496,37 @@ class DragSession:
         """The feature-map windows this step reads, or None for the whole map: as `config.cropped` says, else
         (None) windows without a mask (whose term reads the whole map) or feature offset (which the windowed blocks
         would have to carry) while they cover at most MAX_WINDOW_SHARE of the map."""
-        if d.fixed is not None or d.feature_delta is not None or self.config.cropped is False:
+        if d.fixed is not None or d.slide is not None or self.config.cropped is False:
             return None
         windows = step_windows(d.handles, self.r2 + self.r1 + LOSS_READ_MARGIN, self.image_size, self._feature_size)
         if self.config.cropped or windows_share(windows, self._feature_size) <= MAX_WINDOW_SHARE:
             return windows
         return None
+
+    def _slide(self, d: _Drag) -> None:
+        """Slide each handle's features toward its target from where tracking found it: half the way that is left,
+        at most `warp_step` (whole steps near the target swing a handle between two pixels beside it, on a feature map
+        coarser than the image), and never further than SLIDE_LIMIT times the drag's own length (tracking may lag the
+        features by a few pixels, but past that it has lost the handle, and more sliding would fling the map). The
+        slide is spent there, or when the handles have come no closer for STALL_STEPS steps."""
+        s = d.slide
+        direction = d.targets - d.handles
+        distance = direction.norm(dim=1, keepdim=True)
+        moving = distance > d.stop_distance
+        step = direction / distance.clamp(min=1e-8) * (distance / 2).clamp(max=warp_step(self.image_size[0])) * moving
+        limit = SLIDE_LIMIT * (d.targets - s.starts).norm(dim=1, keepdim=True)
+        shifts = s.shifts + step
+        length = shifts.norm(dim=1, keepdim=True)
+        s.shifts = shifts * (limit / length.clamp(min=1e-8)).clamp(max=1)
+        total = float(distance.sum())
+        s.stale = 0 if total < s.closest else s.stale + 1
+        s.closest = min(s.closest, total)
+        s.spent = s.stale >= STALL_STEPS or bool((length[moving] >= limit[moving]).all())
+        radius = self.config.warp_radius * self.image_size[0]
+        s.features = warp_offset(s.raw, s.raw + d.record.start_features, s.starts, s.shifts, radius, self.image_size,
+                                 s.flexible)
+        d.steps += 1
+        self._f = s.features
 
     def _update(self, d: _Drag, feat: torch.Tensor, shift: torch.Tensor,
                 size: tuple[int, int]) -> tuple[float | None, str]:
@@ -506,8 +554,6 @@ class DragSession:
             return value, f"stopped at step {d.steps + 1}: the latent became non-finite; kept the last good latent"
         d.steps += 1
         self._w = d.ws(self.config.num_optimized_ws).detach()
-        features = d.features()
-        self._f = None if features is None else features.detach()
         return value, ""
 
     def _record_frame(self, ws: torch.Tensor, features: torch.Tensor | None) -> np.ndarray:
@@ -577,6 +623,9 @@ class DragSession:
                 yield last
                 return
             yield last
+            if self._drag is not None and self._drag.slide is not None and self._drag.slide.spent:
+                message = "the handles stopped getting closer to their targets"
+                break
         final = self.finish()
         final.message = "" if final.done else message
         yield final

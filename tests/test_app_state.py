@@ -18,7 +18,7 @@ from draggan.realism import untrained_generator
 from editor.models import DEMO_MODEL, ModelCache
 from editor.tuned import TunedCopies
 from ui import AppConfig, build_app
-from ui.drag_tab import DragTab, model_lr
+from ui.drag_tab import DragTab, latent_boxes, model_lr
 from ui.editor_view import points_from_table, points_table
 from ui.images import display_scale, enlarge, mask_from_editor
 from ui.segmentation_tab import blend, legend_html
@@ -51,7 +51,7 @@ def test_settings_accept_the_panel_values():
 
 
 def test_the_settings_follow_the_model(monkeypatch):
-    """The bundled facades model moves a block's output in its drags and inverts poorly with 20 steps and the fit
+    """The bundled facades model slides a block's output in its drags and inverts poorly with 20 steps and the fit
     alone (docs/drag.md): its registry entry says so, and the app's boxes and sessions read that entry."""
     from draggan.registry import BUNDLED_MODEL, REGISTRY
     from editor.checks import DRAG, INVERT
@@ -63,6 +63,10 @@ def test_the_settings_follow_the_model(monkeypatch):
     monkeypatch.setitem(REGISTRY, BUNDLED_MODEL, replace(facades, drag=replace(facades.drag, lr=5e-3)))
     assert model_lr(BUNDLED_MODEL) == 5e-3, "the Learning rate box reads the entry"
     assert model_lr("ffhq-512") == model_lr("/some/file.pkl") == model_lr(None) == DRAG.lr
+    lr_box, space_box = latent_boxes(BUNDLED_MODEL)  # its drags slide features: no learning rate, no latent space
+    assert not lr_box["interactive"] and not space_box["interactive"] and "slide" in lr_box["info"]
+    lr_box, space_box = latent_boxes("ffhq-512")
+    assert lr_box["interactive"] and space_box["interactive"] and lr_box["value"] == DRAG.lr
     limits = StepLimits(drag=200, invert=500, pti=500)
     assert step_counts(BUNDLED_MODEL, limits) == (facades.invert.steps, facades.invert.pti_steps) != \
         (INVERT.steps, INVERT.pti_steps)

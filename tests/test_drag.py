@@ -12,8 +12,9 @@ from draggan.features import feature_block_index, sample_features, sample_upsamp
 from benchmarks.full_resolution import full_resolution_drag
 from draggan.motion import disc_offsets, motion_radius
 from conftest import tiny_generator
-from draggan.session import _RENDER_SECONDS, DragSession, stop_distance
+from draggan.session import _RENDER_SECONDS, STALL_STEPS, DragSession, stop_distance
 from draggan.tracking import track_points, tracking_radius, window_pixels
+from draggan.warp import cell_centres, path_weights, warp_offset
 
 LR = 1e-2  # tiny random generators move slowly at the paper's 2e-3
 
@@ -164,36 +165,73 @@ def test_undo_restores_the_exact_latent_and_reset_returns_to_w0(G):
     assert torch.equal(s.ws, s.w0) and s.history == []
 
 
-def test_a_feature_offset_drag_moves_the_handle_and_changes_the_map_only_near_it(G):
-    s = DragSession(G, seed=0, lr=LR, feature_res=16, feature_lr=3e-2)
+def test_warp_offset_translates_the_features_on_the_path_and_leaves_the_rest():
+    torch.manual_seed(0)
+    raw = torch.randn(1, 4, 16, 16)
+    start = raw + torch.randn(1, 4, 16, 16)  # the offset a drag began with stays under the slide
+    starts, shift = torch.tensor([[18.0, 30.0]]), torch.tensor([[8.0, 0.0]])  # 64 px image: 2 cells to the right
+    assert torch.allclose(warp_offset(raw, start, starts, torch.zeros(1, 2), 4.0, (64, 64)), start - raw)
+    moved = raw + warp_offset(raw, start, starts, shift, 4.0, (64, 64))
+    # Cells within the radius of the path read the features two cells to their left: a translation.
+    assert torch.allclose(moved[..., 7:9, 4:7], start[..., 7:9, 2:5], atol=1e-5)
+    # Past twice the radius of the path (8 px = 2 cells), nothing moves.
+    far = path_weights(cell_centres(16, (64, 64)), starts, shift, 4.0).reshape(16, 16) == 0
+    assert far.float().mean() > 0.7 and torch.equal(moved[..., far], start[..., far])
+
+
+def test_a_slide_drag_carries_the_handle_s_features_to_the_target_and_keeps_the_latent(G):
+    s = DragSession(G, seed=0, feature_res=16)
     assert s.features.shape == (1, 32, 16, 16) and not s.features.any()
+    before = block_features(G, s.ws, s.feature_index)
     results = list(s.drag([(20, 32)], [(32, 32)], max_steps=30))
     assert results[-1].done and results[-1].step < 30, [r.distances for r in results]
+    assert torch.equal(s.ws, s.w0), "a slide moves the block's output, not the latent"
+    after = G.synthesis(s.ws, return_features=True, feature_offset=(s.offset_block, s.features))[1][s.feature_index]
+    x, y = (int(v) for v in results[-1].handles[0])
+    handle = sample_features(before, torch.tensor([[20.0, 32.0]]), (64, 64))
+    now = sample_features(after, torch.tensor([[float(x), float(y)]]), (64, 64))
+    was = sample_features(before, torch.tensor([[float(x), float(y)]]), (64, 64))
+    assert (now - handle).abs().mean() < 0.3 * (was - handle).abs().mean(), "the handle's content is at the target"
     moved = s.features.abs().sum(dim=1)[0] > 0  # 16 x 16 cells, 4 image px each
     ys, xs = np.nonzero(moved.numpy())
-    assert moved.any() and moved.float().mean() < 0.5, "only the cells the handle's features see"
-    assert xs.min() * 4 >= 20 - 24 and xs.max() * 4 <= 32 + 24 and np.abs(ys * 4 - 32).max() <= 24, (xs, ys)
+    assert moved.any() and moved.float().mean() < 0.3, "only the cells near the path"
+    assert xs.min() * 4 >= 20 - 12 and xs.max() * 4 <= 32 + 12 and np.abs(ys * 4 + 1.5 - 32).max() <= 10, (xs, ys)
 
 
-def test_with_a_mask_only_the_flexible_cells_of_the_feature_offset_move(G):
+def test_a_slide_ends_when_tracking_swings_beside_the_target_or_loses_the_handle(G, monkeypatch):
+    beside = iter([[[31.0, 33.0]], [[33.0, 31.0]]] * 200)  # 1.4 px from the target, for ever
+    monkeypatch.setattr(session_module, "track_points", lambda *a: torch.tensor(next(beside)))
+    last = list(DragSession(G, seed=0, feature_res=16).drag([(20, 32)], [(32, 32)], max_steps=200))[-1]
+    assert not last.done and last.step <= STALL_STEPS + 2, last.step
+    assert last.message == "the handles stopped getting closer to their targets"
+    monkeypatch.setattr(session_module, "track_points", lambda feat, handles, *a: handles)  # lost: never moves
+    s = DragSession(G, seed=0, feature_res=16)
+    last = list(s.drag([(20, 32)], [(32, 32)], max_steps=200))[-1]
+    assert not last.done and last.step < 200 and last.message
+    limit = session_module.SLIDE_LIMIT * 12
+    moved = s.features.abs().sum(dim=1)[0] > 0
+    assert np.nonzero(moved.numpy())[1].max() * 4 <= 20 + limit + 2 * 4, "slid no further than the limit"
+
+
+def test_with_a_mask_a_slide_moves_no_fixed_cell(G):
     mask = np.zeros((64, 64), bool)
     mask[16:48, 8:40] = True
-    s = DragSession(G, seed=0, lr=LR, feature_res=16, feature_lr=3e-2)
+    s = DragSession(G, seed=0, feature_res=16)
     list(s.drag([(20, 32)], [(32, 32)], mask=mask, max_steps=5))
     moved = s.features.abs().sum(dim=1)[0] > 0
     flexible = F.adaptive_max_pool2d(torch.from_numpy(mask).float()[None, None], (16, 16))[0, 0] > 0
-    assert moved.any() and not moved[~flexible].any()  # the mask term's faint gradients move no fixed cell
+    assert moved.any() and not moved[~flexible].any()
 
 
 def test_feature_offset_undo_reset_and_latent_file_round_trip(G, tmp_path):
-    s = DragSession(G, seed=0, lr=LR, feature_res=16)
+    s = DragSession(G, seed=0, feature_res=16)
     before = s.render()
     list(s.drag([(20, 32)], [(32, 32)], max_steps=4))
     after, features = s.render(), s.features
     assert features.any() and not np.array_equal(after, before)
     path = s.save_latent(tmp_path / "latent.npy")
     assert path.suffix == ".npz", "the offset travels with the latent"
-    fresh = DragSession(G, seed=3, lr=LR, feature_res=16)
+    fresh = DragSession(G, seed=3, feature_res=16)
     fresh.load_latent(path)
     assert torch.equal(fresh.features, features) and np.array_equal(fresh.render(), after)
     with pytest.raises(ValueError, match="a feature offset needs a config with feature_res"):
@@ -214,6 +252,9 @@ def test_feature_offset_settings_are_checked(G):
         DragSession(G, seed=0, feature_res=8, features=torch.zeros(1, 32, 16, 16))
     with pytest.raises(ValueError, match="needs a config without feature_res"):
         DragSession(G, seed=0, feature_res=16, cropped=True).start_drag([(20, 32)], [(32, 32)])
+    for bad in (0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="warp_radius must be a share of the image height in"):
+            DragSession(G, seed=0, feature_res=16, warp_radius=bad)
 
 
 def test_w_plus_moves_only_the_first_six_layers_and_w_mode_moves_them_together(G):
