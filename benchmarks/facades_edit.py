@@ -90,13 +90,15 @@ def recipe_name(config: InvertConfig) -> str:
 
 def invert_table(G, demo, judge: Judge, photos: list[np.ndarray], own: InvertConfig,
                  feature_res: int | None) -> list[tuple[str, dict]]:
-    """One row per recipe: RECIPES, the model's own (`own`, when it has one; and with OFFSET_STEPS fitting the offset
-    its drags move at `feature_res`, when they move one), the untrained demo's floor."""
+    """One row per recipe: RECIPES, the model's own (`own`, when it has one; and, when its drags move the output of
+    the block at `feature_res`, the same with OFFSET_STEPS fitting an offset there, or without the one it fits), the
+    untrained demo's floor."""
     rows = []
     mine = {f"**the model's own: {recipe_name(own)}**": (G, own)} if own != InvertConfig() else {}
-    if feature_res and not own.feature_steps:
-        offset = replace(own, feature_steps=OFFSET_STEPS)
-        mine[f"the model's own + the feature offset: {recipe_name(offset)}"] = (G, offset)
+    if feature_res:
+        other = replace(own, feature_steps=0 if own.feature_steps else OFFSET_STEPS)
+        mine[f"the model's own {'without' if own.feature_steps else 'with'} the feature offset: "
+             f"{recipe_name(other)}"] = (G, other)
     for name, (generator, config) in {**{k: (G, c) for k, c in RECIPES.items()}, **mine,
                                       "untrained demo, default": (demo, InvertConfig())}.items():
         psnrs, lpips, mious, seconds = [], [], [], []

@@ -74,7 +74,7 @@ class PhotoEdit:
                 "Press **Invert** to edit it.")
 
 
-STAGE_NAMES = {"projection": "W+ projection", "pti": "PTI", "fit": "ToRGB fit"}
+STAGE_NAMES = {"projection": "W+ projection", "pti": "PTI", "fit": "ToRGB fit", "features": "feature offset"}
 
 
 def progress_line(p: InversionProgress) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from common import gpu
-from draggan.inversion import Inversion, InversionProgress, invert
+from draggan.inversion import Inversion, InversionProgress, InvertConfig, invert
 from draggan.networks import Generator
 from draggan.overlay import Overlay
 from draggan.session import DragConfig, DragSession, StepResult
@@ -107,8 +107,11 @@ def follow(session: DragSession, handles: Sequence, targets: Sequence,
 
 
 def inversion_seconds(G, target, stop, **settings) -> float:
-    """GPU time to ask a ZeroGPU Space for: generous per-step figures for a 512-1024 px model."""
-    return min(600.0, 20.0 + 0.15 * settings["steps"] + 0.3 * settings["pti_steps"])
+    """GPU time to ask a ZeroGPU Space for: generous per-step figures for a 512-1024 px model (a feature-offset
+    step, where the model's recipe fits one, counted like a PTI step)."""
+    config = settings.get("config") or InvertConfig()
+    offset_steps = config.feature_steps if settings.get("feature_res") else 0
+    return min(600.0, 20.0 + 0.15 * settings["steps"] + 0.3 * (settings["pti_steps"] + offset_steps))
 
 
 def inversion_stream(G: Generator, target: np.ndarray, stop: StopFlag,

@@ -282,22 +282,23 @@ def test_slow_jobs_wait_in_their_own_lane_and_stop_in_no_queue(server):
 def test_a_painted_mask_holds_the_rest_of_the_image(url, tmp_path):
     """The brush layer of the mask editor reaches the drag: unpainted parts change much less."""
     layer = np.zeros((512, 512, 4), np.uint8)
-    layer[:, :320] = 255  # left 80 of the 128 px columns may move (the view is 4x enlarged)
+    layer[:, 384:] = 255  # only the right 32 of the 128 px columns may move (the view is 4x enlarged): not the path
     Image.fromarray(layer, "RGBA").save(tmp_path / "layer.png")
     Image.fromarray(np.zeros((512, 512, 3), np.uint8)).save(tmp_path / "background.png")
     editor = {"background": handle_file(str(tmp_path / "background.png")),
               "layers": [handle_file(str(tmp_path / "layer.png"))], "composite": None}
-    change_on_the_right = []
+    change_on_the_path = []
     for mask in (None, editor):
         c = client(url)
         args = list(start_args(max_steps=8))
         args[-1] = mask
         *_, (_, status, _) = list(c.submit(*args, api_name="/start"))
-        assert "step 8/8" in status or "reached the targets" in status, status
+        assert "step 8/8" in status or "reached the targets" in status or "stopped getting closer" in status, status
         png = next(f for f in c.predict(api_name="/export")[0] if f.endswith(".png"))
-        change_on_the_right.append(np.abs(read(png).astype(int) - seed_image(0))[:, 96:].mean())
-    unmasked, masked = change_on_the_right
-    assert masked < unmasked / 2, change_on_the_right
+        change_on_the_path.append(np.abs(read(png).astype(int) - seed_image(0))[48:80, 24:80].mean())
+    unmasked, masked = change_on_the_path
+    assert unmasked > 2, "the drag moved what lies on its path"
+    assert masked < unmasked / 4, change_on_the_path
 
 
 # ----------------------------------------------------------------------------- reliability (issue 11)

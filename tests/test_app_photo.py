@@ -22,6 +22,7 @@ from common.images import read_rgb
 from conftest import free_port, local_model
 from draggan.inversion import InvertConfig
 from draggan.overlay import Overlay
+from draggan.registry import invert_config
 from draggan.session import DragSession
 from editor import DragSettings, Editor, Shared
 from editor.models import DEMO_MODEL, ModelCache
@@ -110,8 +111,10 @@ def test_upload_invert_preset_drag_and_paste_back(url, shared_dir):
     _, status, crop, _ = upload(c, path)
     assert "obama.jpg**: 910×1137, 1 face" in status
     image, status, table, _ = c.predict(6, 3, api_name="/invert")
-    assert f"Inverted face 1 of obama.jpg in {9 + InvertConfig().torgb_steps} steps" in status, status
-    assert "pixel L1+L2" in status and "then PTI and the ToRGB fit" in status and "does not draw faces" in status
+    steps = 9 + InvertConfig().torgb_steps + invert_config(DEMO_MODEL).feature_steps  # its recipe fits an offset
+    assert f"Inverted face 1 of obama.jpg in {steps} steps" in status, status
+    assert "pixel L1+L2" in status and "then PTI, the ToRGB fit and the feature offset" in status
+    assert "does not draw faces" in status
     assert read(image).shape == (512, 512, 3)  # 128 px shown 4x enlarged
     _, status, rows = c.predict(1.0, api_name="/preset_smile")
     assert "Preset **smile**" in status and len(rows["data"]) == 4  # 48, 54, 60, 64 from the photo's landmarks

@@ -18,7 +18,7 @@ import draggan
 import editor.controller
 import editor.worker
 from draggan.overlay import Overlay
-from draggan.registry import drag_config
+from draggan.registry import drag_config, invert_config
 from draggan.session import DragSession
 from editor import DragSettings, Editor, InvertSettings, Shared
 from editor.models import DEMO_MODEL, ModelCache
@@ -125,13 +125,23 @@ def test_an_inversion_across_the_zero_gpu_boundary_reports_progress_and_returns_
     ed = photo_editor()
     reports = []
     summary = ed.invert(InvertSettings(steps=3, pti_steps=2), progress=reports.append)
-    fit = InvertConfig().torgb_steps
-    assert [(r.stage, r.step) for r in reports] == [("projection", 1), ("projection", 2), ("projection", 3),
-                                                   ("pti", 4), ("pti", 5)] + [("fit", 6 + i) for i in range(fit)]
-    assert f"in {5 + fit} steps" in summary and "then PTI and the ToRGB fit" in summary
+    fit, offset = InvertConfig().torgb_steps, invert_config(DEMO_MODEL).feature_steps  # its recipe fits an offset
+    assert offset and [(r.stage, r.step) for r in reports] == [
+        ("projection", 1), ("projection", 2), ("projection", 3), ("pti", 4), ("pti", 5)] + [
+        ("fit", 6 + i) for i in range(fit)] + [("features", 6 + fit + i) for i in range(offset)]
+    assert f"in {5 + fit + offset} steps" in summary and "then PTI, the ToRGB fit and the feature offset" in summary
     assert not ed.overlay.only_torgb and ed.session.G is not ed.shared.models.get(DEMO_MODEL), \
         "the session edits the PTI overlay that came back, on the shared generator"
     assert ed.shared.tuned.holders() == [ed.visitor], "PTI's overlay is counted by the cap"
+
+
+def test_the_gpu_time_asked_for_an_inversion_counts_every_stage_it_runs():
+    plain = editor.worker.inversion_seconds(None, None, None, steps=100, pti_steps=60, config=InvertConfig())
+    offset = InvertConfig(feature_steps=100)
+    assert editor.worker.inversion_seconds(None, None, None, steps=100, pti_steps=60, config=offset,
+                                           feature_res=32) > plain
+    assert editor.worker.inversion_seconds(None, None, None, steps=100, pti_steps=60, config=offset) == plain, \
+        "no block to fit an offset on: no such stage"
 
 
 def test_stop_reaches_an_inversion_in_the_worker_and_keeps_what_it_has(monkeypatch):
@@ -145,7 +155,7 @@ def test_stop_reaches_an_inversion_in_the_worker_and_keeps_what_it_has(monkeypat
     summary = ed.invert(InvertSettings(steps=20, pti_steps=5), progress=stop_after_two)
     # The worker runs ahead of the reports it sends, so it may have taken one step more when Stop arrives.
     taken = int(re.search(r"in (\d+) steps", summary).group(1))
-    total = 25 + InvertConfig().torgb_steps
+    total = 25 + InvertConfig().torgb_steps + invert_config(DEMO_MODEL).feature_steps
     assert taken in (2, 3) and f"stopped on request after {taken} of {total} steps" in summary.lower()
     assert "projection only, no tuning" in summary
     assert ed.session.G is ed.shared.models.get(DEMO_MODEL), "no PTI: the session edits the shared generator"
@@ -170,7 +180,7 @@ def test_a_fitted_photo_crosses_as_its_overlay_drags_as_in_process_and_is_not_co
     ed.invert(InvertSettings(steps=2, pti_steps=0))
     assert ed.overlay.only_torgb and ed.overlay.tensors and ed.shared.tuned.holders() == [], "36 KB: not capped"
     settings = DragSettings(model=DEMO_MODEL, seed=0, truncation_psi=0.7, max_steps=3)
-    here = DragSession(ed.session.G, ws=ed.session.ws, config=ed.session.config)  # the model's own settings
+    here = DragSession(ed.session.G, ws=ed.session.ws, features=ed.session.features, config=ed.session.config)
     list(here.drag([(40, 64)], [(70, 64)], max_steps=3, lr=settings.lr))
     ed.points = [(40, 64), (70, 64)]
     list(ed.drag(settings))
