@@ -56,7 +56,7 @@ def test_the_settings_follow_the_model(monkeypatch):
     from draggan.registry import BUNDLED_MODEL, REGISTRY
     from editor.checks import DRAG, INVERT
     from ui.lanes import StepLimits
-    from ui.photo_panel import step_counts
+    from ui.photo_panel import invert_label, step_counts
     facades = REGISTRY[BUNDLED_MODEL]
     assert facades.drag.feature_res and not DRAG.feature_res
     assert model_lr(BUNDLED_MODEL) == facades.drag.lr
@@ -72,6 +72,8 @@ def test_the_settings_follow_the_model(monkeypatch):
         (INVERT.steps, INVERT.pti_steps)
     assert step_counts("ffhq-512", limits) == step_counts("/some/file.pkl", limits) == (INVERT.steps, INVERT.pti_steps)
     assert step_counts(BUNDLED_MODEL, StepLimits(drag=200, invert=50, pti=10)) == (50, 10)  # the server's caps hold
+    assert invert_label(BUNDLED_MODEL) == "Invert (W+ projection, then ToRGB fit and a feature offset)"
+    assert invert_label("ffhq-512") == "Invert (W+ projection, then ToRGB fit)"
 
 
 def test_points_must_lie_inside_the_image_and_pair_up():

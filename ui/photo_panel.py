@@ -132,6 +132,12 @@ def step_counts(model, limits: StepLimits) -> tuple[int, int]:
     return min(config.steps, limits.invert), min(config.pti_steps, limits.pti)
 
 
+def invert_label(model) -> str:
+    """The Invert button for a model: the stages its recipe always runs (PTI is the box's)."""
+    offset = " and a feature offset" if invert_config(model).feature_steps else ""
+    return f"Invert (W+ projection, then ToRGB fit{offset})"
+
+
 def layout(limits: StepLimits, model: str) -> SimpleNamespace:
     """Upload beside the faces found; the aligned crop beside the face number and step counts; Invert."""
     p = SimpleNamespace()
@@ -154,7 +160,7 @@ def layout(limits: StepLimits, model: str) -> SimpleNamespace:
                 p.pti_steps = gr.Number(pti_steps, label="PTI steps", precision=0,
                                         minimum=0, maximum=limits.pti, info=f"at most {limits.pti} here",
                                         elem_id="pti-steps")
-        p.invert = gr.Button("Invert (W+ projection, then ToRGB fit)", variant="primary", elem_id="invert")
+        p.invert = gr.Button(invert_label(model), variant="primary", elem_id="invert")
     return p
 
 
@@ -172,8 +178,8 @@ def wire(demo: gr.Blocks, shared: Shared, p: SimpleNamespace, state: gr.State, m
     p.face_number.input(unique_outputs(PhotoPanel.choose_face), [state, p.face_number], found,
                         api_name="choose_face", preprocess=False)
     p.faces.select(unique_outputs(PhotoPanel.pick_face), state, found, api_visibility="private")
-    model.input(lambda choice: step_counts(choice, limits), model, [p.invert_steps, p.pti_steps],
-                api_visibility="private", queue=False)
+    model.input(lambda choice: (*step_counts(choice, limits), invert_label(choice)), model,
+                [p.invert_steps, p.pti_steps, p.invert], api_visibility="private", queue=False)
     p.invert.click(unique_outputs(panel.invert), [state, p.invert_steps, p.pti_steps], drag_outputs,
                    api_name="invert", concurrency_limit=None, preprocess=False)
 
