@@ -405,6 +405,38 @@ def test_an_unexpected_error_reaches_the_client_as_a_sentence():
         guarded(lambda: (_ for _ in ()).throw(Refused("You already have a job")), None)()
 
 
+def test_a_session_folder_removed_mid_sweep_does_not_stop_the_reaper(app, monkeypatch):
+    """A visitor's session can end while the reaper walks the sessions' folders, and the reaper must go on sweeping."""
+    demo, _ = app
+    folder = session_dir("vanishing")
+    (folder / "export").mkdir(exist_ok=True)
+    (folder / "export" / "drag.png").write_bytes(b"x")
+    real_scandir = os.scandir
+
+    def vanishing(path):
+        if Path(path).name == "export":
+            raise FileNotFoundError(2, "No such file or directory", str(path))  # removed under the walk
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", vanishing)
+    trim_cache(demo, max_bytes=0, now=time.time() + MIN_CACHE_AGE_S + 1)  # no error
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    sweeps = []
+
+    def failing_sweep(now=None):
+        sweeps.append(now)
+        raise RuntimeError("one bad sweep")
+    reaper = SessionReaper(demo, every=0.05)
+    monkeypatch.setattr(reaper, "sweep", failing_sweep)
+    reaper.start()
+    try:
+        deadline = time.time() + 10
+        while len(sweeps) < 3 and time.time() < deadline:
+            time.sleep(0.05)
+    finally:
+        reaper.stop()
+    assert len(sweeps) >= 3, "the thread went on after a sweep failed"
+
+
 def test_exports_count_toward_the_cache_cap_and_a_spilled_generator_is_kept(app):
     demo, _ = app
     folder = session_dir("cap-test")

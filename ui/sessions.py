@@ -15,6 +15,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import logging
+import os
 import signal
 import threading
 import time
@@ -23,6 +25,8 @@ from pathlib import Path
 import gradio as gr
 
 from editor.files import SESSIONS_ROOT, remove_session
+
+LOG = logging.getLogger(__name__)
 
 SESSION_TTL_S = 30 * 60   # Sessions idle longer than this are freed with their files (--session-ttl).
 MAX_CACHE_BYTES = 4 * 2**30  # gradio's cached uploads and outputs beyond this go, oldest first (--max-cache-gb).
@@ -48,6 +52,13 @@ def cached_file_sets(demo: gr.Blocks) -> list[set]:
     return sets
 
 
+def session_files() -> list[Path]:
+    """Every file in the sessions' folders. os.walk, not glob: a session that ends mid-walk removes its folder, and
+    glob raises on a folder that vanished under it (that once killed the reaper's thread)."""
+    return [Path(root, name) for root, _, names in os.walk(SESSIONS_ROOT) if Path(root) != SESSIONS_ROOT
+            for name in names]
+
+
 def trim_cache(demo: gr.Blocks, max_bytes: int, now: float | None = None) -> int:
     """Delete gradio's oldest cached files for `demo` and the sessions' exports (examples kept, none younger than
     MIN_CACHE_AGE_S) until they and the sessions' other files (a spilled generator: counted, never deleted) take
@@ -62,12 +73,12 @@ def trim_cache(demo: gr.Blocks, max_bytes: int, now: float | None = None) -> int
             with contextlib.suppress(OSError):
                 stat = Path(file).stat()
                 files.append((stat.st_ctime, stat.st_size, file, fileset))
-    for file in SESSIONS_ROOT.glob("*/**/*"):
+    for file in session_files():
         with contextlib.suppress(OSError):
             stat = file.stat()
-            if file.is_file() and file.parent.name == "export":
+            if file.parent.name == "export":
                 files.append((stat.st_ctime, stat.st_size, str(file), set()))
-            elif file.is_file():
+            else:
                 held += stat.st_size
     excess = sum(size for _, size, _, _ in files) + held - max_bytes
     freed = 0
@@ -121,9 +132,12 @@ class SessionReaper:
     def start(self) -> SessionReaper:
         def loop():
             while not self._stop.wait(self.every):
-                self.sweep()
-                trim_cache(self.demo, self.max_cache_bytes)
-                release_memory()
+                try:
+                    self.sweep()
+                    trim_cache(self.demo, self.max_cache_bytes)
+                    release_memory()
+                except Exception:  # one bad sweep must not end the sweeping: log it, try again next time
+                    LOG.exception("session reaper: this sweep failed; the next one runs in %.0f s", self.every)
         threading.Thread(target=loop, name="session-reaper", daemon=True).start()
         return self
 
