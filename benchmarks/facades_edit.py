@@ -227,8 +227,8 @@ def main(argv: list[str] | None = None) -> None:
               "| recipe | PSNR dB | perceptual | layout mIoU | s / photo |\n|---|---|---|---|---|")
         invert_table(G, untrained_generator(), judge, photos, invert_config(args.model), drag.feature_res)
         return
-    print(f"sliding the {drag.feature_res} px block's output (radius {drag.warp_radius:g} of the height)" if drag.feature_res
-          else f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free")
+    print(f"sliding the {drag.feature_res} px block's output (radius {drag.warp_radius:g} of the height)"
+          if drag.feature_res else f"lr {drag.lr:g}, {drag.num_optimized_ws} W+ layers free")
     seeds = range(args.seed, args.seed + args.drags)
     samples = [drag_window(DragSession(G, seed=s, config=drag), judge, args.offset, args.max_steps) for s in seeds]
     if samples:

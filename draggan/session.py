@@ -127,9 +127,11 @@ class DragRecord:
 
 @dataclass
 class _Slide:
-    """A drag that slides a block's output (`DragConfig.feature_res`): its raw output under the drag's latent, the
-    handles' start pixels, how far each has slid, and the mask's flexible share of each cell."""
+    """A drag that slides a block's output (`DragConfig.feature_res`): its raw output under the drag's latent and
+    what the drag began with (raw + the start offset), the handles' start pixels, how far each has slid, and the
+    mask's flexible share of each cell."""
     raw: torch.Tensor
+    start: torch.Tensor
     starts: torch.Tensor
     shifts: torch.Tensor
     flexible: torch.Tensor | None
@@ -256,7 +258,7 @@ class DragSession:
 
     def _offset_block(self, resolution: int | None) -> int | None:
         """Index of the block whose output `config.feature_res` moves; it must lie below the feature block, whose map
-        the loss reads."""
+        tracking reads."""
         if resolution is None:
             return None
         index = int(np.log2(resolution)) - 2
@@ -423,20 +425,18 @@ class DragSession:
         with torch.no_grad():
             _, feats = self.G.synthesis(self._w, return_features=True, last_block=self.offset_block, rgb=False)
         raw = feats[-1]
-        share = None
-        if flexible is not None:
-            mask = torch.from_numpy(flexible).to(self.device, torch.float32)[None, None]
-            share = F.adaptive_avg_pool2d(mask, raw.shape[2:])[0, 0]
-        return _Slide(raw=raw, starts=handles.clone(), shifts=torch.zeros_like(handles), flexible=share,
-                      features=self._f.clone())
+        share = None if flexible is None else 1 - fixed_weight(torch.from_numpy(flexible).to(self.device),
+                                                               raw.shape[2:])[0, 0]
+        return _Slide(raw=raw, start=raw + self._f, starts=handles.clone(), shifts=torch.zeros_like(handles),
+                      flexible=share, features=self._f.clone())
 
     def step(self, preview: bool = False, frame: bool = False) -> StepResult:
         """One DragGAN step of the running drag (begun by `start_drag`).
 
         Order within a step (one forward pass): features of the current latent -> track the handles
         (the first step of a drag records F0 and f_i instead) -> stop if all are close enough -> loss,
-        backward, Adam (or, for a slide, the block's output slid a step further). Without a mask the pass runs the high blocks only on windows around the handles
-        (`cropped.py`). `result.handles`, the preview (the feature block's skip RGB up-scaled: free on the
+        backward, Adam (or, for a slide, the block's output slid a step further). Without a mask the pass runs the
+        high blocks only on windows around the handles (`cropped.py`). `result.handles`, the preview (the feature block's skip RGB up-scaled: free on the
         whole map, one no-grad pass up to the feature block after a windowed step) and the frame all show
         the latent the features came from.
         """
@@ -523,8 +523,7 @@ class DragSession:
         s.closest = min(s.closest, total)
         s.spent = s.stale >= STALL_STEPS or bool((length[moving] >= limit[moving]).all())
         radius = self.config.warp_radius * self.image_size[0]
-        s.features = warp_offset(s.raw, s.raw + d.record.start_features, s.starts, s.shifts, radius, self.image_size,
-                                 s.flexible)
+        s.features = warp_offset(s.raw, s.start, s.starts, s.shifts, radius, self.image_size, s.flexible)
         d.steps += 1
         self._f = s.features
 

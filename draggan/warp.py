@@ -32,12 +32,10 @@ def cell_centres(resolution: int, image_size: tuple[int, int]) -> torch.Tensor:
 def path_weights(points: torch.Tensor, starts: torch.Tensor, shifts: torch.Tensor, radius: float) -> torch.Tensor:
     """[P, N] weight of each of `points` [N, 2] in each handle's moved region: 1 within `radius` of the segment from
     its start to start + shift [P, 2], falling linearly to 0 at twice the radius."""
-    ends = starts + shifts
-    along = ends - starts
-    length2 = along.square().sum(dim=1).clamp(min=1e-12)                              # [P]
+    length2 = shifts.square().sum(dim=1).clamp(min=1e-12)                             # [P]
     rel = points[None] - starts[:, None]                                              # [P, N, 2]
-    t = ((rel * along[:, None]).sum(dim=-1) / length2[:, None]).clamp(0, 1)
-    distance = (rel - t[..., None] * along[:, None]).norm(dim=-1)
+    t = ((rel * shifts[:, None]).sum(dim=-1) / length2[:, None]).clamp(0, 1)
+    distance = (rel - t[..., None] * shifts[:, None]).norm(dim=-1)
     return (2 - distance / radius).clamp(0, 1)
 
 

@@ -58,17 +58,12 @@ def model_lr(model) -> float:
     return drag_config(model).lr
 
 
-def moves_latent(model) -> bool:
-    """Whether the model's drags optimise the latent (the paper), not slide a block's features (`feature_res`)."""
-    return drag_config(model).feature_res is None
-
-
 def latent_boxes(model) -> tuple[dict, dict]:
-    """The Learning rate and Latent space boxes for a model: its learning rate, and both greyed out, saying why,
-    where its drags leave the latent alone."""
-    latent = moves_latent(model)
-    return (gr.update(value=model_lr(model), interactive=latent, info=LR_INFO if latent else SLIDE_INFO),
-            gr.update(interactive=latent, info=SPACE_INFO if latent else SLIDE_INFO))
+    """The Learning rate and Latent space boxes' settings for a model: its learning rate, and both greyed out, saying
+    why, where its drags slide a block's features instead of optimising the latent (`DragConfig.feature_res`)."""
+    latent = drag_config(model).feature_res is None
+    return (dict(value=model_lr(model), interactive=latent, info=LR_INFO if latent else SLIDE_INFO),
+            dict(interactive=latent, info=SPACE_INFO if latent else SLIDE_INFO))
 
 
 def painted(editor_value):
@@ -238,17 +233,15 @@ def image_column(w: SimpleNamespace) -> None:
 def settings_panel(w: SimpleNamespace, choices: list[str], model: str, limits: StepLimits) -> None:
     """Model, seed, ψ and the drag's settings, their initial values from `DragConfig()` (the learning rate from the
     model's registry entry, where it has one)."""
-    latent = moves_latent(model)
+    lr_box, space_box = latent_boxes(model)
     with gr.Accordion("Settings", open=True):
         w.model = gr.Dropdown([(model_label(c), c) for c in choices], value=model, label="Model",
                               info="What the generator draws; your files in checkpoints/ are listed too")
         with gr.Row():
             w.seed = gr.Number(0, label="Seed", precision=0)
-            w.space = gr.Radio(["W+", "W"], value=latent_space(DRAG.w_plus), label="Latent space",
-                               interactive=latent, info=SPACE_INFO if latent else SLIDE_INFO)
+            w.space = gr.Radio(["W+", "W"], value=latent_space(DRAG.w_plus), label="Latent space", **space_box)
         w.psi = gr.Slider(0.0, 1.5, TRUNCATION_PSI, step=0.05, label="Truncation ψ")
-        w.lr = gr.Number(model_lr(model), label="Learning rate", step=1e-3, interactive=latent,
-                         info=LR_INFO if latent else SLIDE_INFO)
+        w.lr = gr.Number(label="Learning rate", step=1e-3, **lr_box)
         w.max_steps = gr.Slider(1, limits.drag, min(DRAG.max_steps, limits.drag), step=1, label="Max steps",
                                 info=f"at most {limits.drag} on this server")
         w.new_image = gr.Button("New image")
@@ -292,7 +285,8 @@ def wire(demo: gr.Blocks, tab: DragTab, w: SimpleNamespace) -> None:
     gr.on([demo.load, w.new_image.click, w.model.input, w.seed.submit, w.psi.release],
           unique_outputs(tab.new_image), [w.state, *settings], [*view_outputs, w.editor, w.model],
           api_name="new_image", preprocess=False)
-    w.model.input(latent_boxes, w.model, [w.lr, w.space], api_visibility="private", queue=False)
+    w.model.input(lambda model: tuple(gr.update(**box) for box in latent_boxes(model)), w.model, [w.lr, w.space],
+                  api_visibility="private", queue=False)
     w.image.select(unique_outputs(tab.add_point), w.state, view_outputs, api_visibility="private")
     w.table.input(unique_outputs(tab.edit_points), [w.state, w.table], view_outputs, api_visibility="private")
     w.undo_point.click(unique_outputs(tab.undo_point), w.state, view_outputs, api_name="undo_point")
